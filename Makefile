@@ -1,0 +1,25 @@
+# The two commands of the README, and their parts.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+.PHONY: help install dev dev-reset test bench
+
+help:
+	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox) until Ctrl-C"
+	@echo "make test   format, lint, validate the template and run every test against the local stack"
+	@echo "make bench  run the benchmarks (figures go to BENCHMARKS.md)"
+
+install:
+	@infra/scripts/install.sh
+
+dev: install
+	@infra/scripts/dev.sh
+
+dev-reset:
+	rm -rf .local/dynamodb .local/dev.env
+
+test: install
+	@infra/scripts/test.sh
+
+bench:
+	cargo bench -p nps-scoring

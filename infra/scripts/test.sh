@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# What `make test` runs after the installs: format, lint, template validation, then every test
+# against DynamoDB Local and the local SES, started here and stopped on every exit path.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+export SAM_CLI_TELEMETRY=0 AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1}
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*" >&2; }
+
+step "cargo fmt --check"
+cargo fmt --all --check
+
+step "cargo clippy -D warnings"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "sam validate --lint"
+"$LOCAL/venv/bin/sam" validate --lint --template template.yaml
+
+step "cfn-lint"
+"$LOCAL/venv/bin/cfn-lint" template.yaml
+
+step "build the tests"
+cargo test --workspace --locked --no-run
+
+step "tests, against DynamoDB Local and the local SES"
+"$ROOT/infra/scripts/with-stack.sh" cargo test --workspace --locked

@@ -1,0 +1,36 @@
+use std::error::Error;
+use std::time::Duration;
+
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_dynamodb::config::http::HttpResponse;
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+
+/// The one `SdkConfig` a function builds its clients from: region, credentials and endpoints come
+/// from the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SESV2` point
+/// the local stack at its stand-ins), with timeouts so a hung dependency becomes a retryable error
+/// well inside the Lambda timeout.
+pub async fn load_sdk_config() -> SdkConfig {
+    let timeouts = TimeoutConfig::builder()
+        .connect_timeout(Duration::from_secs(2))
+        .operation_attempt_timeout(Duration::from_secs(3))
+        .operation_timeout(Duration::from_secs(8))
+        .build();
+    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// Whether an SDK error may go away by itself (throttling, server faults, network, timeouts),
+/// as opposed to a request that will be refused again. `transient_codes` are the service's own
+/// error codes that mean "later".
+pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpResponse>, transient_codes: &[&str]) -> bool {
+    match err {
+        SdkError::TimeoutError(_) | SdkError::DispatchFailure(_) | SdkError::ResponseError(_) => true,
+        SdkError::ServiceError(service) => {
+            service.raw().status().is_server_error()
+                || service.err().code().is_some_and(|code| transient_codes.contains(&code))
+        }
+        _ => false,
+    }
+}
+
+pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;

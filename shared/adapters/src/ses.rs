@@ -1,0 +1,64 @@
+//! Sends mail through SES (the sesv2 API). Only `SendEmail` is used: the local SES stand-in answers
+//! nothing else, and a sender needs nothing else.
+
+use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
+use nps_domain::mail::{MailError, Mailer, MessageId, OutgoingEmail};
+
+use crate::aws::BoxError;
+
+/// SES's error codes that mean "not now" rather than "never this message".
+const TRANSIENT_CODES: &[&str] =
+    &["TooManyRequestsException", "LimitExceededException", "SendingPausedException", "AccountSuspendedException"];
+
+#[derive(Debug, Clone)]
+pub struct SesMailer {
+    client: Client,
+    configuration_set: Option<String>,
+}
+
+impl SesMailer {
+    /// `configuration_set` routes bounce and complaint events (to SNS, in the deployed stack).
+    pub fn new(client: Client, configuration_set: Option<String>) -> Self {
+        SesMailer { client, configuration_set }
+    }
+}
+
+fn utf8(data: &str) -> Result<Content, MailError> {
+    Content::builder().data(data).charset("UTF-8").build().map_err(|e| MailError::Rejected(Box::new(e)))
+}
+
+fn message(email: &OutgoingEmail) -> Result<Message, MailError> {
+    let headers = email
+        .headers
+        .iter()
+        .map(|(name, value)| MessageHeader::builder().name(name).value(value).build())
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MailError::Rejected(Box::new(e)))?;
+    Ok(Message::builder()
+        .subject(utf8(&email.subject)?)
+        .body(Body::builder().text(utf8(&email.text)?).html(utf8(&email.html)?).build())
+        .set_headers(Some(headers))
+        .build())
+}
+
+impl Mailer for SesMailer {
+    async fn send(&self, email: &OutgoingEmail) -> Result<MessageId, MailError> {
+        let sent = self
+            .client
+            .send_email()
+            .from_email_address(&email.from)
+            .destination(Destination::builder().to_addresses(email.to.as_str()).build())
+            .content(EmailContent::builder().simple(message(email)?).build())
+            .set_configuration_set_name(self.configuration_set.clone())
+            .send()
+            .await;
+        match sent {
+            Ok(out) => Ok(MessageId(out.message_id().unwrap_or_default().to_owned())),
+            Err(err) if crate::aws::is_transient(&err, TRANSIENT_CODES) => {
+                Err(MailError::Unavailable(Box::new(err) as BoxError))
+            }
+            Err(err) => Err(MailError::Rejected(Box::new(err))),
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! Every case of the methodology's test vectors, read from the shared file at test time, so a
+//! changed expectation there fails here.
+
+use std::path::PathBuf;
+
+use nps_scoring::{Histogram, Summary};
+use serde::Deserialize;
+
+#[derive(Deserialize)]
+struct Vectors {
+    cases: Vec<Case>,
+}
+
+#[derive(Deserialize)]
+struct Case {
+    name: String,
+    histogram: [u64; 11],
+    n: u64,
+    promoters: u64,
+    passives: u64,
+    detractors: u64,
+    nps: Option<f64>,
+    nps_rounded: Option<i64>,
+    variance: Option<f64>,
+    wald_margin: Option<f64>,
+    adjusted_wald_centre: Option<f64>,
+    adjusted_wald_margin: Option<f64>,
+}
+
+/// `NPS_VECTORS` overrides; otherwise the methodology's own file beside the repository.
+fn vectors_path() -> PathBuf {
+    std::env::var_os("NPS_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/nps-vectors.json"))
+}
+
+fn load() -> Vec<Case> {
+    let path = vectors_path();
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "cannot read the NPS test vectors at {} ({e}); they live in shared/testdata beside this \
+             repository, or set NPS_VECTORS to their path",
+            path.display()
+        )
+    });
+    let vectors: Vectors = serde_json::from_str(&text).expect("nps-vectors.json parses");
+    assert!(!vectors.cases.is_empty(), "no cases in {}", path.display());
+    vectors.cases
+}
+
+fn close(name: &str, what: &str, got: Option<f64>, want: Option<f64>, tolerance: f64) {
+    match (got, want) {
+        (Some(g), Some(w)) => assert!((g - w).abs() <= tolerance, "{name}: {what} = {g}, expected {w} ± {tolerance}"),
+        (None, None) => {}
+        _ => panic!("{name}: {what} = {got:?}, expected {want:?}"),
+    }
+}
+
+#[test]
+fn every_vector_is_reproduced() {
+    let cases = load();
+    for c in &cases {
+        let s = Summary::of(&Histogram::from_counts(c.histogram));
+        let name = c.name.as_str();
+        assert_eq!(
+            (s.n, s.promoter_count, s.passive_count, s.detractor_count),
+            (c.n, c.promoters, c.passives, c.detractors),
+            "{name}: counts"
+        );
+        // The vectors round nps to 4 decimals and give 0.001 as the tolerance.
+        close(name, "nps", s.nps, c.nps, 0.001);
+        assert_eq!(s.nps_rounded, c.nps_rounded, "{name}: nps_rounded");
+        if c.variance.is_some() {
+            close(name, "variance", s.variance, c.variance, 1e-5);
+        }
+        if c.wald_margin.is_some() || c.n == 0 {
+            close(name, "wald margin", s.wald.map(|w| w.margin), c.wald_margin, 0.01);
+        }
+        if c.adjusted_wald_margin.is_some() || c.n == 0 {
+            close(name, "adjusted wald margin", s.adjusted_wald.map(|w| w.margin), c.adjusted_wald_margin, 0.01);
+        }
+        if c.adjusted_wald_centre.is_some() {
+            close(name, "adjusted wald centre", s.adjusted_wald.map(|w| w.centre), c.adjusted_wald_centre, 0.001);
+        }
+    }
+}
+
+#[test]
+fn the_vector_file_covers_the_published_examples() {
+    // Guards the test itself: if cases were dropped from the file, the test above would pass on less.
+    let names: Vec<String> = load().into_iter().map(|c| c.name).collect();
+    for expected in ["textbook exercise", "vendor doc example A", "vendor doc example B", "empty"] {
+        assert!(names.iter().any(|n| n == expected), "missing case {expected:?} in {names:?}");
+    }
+}
