@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
 
 trap stop_started EXIT
-trap 'exit 130' INT
+trap 'log "stopping"; exit 0' INT
 trap 'exit 143' TERM
 
 # The usual ports when they are free, so bookmarks keep working; free ones otherwise.

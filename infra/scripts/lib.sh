@@ -27,6 +27,9 @@ wait_http() {
   die "$name did not answer on $url within ${seconds}s (log: $logfile)"
 }
 
+# Services run in their own session (setsid): a Ctrl-C reaches the scripts, whose traps stop the
+# services by PID, and never kills a service before the script knows it is stopping.
+
 # Stops every process this script started, by PID: TERM, then KILL after 10 s.
 stop_started() {
   local pid i
@@ -56,7 +59,7 @@ start_dynamodb() {
   dir=$(dynamodb_local_dir)
   if [ -n "$dbpath" ]; then mkdir -p "$dbpath"; storage=(-dbPath "$dbpath"); fi
   # -sharedDb: one database whatever the access key and region (see docs/local-stack notes).
-  (cd "$dir" && exec java -Xmx1g -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
+  (cd "$dir" && exec setsid java -Xmx1g -Djava.library.path=./DynamoDBLocal_lib -jar DynamoDBLocal.jar \
     -port "$port" -sharedDb -disableTelemetry "${storage[@]}") >"$logfile" 2>&1 &
   STARTED_PIDS+=($!)
   wait_http "DynamoDB Local" "http://127.0.0.1:$port" $! 60 "$logfile"
@@ -66,7 +69,7 @@ start_dynamodb() {
 start_ses() {
   local port=$1 logfile=$2 bin="$LOCAL/npm/node_modules/.bin/aws-ses-v2-local"
   [ -x "$bin" ] || die "aws-ses-v2-local is not installed: run infra/scripts/install.sh"
-  "$bin" --host 127.0.0.1 --port "$port" >"$logfile" 2>&1 &
+  setsid "$bin" --host 127.0.0.1 --port "$port" >"$logfile" 2>&1 &
   STARTED_PIDS+=($!)
   wait_http "local SES" "http://127.0.0.1:$port/health-check" $! 30 "$logfile"
 }

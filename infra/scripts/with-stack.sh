@@ -7,11 +7,13 @@ set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 [ $# -gt 0 ] || die "usage: with-stack.sh COMMAND [ARGS...]"
 
-trap stop_started EXIT
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/nps-stack.XXXXXX")
+status=1
+# Logs are kept only when something failed.
+trap 'stop_started; [ "$status" = 0 ] && rm -rf "$run_dir"' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-run_dir=$(mktemp -d "${TMPDIR:-/tmp}/nps-stack.XXXXXX")
 dynamodb_port=$(free_port)
 start_dynamodb "$dynamodb_port" "$run_dir/dynamodb.log"
 ses_port=$(free_port)
