@@ -1,4 +1,3 @@
-use std::error::Error;
 use std::time::Duration;
 
 use aws_config::timeout::TimeoutConfig;
@@ -32,5 +31,3 @@ pub(crate) fn is_transient<E: ProvideErrorMetadata>(err: &SdkError<E, HttpRespon
         _ => false,
     }
 }
-
-pub(crate) type BoxError = Box<dyn Error + Send + Sync + 'static>;

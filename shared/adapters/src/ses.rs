@@ -1,11 +1,12 @@
 //! Sends mail through SES (the sesv2 API). Only `SendEmail` is used: the local SES stand-in answers
 //! nothing else, and a sender needs nothing else.
 
+use aws_config::SdkConfig;
+use aws_config::retry::RetryConfig;
 use aws_sdk_sesv2::Client;
+use aws_sdk_sesv2::error::SdkError;
 use aws_sdk_sesv2::types::{Body, Content, Destination, EmailContent, Message, MessageHeader};
 use nps_domain::mail::{MailError, Mailer, MessageId, OutgoingEmail};
-
-use crate::aws::BoxError;
 
 /// SES's error codes that mean "not now" rather than "never this message".
 const TRANSIENT_CODES: &[&str] =
@@ -19,8 +20,15 @@ pub struct SesMailer {
 
 impl SesMailer {
     /// `configuration_set` routes bounce and complaint events (to SNS, in the deployed stack).
+    /// Build `client` with [`SesMailer::client`].
     pub fn new(client: Client, configuration_set: Option<String>) -> Self {
         SesMailer { client, configuration_set }
+    }
+
+    /// An SES client that never retries by itself: a retry after a timeout could send an email
+    /// twice, so the caller decides, knowing which failures are safe to retry.
+    pub fn client(config: &SdkConfig) -> Client {
+        Client::from_conf(aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).build())
     }
 }
 
@@ -55,9 +63,11 @@ impl Mailer for SesMailer {
             .await;
         match sent {
             Ok(out) => Ok(MessageId(out.message_id().unwrap_or_default().to_owned())),
-            Err(err) if crate::aws::is_transient(&err, TRANSIENT_CODES) => {
-                Err(MailError::Unavailable(Box::new(err) as BoxError))
+            // The request may have reached SES: only the caller may decide what to do.
+            Err(err @ (SdkError::TimeoutError(_) | SdkError::ResponseError(_))) => {
+                Err(MailError::Uncertain(Box::new(err)))
             }
+            Err(err) if crate::aws::is_transient(&err, TRANSIENT_CODES) => Err(MailError::Unavailable(Box::new(err))),
             Err(err) => Err(MailError::Rejected(Box::new(err))),
         }
     }

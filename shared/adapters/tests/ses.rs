@@ -38,7 +38,7 @@ async fn stored(inbox: &str, message_id: &str) -> Value {
 async fn sends_text_and_html_with_headers_and_reads_it_back() {
     let inbox = local_endpoint("NPS_INBOX_URL");
     local_endpoint("AWS_ENDPOINT_URL_SESV2");
-    let mailer = SesMailer::new(aws_sdk_sesv2::Client::new(&load_sdk_config().await), None);
+    let mailer = SesMailer::new(SesMailer::client(&load_sdk_config().await), None);
     let subject = unique("Quick question");
     let sent = email(&subject);
 
@@ -64,8 +64,40 @@ async fn sends_text_and_html_with_headers_and_reads_it_back() {
 async fn an_unreachable_mail_service_is_a_retryable_failure() {
     local_endpoint("AWS_ENDPOINT_URL_SESV2");
     let config = load_sdk_config().await;
-    let unreachable = aws_sdk_sesv2::config::Builder::from(&config).endpoint_url("http://127.0.0.1:9").build();
+    let unreachable = SesMailer::client(&config).config().to_builder().endpoint_url("http://127.0.0.1:9").build();
     let mailer = SesMailer::new(aws_sdk_sesv2::Client::from_conf(unreachable), None);
     let err = mailer.send(&email(&unique("never sent"))).await.unwrap_err();
     assert!(matches!(err, MailError::Unavailable(_)), "{err:?}");
+}
+
+#[tokio::test]
+async fn a_mail_service_that_never_answers_is_uncertain_not_retried() {
+    local_endpoint("AWS_ENDPOINT_URL_SESV2");
+    // Accepts connections and reads, but never replies: the request may have been taken.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let accepted = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counter = accepted.clone();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            held.push(socket);
+        }
+    });
+    let config = load_sdk_config().await;
+    let silent = SesMailer::client(&config)
+        .config()
+        .to_builder()
+        .endpoint_url(format!("http://{address}"))
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(std::time::Duration::from_millis(300))
+                .build(),
+        )
+        .build();
+    let mailer = SesMailer::new(aws_sdk_sesv2::Client::from_conf(silent), None);
+    let err = mailer.send(&email(&unique("no answer"))).await.unwrap_err();
+    assert!(matches!(err, MailError::Uncertain(_)), "{err:?}");
+    assert_eq!(accepted.load(std::sync::atomic::Ordering::SeqCst), 1, "the client must not retry by itself");
 }

@@ -2,11 +2,19 @@
 //! (traits) through which the domain reaches storage and mail. Adapters live in `nps-adapters`.
 
 pub mod email;
+mod escape;
 pub mod idempotency;
+pub mod intake;
 pub mod mail;
+pub mod person;
+pub mod request;
 pub mod store;
+pub mod survey;
+pub mod survey_email;
 pub mod time;
+pub mod token;
 
 pub use email::{EmailAddress, EmailError};
+pub use escape::escape_html;
 pub use store::StoreError;
 pub use time::Timestamp;

@@ -31,6 +31,10 @@ pub enum MailError {
     /// This message will never be accepted as it is (bad address, unverified sender, rejected content).
     #[error("mail service rejected the message")]
     Rejected(#[source] Source),
+    /// No answer (timed out, or an unreadable reply): the message may or may not have been accepted.
+    /// Sending again could deliver it twice.
+    #[error("mail service outcome unknown")]
+    Uncertain(#[source] Source),
 }
 
 pub trait Mailer {

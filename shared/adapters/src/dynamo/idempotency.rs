@@ -8,8 +8,9 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
 use nps_domain::{StoreError, Timestamp};
 
+use super::item::{key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, n, s, store_error};
+use super::{Table, store_error};
 
 const STATE: &str = "state";
 const LEASE_TOKEN: &str = "lease_token";
@@ -33,8 +34,7 @@ impl DynamoIdempotencyStore {
     }
 
     fn key(&self, key: &IdempotencyKey) -> HashMap<String, AttributeValue> {
-        let ItemKey { pk, sk } = ItemKey::idempotency(key);
-        HashMap::from([(attr::PK.to_owned(), s(pk)), (attr::SK.to_owned(), s(sk))])
+        key_item(ItemKey::idempotency(key))
     }
 }
 

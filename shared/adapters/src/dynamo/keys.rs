@@ -1,7 +1,11 @@
 //! Every attribute, index and key prefix of the table, defined once (docs/data-model.md).
 //! A test checks these names against template.yaml.
 
+use nps_domain::Timestamp;
 use nps_domain::idempotency::IdempotencyKey;
+use nps_domain::person::PersonId;
+use nps_domain::request::RequestId;
+use nps_domain::survey::SurveyId;
 
 /// Attribute names.
 pub mod attr {
@@ -28,7 +32,48 @@ pub struct ItemKey {
     pub sk: String,
 }
 
+/// The one partition of the `outbox` index holding survey requests.
+pub const OUTBOX_REQUESTS: &str = "OUTBOX";
+
+/// Sort key in the `outbox` index: due time first (zero-padded, so text order is time order).
+pub fn outbox_sort_key(due_at: Timestamp, id: RequestId) -> String {
+    format!("{:011}#{id}", due_at.unix().max(0))
+}
+
 impl ItemKey {
+    pub fn survey(id: &SurveyId) -> Self {
+        ItemKey { pk: "SURVEY".to_owned(), sk: id.to_string() }
+    }
+
+    pub fn request(id: RequestId) -> Self {
+        ItemKey { pk: format!("REQUEST#{id}"), sk: "REQUEST".to_owned() }
+    }
+
+    pub fn response(id: RequestId) -> Self {
+        ItemKey { pk: format!("REQUEST#{id}"), sk: "RESPONSE".to_owned() }
+    }
+
+    /// A survey id never contains `#`, so any transaction id is safe after it.
+    pub fn transaction(survey: &SurveyId, transaction_id: &str) -> Self {
+        ItemKey { pk: format!("TRANSACTION#{survey}#{transaction_id}"), sk: "TRANSACTION".to_owned() }
+    }
+
+    pub fn throttle(person: &PersonId, survey: &SurveyId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: format!("THROTTLE#{survey}") }
+    }
+
+    pub fn suppression(person: &PersonId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: "SUPPRESSION".to_owned() }
+    }
+
+    pub fn request_pointer(person: &PersonId, request: RequestId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: format!("REQUEST#{request}") }
+    }
+
+    pub fn api_key(key_id: &str) -> Self {
+        ItemKey { pk: "APIKEY".to_owned(), sk: key_id.to_owned() }
+    }
+
     /// `IDEMPOTENCY#<source>#<event id>` / `IDEMPOTENCY`. A source never contains `#`, so the
     /// split is unambiguous whatever the event id holds.
     pub fn idempotency(key: &IdempotencyKey) -> Self {

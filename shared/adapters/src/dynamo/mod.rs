@@ -1,15 +1,21 @@
 //! The single table of docs/data-model.md.
 
 mod idempotency;
+mod item;
 pub mod keys;
+mod people;
+mod requests;
+mod surveys;
 
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::StoreError;
 
 pub use idempotency::DynamoIdempotencyStore;
+pub use people::{DynamoPeople, Eligibility, SuppressionReason};
+pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
+pub use surveys::DynamoSurveys;
 
 /// A client and the name of the table (from the template's `NpsTable`).
 #[derive(Debug, Clone)]
@@ -53,12 +59,4 @@ where
     } else {
         StoreError::Rejected(Box::new(err))
     }
-}
-
-pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
-    AttributeValue::S(value.into())
-}
-
-pub(crate) fn n(value: i64) -> AttributeValue {
-    AttributeValue::N(value.to_string())
 }

@@ -1,0 +1,83 @@
+//! Reading and writing the attributes of one item, with malformed items reported, not panicked on.
+
+use std::collections::{BTreeMap, HashMap};
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use nps_domain::{StoreError, Timestamp};
+
+use super::keys::{ItemKey, attr};
+
+pub(crate) type Item = HashMap<String, AttributeValue>;
+
+pub(crate) fn s(value: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(value.into())
+}
+
+pub(crate) fn n(value: i64) -> AttributeValue {
+    AttributeValue::N(value.to_string())
+}
+
+pub(crate) fn string_map(map: &BTreeMap<String, String>) -> AttributeValue {
+    AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect())
+}
+
+/// The key attributes of `key`, to start an item or to address one.
+pub(crate) fn key_item(key: ItemKey) -> Item {
+    HashMap::from([(attr::PK.to_owned(), s(key.pk)), (attr::SK.to_owned(), s(key.sk))])
+}
+
+/// Typed reads from a stored item.
+pub(crate) struct Attrs<'a>(pub &'a Item);
+
+impl<'a> Attrs<'a> {
+    fn malformed(name: &str, what: &str) -> StoreError {
+        StoreError::Malformed(format!("attribute {name} is missing or not {what}"))
+    }
+
+    pub fn opt_s(&self, name: &str) -> Option<&'a str> {
+        self.0.get(name).and_then(|v| v.as_s().ok()).map(String::as_str)
+    }
+
+    pub fn s(&self, name: &str) -> Result<&'a str, StoreError> {
+        self.opt_s(name).ok_or_else(|| Self::malformed(name, "a string"))
+    }
+
+    pub fn opt_n(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        match self.0.get(name) {
+            None | Some(AttributeValue::Null(_)) => Ok(None),
+            Some(v) => {
+                v.as_n().ok().and_then(|n| n.parse().ok()).map(Some).ok_or_else(|| Self::malformed(name, "a number"))
+            }
+        }
+    }
+
+    pub fn n(&self, name: &str) -> Result<i64, StoreError> {
+        self.opt_n(name)?.ok_or_else(|| Self::malformed(name, "a number"))
+    }
+
+    pub fn opt_time(&self, name: &str) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.opt_n(name)?.map(Timestamp::from_unix))
+    }
+
+    pub fn time(&self, name: &str) -> Result<Timestamp, StoreError> {
+        self.n(name).map(Timestamp::from_unix)
+    }
+
+    pub fn string_map(&self, name: &str) -> Result<BTreeMap<String, String>, StoreError> {
+        let Some(value) = self.0.get(name) else { return Ok(BTreeMap::new()) };
+        let map = value.as_m().map_err(|_| Self::malformed(name, "a map"))?;
+        map.iter()
+            .map(|(k, v)| Ok((k.clone(), v.as_s().map_err(|_| Self::malformed(name, "a map of strings"))?.clone())))
+            .collect()
+    }
+
+    pub fn strings(&self, name: &str) -> Result<Vec<String>, StoreError> {
+        match self.0.get(name) {
+            None => Ok(Vec::new()),
+            Some(AttributeValue::L(list)) => {
+                list.iter().map(|v| v.as_s().cloned().map_err(|_| Self::malformed(name, "a list of strings"))).collect()
+            }
+            Some(_) => Err(Self::malformed(name, "a list")),
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Survey requests: the outbox. A request is written before any email goes out; only a
+//! conditional claim lets a sender send it, and only the claim's holder may record the result.
+
+use std::time::Duration;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use nps_domain::person::PersonId;
+use nps_domain::request::{RequestId, RequestState, SurveyRequest};
+use nps_domain::survey::{Locale, SurveyId};
+use nps_domain::{EmailAddress, StoreError, Timestamp};
+
+use super::item::{Attrs, Item, key_item, n, s, string_map};
+use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, index, outbox_sort_key};
+use super::people::{NEXT_ELIGIBLE_AT, request_id_attr, transaction_request};
+use super::{Table, store_error};
+
+const SURVEY_ID: &str = "survey_id";
+const PERSON_ID: &str = "person_id";
+const EMAIL: &str = "email";
+const NAME: &str = "name";
+const LOCALE: &str = "locale";
+const PROPERTIES: &str = "properties";
+const SOURCE: &str = "source";
+const EVENT_ID: &str = "event_id";
+const TRANSACTION_ID: &str = "transaction_id";
+const CREATED_AT: &str = "created_at";
+const DUE_AT: &str = "due_at";
+const STATE: &str = "state";
+const ATTEMPTS: &str = "attempts";
+const ATTEMPT_ID: &str = "attempt_id";
+const LEASE_UNTIL: &str = "lease_until";
+const SENT_AT: &str = "sent_at";
+const MESSAGE_ID: &str = "message_id";
+const NOTE: &str = "note";
+
+/// What creating a request found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateOutcome {
+    Created,
+    /// This survey already has a request for the transaction (its id, when known).
+    DuplicateTransaction {
+        request_id: Option<String>,
+    },
+    /// The person is inside the survey's throttle window until then.
+    Throttled {
+        until: Timestamp,
+    },
+}
+
+/// The result of a transition that a claim guards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transitioned {
+    Done,
+    /// The request was not in the expected state (another sender got there first).
+    Lost,
+}
+
+/// A move of a request from one state to another, with the fields it sets.
+pub struct Transition<'a> {
+    pub id: RequestId,
+    pub from: RequestState,
+    /// The claim that must still be held, if any.
+    pub attempt_id: Option<&'a str>,
+    pub to: RequestState,
+    /// Keep the request in the outbox, due then; `None` takes it out.
+    pub due_at: Option<Timestamp>,
+    pub reset_attempts: bool,
+    pub sent_at: Option<Timestamp>,
+    pub message_id: Option<&'a str>,
+    /// A short, PII-free reason (an error code), kept for operators.
+    pub note: Option<&'a str>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoRequests {
+    table: Table,
+}
+
+impl DynamoRequests {
+    pub fn new(table: Table) -> Self {
+        DynamoRequests { table }
+    }
+
+    /// Writes the request with its transaction marker, throttle window and person pointer, all or
+    /// nothing. The conditions make two concurrent events for one transaction (or one person
+    /// inside the window) produce one request.
+    pub async fn create(
+        &self,
+        request: &SurveyRequest,
+        throttle_until: Option<Timestamp>,
+        expires_at: Timestamp,
+        now: Timestamp,
+    ) -> Result<CreateOutcome, StoreError> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Role {
+            Request,
+            Transaction,
+            Throttle,
+            Pointer,
+        }
+        let put = |item: Item, condition: Option<&str>| {
+            let mut put = Put::builder().table_name(self.table.name()).set_item(Some(item));
+            if let Some(condition) = condition {
+                put = put
+                    .condition_expression(condition)
+                    .expression_attribute_names("#pk", attr::PK)
+                    .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+            }
+            put
+        };
+        let built =
+            |p: aws_sdk_dynamodb::types::builders::PutBuilder| p.build().map_err(|e| StoreError::Rejected(Box::new(e)));
+        let mut items: Vec<(Role, Put)> = Vec::new();
+
+        items.push((Role::Request, built(put(request_item(request, expires_at), Some("attribute_not_exists(#pk)")))?));
+        if let Some(transaction) = &request.transaction_id {
+            let mut marker = key_item(ItemKey::transaction(&request.survey_id, transaction));
+            marker.extend([request_id_attr(request.id), (attr::EXPIRES_AT.to_owned(), n(expires_at.unix()))]);
+            items.push((Role::Transaction, built(put(marker, Some("attribute_not_exists(#pk)")))?));
+        }
+        if let Some(until) = throttle_until {
+            let mut throttle = key_item(ItemKey::throttle(&request.person_id, &request.survey_id));
+            throttle.extend([
+                (NEXT_ELIGIBLE_AT.to_owned(), n(until.unix())),
+                request_id_attr(request.id),
+                (attr::EXPIRES_AT.to_owned(), n(until.unix())),
+            ]);
+            let condition = "attribute_not_exists(#pk) OR #next <= :now";
+            let p = put(throttle, Some(condition))
+                .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
+                .expression_attribute_values(":now", n(now.unix()));
+            items.push((Role::Throttle, built(p)?));
+        }
+        let mut pointer = key_item(ItemKey::request_pointer(&request.person_id, request.id));
+        pointer.extend([
+            (SURVEY_ID.to_owned(), s(request.survey_id.to_string())),
+            (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
+        ]);
+        items.push((Role::Pointer, built(put(pointer, None))?));
+
+        let mut transaction = self.table.client().transact_write_items();
+        for (_, p) in &items {
+            transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
+        }
+        let err = match transaction.send().await {
+            Ok(_) => return Ok(CreateOutcome::Created),
+            Err(err) => err,
+        };
+        let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
+            return Err(store_error(err));
+        };
+        let reasons = cancelled.cancellation_reasons();
+        let failed = |role: Role| {
+            items
+                .iter()
+                .position(|(r, _)| *r == role)
+                .and_then(|i| reasons.get(i))
+                .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
+        };
+        if let Some(reason) = failed(Role::Transaction) {
+            return Ok(CreateOutcome::DuplicateTransaction { request_id: reason.item().and_then(transaction_request) });
+        }
+        if let Some(reason) = failed(Role::Throttle) {
+            let until = reason.item().map(|i| Attrs(i).time(NEXT_ELIGIBLE_AT)).transpose()?;
+            return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
+        }
+        if failed(Role::Request).is_some() {
+            return Err(StoreError::Malformed(format!("request id {} already exists", request.id)));
+        }
+        // A conflict with another transaction in flight: retryable.
+        Err(store_error(err))
+    }
+
+    pub async fn get(&self, id: RequestId) -> Result<Option<SurveyRequest>, StoreError> {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::request(id))))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+    }
+
+    /// Claims a waiting email for sending. `None` when the request is no longer as `seen` (another
+    /// sender claimed it, or it moved on). The request stays in the outbox while claimed, so a
+    /// sender that dies is noticed when its lease lapses.
+    pub async fn claim(
+        &self,
+        seen: &SurveyRequest,
+        now: Timestamp,
+        lease: Duration,
+    ) -> Result<Option<String>, StoreError> {
+        let Some(sending) = seen.state.sending() else { return Ok(None) };
+        let attempt_id = format!("{:032x}", fastrand::u128(..));
+        let update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::request(seen.id))))
+            .update_expression(
+                "SET #state = :sending, #attempt_id = :attempt_id, #lease = :lease, #attempts = #attempts + :one",
+            )
+            .condition_expression("#state = :waiting AND #attempts = :seen")
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempt_id", ATTEMPT_ID)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_names("#attempts", ATTEMPTS)
+            .expression_attribute_values(":sending", s(sending.as_str()))
+            .expression_attribute_values(":waiting", s(seen.state.as_str()))
+            .expression_attribute_values(":attempt_id", s(attempt_id.clone()))
+            .expression_attribute_values(":lease", n(now.plus(lease).unix()))
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":seen", n(i64::from(seen.attempts)))
+            .send()
+            .await;
+        match update {
+            Ok(_) => Ok(Some(attempt_id)),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    /// Applies `t` if the request is still in `t.from` (and, with an attempt id, still claimed by it).
+    pub async fn transition(&self, t: Transition<'_>) -> Result<Transitioned, StoreError> {
+        let mut set = vec!["#state = :to"];
+        let mut remove = vec!["#attempt_id", "#lease"];
+        let mut update = self
+            .table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::request(t.id))))
+            .expression_attribute_names("#state", STATE)
+            .expression_attribute_names("#attempt_id", ATTEMPT_ID)
+            .expression_attribute_names("#lease", LEASE_UNTIL)
+            .expression_attribute_values(":to", s(t.to.as_str()))
+            .expression_attribute_values(":from", s(t.from.as_str()));
+        match t.due_at {
+            Some(due) => {
+                set.extend(["#due = :due", "#outbox_sk = :outbox_sk"]);
+                update = update
+                    .expression_attribute_names("#due", DUE_AT)
+                    .expression_attribute_names("#outbox_sk", attr::OUTBOX_SK)
+                    .expression_attribute_values(":due", n(due.unix()))
+                    .expression_attribute_values(":outbox_sk", s(outbox_sort_key(due, t.id)));
+            }
+            None => {
+                remove.extend(["#outbox_pk", "#outbox_sk"]);
+                update = update
+                    .expression_attribute_names("#outbox_pk", attr::OUTBOX_PK)
+                    .expression_attribute_names("#outbox_sk", attr::OUTBOX_SK);
+            }
+        }
+        if t.reset_attempts {
+            set.push("#attempts = :zero");
+            update =
+                update.expression_attribute_names("#attempts", ATTEMPTS).expression_attribute_values(":zero", n(0));
+        }
+        if let Some(at) = t.sent_at {
+            let name = if t.to.is_reminder() { "reminded_at" } else { SENT_AT };
+            set.push("#sent_at = :sent_at");
+            update = update
+                .expression_attribute_names("#sent_at", name)
+                .expression_attribute_values(":sent_at", n(at.unix()));
+        }
+        if let Some(message_id) = t.message_id {
+            set.push("#message_id = :message_id");
+            update = update
+                .expression_attribute_names("#message_id", MESSAGE_ID)
+                .expression_attribute_values(":message_id", s(message_id));
+        }
+        if let Some(note) = t.note {
+            set.push("#note = :note");
+            update = update.expression_attribute_names("#note", NOTE).expression_attribute_values(":note", s(note));
+        }
+        let mut condition = "#state = :from".to_owned();
+        if let Some(attempt_id) = t.attempt_id {
+            condition.push_str(" AND #attempt_id = :attempt_id");
+            update = update.expression_attribute_values(":attempt_id", s(attempt_id));
+        }
+        let result = update
+            .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
+            .condition_expression(condition)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(Transitioned::Done),
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Transitioned::Lost)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
+    /// Requests whose waiting email is due by `now`, oldest first (keys only; read each before acting).
+    pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<RequestId>, StoreError> {
+        // '~' sorts after every character of a request id, so this includes everything due at `now`.
+        let upper = format!("{:011}#~", now.unix().max(0));
+        let out = self
+            .table
+            .client()
+            .query()
+            .table_name(self.table.name())
+            .index_name(index::OUTBOX)
+            .key_condition_expression("#opk = :partition AND #osk <= :upper")
+            .expression_attribute_names("#opk", attr::OUTBOX_PK)
+            .expression_attribute_names("#osk", attr::OUTBOX_SK)
+            .expression_attribute_values(":partition", s(OUTBOX_REQUESTS))
+            .expression_attribute_values(":upper", s(upper))
+            .limit(limit)
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let pk = Attrs(item).s(attr::PK)?;
+                pk.strip_prefix("REQUEST#")
+                    .and_then(RequestId::parse)
+                    .ok_or_else(|| StoreError::Malformed(format!("outbox entry with key {pk}")))
+            })
+            .collect()
+    }
+
+    /// Whether the person has answered (a response item exists for the request).
+    pub async fn has_response(&self, id: RequestId) -> Result<bool, StoreError> {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::response(id))))
+            .projection_expression("#pk")
+            .expression_attribute_names("#pk", attr::PK)
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(out.item.is_some())
+    }
+}
+
+fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
+    let mut item = key_item(ItemKey::request(r.id));
+    item.extend([
+        (SURVEY_ID.to_owned(), s(r.survey_id.to_string())),
+        (PERSON_ID.to_owned(), s(r.person_id.to_string())),
+        (EMAIL.to_owned(), s(r.email.as_str())),
+        (LOCALE.to_owned(), s(r.locale.as_str())),
+        (PROPERTIES.to_owned(), string_map(&r.properties)),
+        (SOURCE.to_owned(), s(r.source.clone())),
+        (EVENT_ID.to_owned(), s(r.event_id.clone())),
+        (CREATED_AT.to_owned(), n(r.created_at.unix())),
+        (DUE_AT.to_owned(), n(r.due_at.unix())),
+        (STATE.to_owned(), s(r.state.as_str())),
+        (ATTEMPTS.to_owned(), n(i64::from(r.attempts))),
+        (attr::OUTBOX_PK.to_owned(), s(OUTBOX_REQUESTS)),
+        (attr::OUTBOX_SK.to_owned(), s(outbox_sort_key(r.due_at, r.id))),
+        (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
+    ]);
+    if let Some(name) = &r.name {
+        item.insert(NAME.to_owned(), s(name.clone()));
+    }
+    if let Some(t) = &r.transaction_id {
+        item.insert(TRANSACTION_ID.to_owned(), s(t.clone()));
+    }
+    item
+}
+
+fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, StoreError> {
+    let a = Attrs(item);
+    let bad = |what: &str| StoreError::Malformed(format!("request {id}: {what}"));
+    Ok(SurveyRequest {
+        id,
+        survey_id: SurveyId::parse(a.s(SURVEY_ID)?).map_err(|_| bad("survey id"))?,
+        person_id: PersonId::from_stored(a.s(PERSON_ID)?).ok_or_else(|| bad("person id"))?,
+        email: EmailAddress::parse(a.s(EMAIL)?).map_err(|_| bad("email"))?,
+        name: a.opt_s(NAME).map(str::to_owned),
+        locale: Locale::from_tag(a.s(LOCALE)?).ok_or_else(|| bad("locale"))?,
+        properties: a.string_map(PROPERTIES)?,
+        source: a.s(SOURCE)?.to_owned(),
+        event_id: a.s(EVENT_ID)?.to_owned(),
+        transaction_id: a.opt_s(TRANSACTION_ID).map(str::to_owned),
+        created_at: a.time(CREATED_AT)?,
+        due_at: a.time(DUE_AT)?,
+        state: RequestState::parse(a.s(STATE)?).ok_or_else(|| bad("state"))?,
+        attempts: u32::try_from(a.n(ATTEMPTS)?).map_err(|_| bad("attempts"))?,
+        lease_until: a.opt_time(LEASE_UNTIL)?,
+        sent_at: a.opt_time(SENT_AT)?,
+    })
+}

@@ -1,0 +1,89 @@
+use aws_sdk_dynamodb::types::AttributeValue;
+use nps_domain::StoreError;
+use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+
+use super::item::{Attrs, Item, key_item, n, s};
+use super::keys::ItemKey;
+use super::{Table, store_error};
+
+const KIND: &str = "kind";
+const PRODUCT_NAME: &str = "product_name";
+const SENDER: &str = "sender";
+const DEFAULT_LOCALE: &str = "default_locale";
+const THROTTLE_DAYS: &str = "throttle_days";
+const DELAY_SECONDS: &str = "delay_seconds";
+const REMINDER_AFTER_DAYS: &str = "reminder_after_days";
+const SEGMENT_PROPERTIES: &str = "segment_properties";
+
+/// Survey definitions: `SURVEY` / `<survey id>`.
+#[derive(Debug, Clone)]
+pub struct DynamoSurveys {
+    table: Table,
+}
+
+impl DynamoSurveys {
+    pub fn new(table: Table) -> Self {
+        DynamoSurveys { table }
+    }
+
+    pub async fn get(&self, id: &SurveyId) -> Result<Option<Survey>, StoreError> {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::survey(id))))
+            .send()
+            .await
+            .map_err(store_error)?;
+        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+    }
+
+    /// Creates or replaces a survey (validated first).
+    pub async fn put(&self, survey: &Survey) -> Result<(), StoreError> {
+        survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(to_item(survey)))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+fn to_item(survey: &Survey) -> Item {
+    let mut item = key_item(ItemKey::survey(&survey.id));
+    item.extend([
+        (KIND.to_owned(), s(survey.kind.as_str())),
+        (PRODUCT_NAME.to_owned(), s(survey.product_name.clone())),
+        (SENDER.to_owned(), s(survey.sender.clone())),
+        (DEFAULT_LOCALE.to_owned(), s(survey.default_locale.as_str())),
+        (THROTTLE_DAYS.to_owned(), n(i64::from(survey.throttle_days))),
+        (DELAY_SECONDS.to_owned(), n(i64::try_from(survey.delay_seconds).unwrap_or(i64::MAX))),
+        (SEGMENT_PROPERTIES.to_owned(), AttributeValue::L(survey.segment_properties.iter().cloned().map(s).collect())),
+    ]);
+    if let Some(days) = survey.reminder_after_days {
+        item.insert(REMINDER_AFTER_DAYS.to_owned(), n(i64::from(days)));
+    }
+    item
+}
+
+fn from_item(id: &SurveyId, item: &Item) -> Result<Survey, StoreError> {
+    let a = Attrs(item);
+    let bad = |what: &str| StoreError::Malformed(format!("survey {id}: {what}"));
+    let small = |v: i64| u32::try_from(v).map_err(|_| bad("number out of range"));
+    Ok(Survey {
+        id: id.clone(),
+        kind: SurveyKind::parse(a.s(KIND)?).ok_or_else(|| bad("unknown kind"))?,
+        product_name: a.s(PRODUCT_NAME)?.to_owned(),
+        sender: a.s(SENDER)?.to_owned(),
+        default_locale: Locale::from_tag(a.s(DEFAULT_LOCALE)?).ok_or_else(|| bad("unknown locale"))?,
+        throttle_days: small(a.n(THROTTLE_DAYS)?)?,
+        delay_seconds: u64::try_from(a.n(DELAY_SECONDS)?).map_err(|_| bad("negative delay"))?,
+        reminder_after_days: a.opt_n(REMINDER_AFTER_DAYS)?.map(small).transpose()?,
+        segment_properties: a.strings(SEGMENT_PROPERTIES)?,
+    })
+}

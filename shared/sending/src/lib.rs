@@ -1,0 +1,92 @@
+//! Getting a survey out, for the `trigger` and `dispatch` functions.
+//!
+//! - [`Outbox::accept`]: one event in, one outcome out, by the rules in order: idempotency on
+//!   (source, event id), dedupe on (survey, transaction), suppression, throttle, then scheduling.
+//! - [`Outbox::send`]: sends one waiting email at most once: claim, render, send, record.
+//! - [`Outbox::dispatch`]: sends what is due, retries with backoff, and sends reminders.
+
+mod dispatch;
+mod intake;
+mod send;
+
+use std::time::Duration;
+
+use nps_adapters::dynamo::{DynamoIdempotencyStore, DynamoPeople, DynamoRequests, DynamoSurveys, Table};
+use nps_domain::mail::Mailer;
+use nps_domain::person::PersonKey;
+use nps_domain::survey::SurveyId;
+use nps_domain::token::TokenKeys;
+
+pub use dispatch::DispatchReport;
+pub use intake::{Accepted, IntakeError};
+pub use send::{SendError, Sent};
+
+/// Settings shared by intake and dispatch (parsed once, in each function's config).
+#[derive(Debug, Clone)]
+pub struct SendingConfig {
+    pub person_key: PersonKey,
+    pub token_keys: TokenKeys,
+    /// Public base URL of the capture function: the survey links start with it.
+    pub links_base: String,
+    /// How long a survey link works.
+    pub token_ttl: Duration,
+    /// How long requests and their markers are kept (their TTL).
+    pub retention: Duration,
+    /// The survey for events that name none.
+    pub default_survey: SurveyId,
+}
+
+impl SendingConfig {
+    pub const DEFAULT_TOKEN_TTL: Duration = Duration::from_secs(60 * 86_400);
+    pub const DEFAULT_RETENTION: Duration = Duration::from_secs(730 * 86_400);
+}
+
+/// How long a sender holds a claim; one that dies is noticed after this.
+const SEND_LEASE: Duration = Duration::from_secs(60);
+/// Attempts at one email before it is given up as failed (backoff 1 min doubling to 1 h: ~8 h).
+const MAX_ATTEMPTS: u32 = 12;
+
+pub struct Outbox<M> {
+    surveys: DynamoSurveys,
+    people: DynamoPeople,
+    requests: DynamoRequests,
+    idempotency: DynamoIdempotencyStore,
+    mailer: M,
+    config: SendingConfig,
+}
+
+impl<M: Mailer + Sync> Outbox<M> {
+    pub fn new(table: Table, mailer: M, config: SendingConfig) -> Self {
+        Outbox {
+            surveys: DynamoSurveys::new(table.clone()),
+            people: DynamoPeople::new(table.clone()),
+            requests: DynamoRequests::new(table.clone()),
+            idempotency: DynamoIdempotencyStore::new(table),
+            mailer,
+            config,
+        }
+    }
+
+    pub fn config(&self) -> &SendingConfig {
+        &self.config
+    }
+}
+
+/// Retry delay after `attempts` failed sends: 1 min, doubling, at most 1 h.
+fn backoff(attempts: u32) -> Duration {
+    let exponent = attempts.saturating_sub(1).min(6);
+    Duration::from_secs((60u64 << exponent).min(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_to_an_hour() {
+        let secs: Vec<u64> = (1..=9).map(|a| backoff(a).as_secs()).collect();
+        assert_eq!(secs, [60, 120, 240, 480, 960, 1920, 3600, 3600, 3600]);
+        let total: u64 = (1..MAX_ATTEMPTS).map(|a| backoff(a).as_secs()).sum();
+        assert!((6 * 3600..12 * 3600).contains(&total), "{total}");
+    }
+}
