@@ -103,6 +103,8 @@ pub enum SkipReason {
     Complained,
     /// Surveyed inside the survey's throttle window; see `next_eligible_at`.
     Throttled,
+    /// The caller asked not to send (`"send": false` on the people API).
+    NotRequested,
 }
 
 /// The answer to a trigger: `{status, reason, survey_request_id, next_eligible_at}`.

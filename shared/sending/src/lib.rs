@@ -5,6 +5,7 @@
 //! - [`Outbox::send`]: sends one waiting email at most once: claim, render, send, record.
 //! - [`Outbox::dispatch`]: sends what is due, retries with backoff, and sends reminders.
 
+pub mod config;
 mod dispatch;
 mod intake;
 mod send;

@@ -1,5 +1,6 @@
 //! The single table of docs/data-model.md.
 
+mod api_keys;
 mod idempotency;
 mod item;
 pub mod keys;
@@ -12,6 +13,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use nps_domain::StoreError;
 
+pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
 pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};

@@ -1,0 +1,47 @@
+//! The `trigger` function: `POST /v1/triggers/{source}` (signed webhooks) and `POST /v1/people`
+//! (the API, with an API key). Both become one [`TriggerEvent`] and go through the outbox's rules.
+
+pub mod config;
+mod http;
+mod people;
+pub mod sources;
+
+use std::sync::Arc;
+
+use lambda_http::{Body, Request, Response};
+use nps_adapters::dynamo::{DynamoApiKeys, Table};
+use nps_adapters::ses::SesMailer;
+use nps_domain::Timestamp;
+use nps_sending::Outbox;
+
+pub use config::Config;
+pub use http::ApiError;
+
+/// Everything a request needs, built once at init.
+pub struct App {
+    outbox: Outbox<SesMailer>,
+    api_keys: DynamoApiKeys,
+    config: Arc<Config>,
+}
+
+impl App {
+    pub fn new(config: Config, table: Table, mailer: SesMailer) -> Self {
+        App {
+            outbox: Outbox::new(table.clone(), mailer, config.sending.clone()),
+            api_keys: DynamoApiKeys::new(table),
+            config: Arc::new(config),
+        }
+    }
+
+    /// Answers one request; every failure becomes a JSON error response here.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        self.handle_at(req, Timestamp::now()).await
+    }
+
+    pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
+        match self.route(req, now).await {
+            Ok(response) => response,
+            Err(err) => err.into_response(),
+        }
+    }
+}

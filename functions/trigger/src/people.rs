@@ -1,0 +1,117 @@
+//! `POST /v1/people`: survey a person directly, with an API key of write scope. The field names
+//! are Delighted's where they overlap (`email`, `name`, `delay`, `properties`, `send`), so a
+//! migration keeps its calls. `Idempotency-Key` makes a retried call safe.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use lambda_http::http::{StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use nps_adapters::dynamo::Scope;
+use nps_domain::Timestamp;
+use nps_domain::intake::{EventError, MAX_PROPERTIES, Outcome, SkipReason, Status, TriggerEvent, property};
+use nps_domain::survey::{Locale, SurveyId};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::App;
+use crate::http::{ApiError, json_body, outcome_response};
+use crate::sources::scalar_text;
+
+const MAX_DELAY_SECS: u64 = 90 * 86_400;
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Person {
+    email: String,
+    name: Option<String>,
+    survey: Option<String>,
+    /// Seconds to wait before sending.
+    delay: Option<u64>,
+    locale: Option<String>,
+    transaction_id: Option<String>,
+    properties: Option<serde_json::Map<String, Value>>,
+    /// `false`: validate only, send nothing.
+    send: Option<bool>,
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+}
+
+fn event(p: Person, event_id: String) -> Result<TriggerEvent, EventError> {
+    let delay = match p.delay {
+        Some(d) if d > MAX_DELAY_SECS => return Err(EventError::invalid("delay", "at most 90 days (7776000 seconds)")),
+        d => d.map(Duration::from_secs),
+    };
+    let raw_properties = p.properties.unwrap_or_default();
+    if raw_properties.len() > MAX_PROPERTIES {
+        return Err(EventError::invalid("properties", format!("at most {MAX_PROPERTIES} properties")));
+    }
+    let properties = raw_properties
+        .iter()
+        .map(|(k, v)| {
+            let text = scalar_text(v)
+                .ok_or_else(|| EventError::invalid("properties", "values must be strings, numbers or booleans"))?;
+            property(k, &text)
+        })
+        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    Ok(TriggerEvent {
+        event_id,
+        email: crate::sources::email(Some(&p.email))?,
+        name: crate::sources::name(p.name.as_deref())?,
+        locale: p
+            .locale
+            .as_deref()
+            .map(|tag| {
+                Locale::from_tag(tag).ok_or_else(|| EventError::invalid("locale", "must be one of en, de, fr, es"))
+            })
+            .transpose()?,
+        survey: p
+            .survey
+            .as_deref()
+            .map(SurveyId::parse)
+            .transpose()
+            .map_err(|e| EventError::invalid("survey", e.to_string()))?,
+        transaction_id: crate::sources::transaction_id(p.transaction_id)?,
+        occurred_at: None,
+        send_at: None,
+        delay,
+        properties,
+    })
+}
+
+impl App {
+    pub(crate) async fn people(&self, req: &Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
+        let presented = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?;
+        let key =
+            self.api_keys.verify(presented.trim()).await?.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
+        if !key.scope.allows(Scope::Write) {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this API key may only read"));
+        }
+        let body = json_body(req)?;
+        let person: Person = serde_json::from_slice(body).map_err(|e| EventError::invalid("body", e.to_string()))?;
+        let send = person.send.unwrap_or(true);
+        let event_id = match req.headers().get("idempotency-key") {
+            Some(v) => crate::sources::event_id(v.to_str().unwrap_or(""))
+                .map_err(|_| EventError::invalid("Idempotency-Key", "must be 1 to 256 visible ASCII characters"))?,
+            None => format!("api-{:032x}", fastrand::u128(..)),
+        };
+        let event = event(person, event_id)?;
+        if !send {
+            let outcome = Outcome {
+                status: Status::Skipped,
+                reason: Some(SkipReason::NotRequested),
+                survey_request_id: None,
+                next_eligible_at: None,
+            };
+            return Ok(outcome_response(&outcome, false));
+        }
+        self.accept("api", &event, now).await
+    }
+}

@@ -1,0 +1,163 @@
+//! API keys: `APIKEY` / `<key id>`. The key is shown once, as `nps_<key id>_<secret>`; only the
+//! SHA-256 of the secret is stored, and a presented key is compared in constant time.
+
+use nps_domain::{StoreError, Timestamp};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use super::item::{Attrs, key_item, n, s};
+use super::keys::{ItemKey, attr};
+use super::{Table, store_error};
+
+const SECRET_SHA256: &str = "secret_sha256";
+const SCOPE: &str = "scope";
+const NAME: &str = "name";
+const CREATED_AT: &str = "created_at";
+const REVOKED_AT: &str = "revoked_at";
+
+/// What a key may do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    Read,
+    /// Read and write (write includes read).
+    Write,
+}
+
+impl Scope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [Scope::Read, Scope::Write].into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    pub fn allows(self, needed: Scope) -> bool {
+        self == Scope::Write || needed == Scope::Read
+    }
+}
+
+/// A key that verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKey {
+    pub id: String,
+    pub scope: Scope,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoApiKeys {
+    table: Table,
+}
+
+fn secret_hash(secret: &str) -> String {
+    hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// Splits `nps_<16 hex>_<32 hex>`; anything else is not a key.
+fn parse_presented(presented: &str) -> Option<(&str, &str)> {
+    let rest = presented.strip_prefix("nps_")?;
+    let (id, secret) = rest.split_once('_')?;
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    (hex(id, 16) && hex(secret, 32)).then_some((id, secret))
+}
+
+impl DynamoApiKeys {
+    pub fn new(table: Table) -> Self {
+        DynamoApiKeys { table }
+    }
+
+    /// Creates a key and returns it whole: the only time it can be seen.
+    pub async fn create(&self, scope: Scope, name: &str, now: Timestamp) -> Result<(ApiKey, String), StoreError> {
+        let id = format!("{:016x}", fastrand::u64(..));
+        let secret = format!("{:032x}", random_u128()?);
+        let mut item = key_item(ItemKey::api_key(&id));
+        item.extend([
+            (SECRET_SHA256.to_owned(), s(secret_hash(&secret))),
+            (SCOPE.to_owned(), s(scope.as_str())),
+            (NAME.to_owned(), s(name)),
+            (CREATED_AT.to_owned(), n(now.unix())),
+        ]);
+        self.table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok((ApiKey { id: id.clone(), scope }, format!("nps_{id}_{secret}")))
+    }
+
+    /// The key, if `presented` is a live key; `None` for anything else.
+    pub async fn verify(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
+        let Some((id, secret)) = parse_presented(presented) else { return Ok(None) };
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::api_key(id))))
+            .send()
+            .await
+            .map_err(store_error)?;
+        let Some(item) = out.item else { return Ok(None) };
+        let a = Attrs(&item);
+        let matches: bool = secret_hash(secret).as_bytes().ct_eq(a.s(SECRET_SHA256)?.as_bytes()).into();
+        if !matches || a.opt_n(REVOKED_AT)?.is_some() {
+            return Ok(None);
+        }
+        let scope = Scope::parse(a.s(SCOPE)?).ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?;
+        Ok(Some(ApiKey { id: id.to_owned(), scope }))
+    }
+
+    pub async fn revoke(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::api_key(id))))
+            .update_expression("SET #revoked = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#revoked", REVOKED_AT)
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":now", n(now.unix()))
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(())
+    }
+}
+
+/// 128 random bits from the operating system's generator: keys must be unguessable.
+fn random_u128() -> Result<u128, StoreError> {
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Rejected(format!("no secure random source: {e}").into()))?;
+    Ok(u128::from_le_bytes(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_well_formed_keys_are_looked_up() {
+        assert_eq!(
+            parse_presented("nps_0123456789abcdef_0123456789abcdef0123456789abcdef"),
+            Some(("0123456789abcdef", "0123456789abcdef0123456789abcdef"))
+        );
+        for bad in ["", "nps_", "Bearer x", "nps_0123_4567", "nps_0123456789abcdeg_0123456789abcdef0123456789abcdef"] {
+            assert_eq!(parse_presented(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn write_includes_read() {
+        assert!(Scope::Write.allows(Scope::Read) && Scope::Write.allows(Scope::Write));
+        assert!(Scope::Read.allows(Scope::Read) && !Scope::Read.allows(Scope::Write));
+    }
+}

@@ -1,0 +1,132 @@
+//! The sending settings from the environment, shared by `trigger` and `dispatch`. Parsed once at
+//! init: a bad value stops the function from starting, with a message naming the variable.
+
+use std::time::Duration;
+
+use nps_domain::person::PersonKey;
+use nps_domain::survey::SurveyId;
+use nps_domain::token::TokenKeys;
+
+use crate::SendingConfig;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, problem: impl Into<String>) -> Self {
+        ConfigError { variable, problem: problem.into() }
+    }
+}
+
+/// Reads variables through `lookup` (the environment in production, a map in tests).
+pub trait Lookup {
+    fn var(&self, name: &str) -> Option<String>;
+
+    fn required(&self, name: &'static str) -> Result<String, ConfigError> {
+        self.var(name).filter(|v| !v.trim().is_empty()).ok_or_else(|| ConfigError::new(name, "is required"))
+    }
+
+    fn days_or(&self, name: &'static str, default: Duration) -> Result<Duration, ConfigError> {
+        match self.var(name).filter(|v| !v.trim().is_empty()) {
+            None => Ok(default),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(days @ 1..=3650) => Ok(Duration::from_secs(days * 86_400)),
+                _ => Err(ConfigError::new(name, "must be a whole number of days from 1 to 3650")),
+            },
+        }
+    }
+
+    /// An absolute http(s) URL, without a trailing slash.
+    fn base_url(&self, name: &'static str) -> Result<String, ConfigError> {
+        let url = self.required(name)?;
+        let ok = (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(['?', '#', ' ']);
+        ok.then(|| url.trim_end_matches('/').to_owned())
+            .ok_or_else(|| ConfigError::new(name, "must be an http(s) URL without query or fragment"))
+    }
+}
+
+/// The process environment.
+pub struct Env;
+
+impl Lookup for Env {
+    fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Lookup for F {
+    fn var(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+impl SendingConfig {
+    /// `NPS_PERSON_KEY`, `NPS_TOKEN_KEYS`, `NPS_CAPTURE_BASE_URL`, `NPS_DEFAULT_SURVEY`
+    /// (default `default`), `NPS_TOKEN_TTL_DAYS` (60), `NPS_RETENTION_DAYS` (730).
+    pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        let person_key = PersonKey::new(&env.required("NPS_PERSON_KEY")?)
+            .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
+        let token_keys = TokenKeys::parse(&env.required("NPS_TOKEN_KEYS")?)
+            .map_err(|e| ConfigError::new("NPS_TOKEN_KEYS", e.to_string()))?;
+        let default_survey =
+            env.var("NPS_DEFAULT_SURVEY").filter(|v| !v.is_empty()).unwrap_or_else(|| "default".into());
+        Ok(SendingConfig {
+            person_key,
+            token_keys,
+            links_base: env.base_url("NPS_CAPTURE_BASE_URL")?,
+            token_ttl: env.days_or("NPS_TOKEN_TTL_DAYS", SendingConfig::DEFAULT_TOKEN_TTL)?,
+            retention: env.days_or("NPS_RETENTION_DAYS", SendingConfig::DEFAULT_RETENTION)?,
+            default_survey: SurveyId::parse(&default_survey)
+                .map_err(|e| ConfigError::new("NPS_DEFAULT_SURVEY", e.to_string()))?,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |name: &str| map.get(name).cloned()
+    }
+
+    const GOOD: &[(&str, &str)] = &[
+        ("NPS_PERSON_KEY", "a-person-key-that-is-long-enough-123"),
+        ("NPS_TOKEN_KEYS", "1:a-token-key-that-is-long-enough-1234"),
+        ("NPS_CAPTURE_BASE_URL", "https://nps.example/"),
+    ];
+
+    #[test]
+    fn defaults_apply_and_urls_lose_their_trailing_slash() {
+        let c = SendingConfig::from_lookup(&env(GOOD)).unwrap();
+        assert_eq!(c.links_base, "https://nps.example");
+        assert_eq!(c.default_survey.as_str(), "default");
+        assert_eq!(c.token_ttl, SendingConfig::DEFAULT_TOKEN_TTL);
+    }
+
+    #[test]
+    fn each_bad_variable_is_named() {
+        for (name, value) in [
+            ("NPS_PERSON_KEY", "short"),
+            ("NPS_TOKEN_KEYS", "nonsense"),
+            ("NPS_CAPTURE_BASE_URL", "ftp://x"),
+            ("NPS_RETENTION_DAYS", "0"),
+            ("NPS_TOKEN_TTL_DAYS", "many"),
+            ("NPS_DEFAULT_SURVEY", "Not An Id"),
+        ] {
+            let mut pairs = GOOD.to_vec();
+            pairs.retain(|(k, _)| *k != name);
+            pairs.push((name, value));
+            assert_eq!(SendingConfig::from_lookup(&env(&pairs)).unwrap_err().variable, name);
+        }
+        let missing = env(&GOOD[1..]);
+        assert_eq!(SendingConfig::from_lookup(&missing).unwrap_err().variable, "NPS_PERSON_KEY");
+    }
+}
