@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# `make dev`: the local stack for working by hand. DynamoDB Local keeps its data in
-# .local/dynamodb; the local SES shows every sent email in its web inbox. Writes the endpoints to
-# .local/dev.env (KEY=value lines, `source` it) and runs until Ctrl-C, then stops what it started.
+# `make dev`: the local stack for working by hand, until Ctrl-C.
+#   DynamoDB Local (data kept in .local/dynamodb), the local SES with its web inbox, every function
+#   under `cargo lambda watch` (rebuilt on change), and the dispatch schedule as a loop.
+# Writes every URL and demo secret to .local/dev.env (KEY=value lines; `source` it).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -12,25 +13,66 @@ trap 'exit 143' TERM
 
 # The usual ports when they are free, so bookmarks keep working; free ones otherwise.
 port_or_free() { if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then free_port; else echo "$1"; fi; }
+DISPATCH_EVERY=${NPS_DISPATCH_EVERY:-30}
 
 mkdir -p "$LOCAL/logs"
+# Demo secrets are made once and kept, so links in old emails keep working across restarts.
+secrets="$LOCAL/dev-secrets.env"
+if [ ! -f "$secrets" ]; then
+  cat >"$secrets" <<ENV
+NPS_PERSON_KEY=$(random_secret)
+NPS_TOKEN_KEYS=1:$(random_secret)
+NPS_WEBHOOK_SECRET_GENERIC=$(random_secret)
+NPS_WEBHOOK_SECRET_SHOPIFY=$(random_secret)
+NPS_WEBHOOK_SECRET_STRIPE=$(random_secret)
+NPS_WEBHOOK_SECRET_HUBSPOT=$(random_secret)
+ENV
+fi
+set -a; source "$secrets"; set +a
+
 dynamodb_port=$(port_or_free 8000)
 start_dynamodb "$dynamodb_port" "$LOCAL/logs/dynamodb.log" "$LOCAL/dynamodb"
 ses_port=$(port_or_free 8005)
 start_ses "$ses_port" "$LOCAL/logs/ses.log"
 export_stack_env "$dynamodb_port" "$ses_port" nps
 ensure_table nps
+previous_key=$(sed -n 's/^NPS_API_KEY=//p' "$LOCAL/dev.env" 2>/dev/null || true)
+seeded=$("$ROOT/target/debug/nps-local-stack" seed --name nps --api-key "$previous_key") || die "seeding failed"
+eval "export $(echo "$seeded" | tr '\n' ' ')"
+
+functions_port=$(port_or_free 9000)
+functions="http://127.0.0.1:$functions_port"
+export NPS_TRIGGER_URL="$functions/lambda-url/trigger"
+export NPS_CAPTURE_URL="$functions/lambda-url/capture"
+export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
+export RUST_LOG=${RUST_LOG:-info}
+log "building the functions (the first time takes a few minutes)"
+cargo build -q -p trigger -p dispatch || die "building the functions failed"
+PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$functions_port" \
+  >"$LOCAL/logs/functions.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "cargo lambda watch" "$functions/" $! 120 "$LOCAL/logs/functions.log"
+
+# The one-minute schedule, locally every $DISPATCH_EVERY s: the same invocation EventBridge makes.
+setsid bash -c "while sleep $DISPATCH_EVERY; do
+  curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/dispatch/invocations' -d '{}'; echo
+done" >>"$LOCAL/logs/dispatch.log" 2>&1 &
+STARTED_PIDS+=($!)
 
 cat >"$LOCAL/dev.env" <<ENV
 # Written by make dev; source it to talk to the local stack.
 AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
 AWS_ENDPOINT_URL_SESV2=$AWS_ENDPOINT_URL_SESV2
-NPS_INBOX_URL=$NPS_INBOX_URL
-NPS_TABLE=$NPS_TABLE
 AWS_ACCESS_KEY_ID=local
 AWS_SECRET_ACCESS_KEY=local
 AWS_REGION=us-east-1
 AWS_DEFAULT_REGION=us-east-1
+NPS_TABLE=$NPS_TABLE
+NPS_INBOX_URL=$NPS_INBOX_URL
+NPS_TRIGGER_URL=$NPS_TRIGGER_URL
+NPS_CAPTURE_URL=$NPS_CAPTURE_URL
+$seeded
+$(cat "$secrets")
 ENV
 
 cat <<MSG
@@ -38,13 +80,15 @@ cat <<MSG
   The local stack is up (Ctrl-C stops it):
 
     Inbox (every email sent)   $NPS_INBOX_URL
+    Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
-    Endpoints for your shell   source .local/dev.env
-    Logs                       .local/logs/
+    Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
+    URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
+    Send a test purchase       infra/scripts/test-purchase.sh you@example.com
 
 MSG
 
-# Wait for Ctrl-C, or for either service to die.
+# Wait for Ctrl-C, or for a service to die.
 while true; do
   for pid in "${STARTED_PIDS[@]}"; do
     kill -0 "$pid" 2>/dev/null || die "a service stopped unexpectedly; see .local/logs/"

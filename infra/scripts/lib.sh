@@ -30,18 +30,20 @@ wait_http() {
 # Services run in their own session (setsid): a Ctrl-C reaches the scripts, whose traps stop the
 # services by PID, and never kills a service before the script knows it is stopping.
 
-# Stops every process this script started, by PID: TERM, then KILL after 10 s.
+# Stops every process this script started, by PID: TERM, then KILL after 10 s. Each was started
+# with setsid, so its PID is also its process group, and the group takes its children along
+# (cargo-lambda's builds and function processes, a loop's curl).
 stop_started() {
   local pid i
   [ ${#STARTED_PIDS[@]} -eq 0 ] && return 0
-  for pid in "${STARTED_PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do kill -TERM -- "-$pid" 2>/dev/null || kill -TERM "$pid" 2>/dev/null || true; done
   for ((i = 0; i < 50; i++)); do
     local alive=0
     for pid in "${STARTED_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
     [ $alive -eq 0 ] && break
     sleep 0.2
   done
-  for pid in "${STARTED_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${STARTED_PIDS[@]}"; do kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true; done
   wait 2>/dev/null || true
   STARTED_PIDS=()
 }
@@ -92,3 +94,6 @@ ensure_table() {
   (cd "$ROOT" && cargo build -q -p nps-local-stack) || die "building nps-local-stack failed"
   "$ROOT/target/debug/nps-local-stack" ensure-table --name "$1" || die "creating the local table failed"
 }
+
+# A random secret of 48 hex characters.
+random_secret() { openssl rand -hex 24; }

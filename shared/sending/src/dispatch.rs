@@ -9,8 +9,8 @@ use crate::send::Sent;
 /// Most due requests one dispatch run takes on (the next run, a minute later, takes the rest).
 const BATCH: i32 = 200;
 
-/// What one dispatch run did, for its log line and its tests.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+/// What one dispatch run did: the function's answer, its log line, and what tests check.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
 pub struct DispatchReport {
     pub due: usize,
     pub sent: usize,
