@@ -20,6 +20,9 @@ step "sam validate --lint"
 step "cfn-lint"
 "$LOCAL/venv/bin/cfn-lint" template.yaml
 
+step "template checks the linters miss (circular dependencies, CodeUri)"
+"$LOCAL/venv/bin/python" infra/scripts/check-template.py
+
 step "build the tests"
 cargo test --workspace --locked --no-run
 
