@@ -21,7 +21,7 @@ if ! need java || [ "$(java_major)" -lt 17 ]; then
     die "Java 17 or newer is needed for DynamoDB Local: install openjdk-17-jre-headless"
   fi
 fi
-for tool in node npm python3 curl cargo; do need "$tool" || die "$tool is needed (see README: prerequisites)"; done
+for tool in node npm python3 curl openssl cargo; do need "$tool" || die "$tool is needed (see README: prerequisites)"; done
 for component in rustfmt clippy; do
   cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1 || rustup component add "$component"
 done

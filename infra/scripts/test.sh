@@ -24,7 +24,15 @@ step "template checks the linters miss (circular dependencies, CodeUri)"
 "$LOCAL/venv/bin/python" infra/scripts/check-template.py
 
 step "build the tests"
-cargo test --workspace --locked --no-run
+cargo test --workspace --locked --lib --bins --tests --no-run
 
-step "tests, against DynamoDB Local and the local SES"
-"$ROOT/infra/scripts/with-stack.sh" cargo test --workspace --locked
+step "tests, against DynamoDB Local and the local SES; then the function binaries end to end"
+log_file=$(mktemp)
+trap 'rm -f "$log_file"' EXIT
+status=0
+"$ROOT/infra/scripts/with-stack.sh" bash -c \
+  'cargo test --workspace --locked --lib --bins --tests && "$0"/smoke.sh' "$ROOT/infra/scripts" 2>&1 | tee "$log_file" || status=$?
+# One closing line for the whole run: every cargo test binary and the smoke checks, added up.
+awk '/^test result:/ { p += $4; f += $6 } /^smoke: / { p += $2; f += $4 }
+     END { printf "summary: %d passed, %d failed\n", p, f }' "$log_file"
+exit $status

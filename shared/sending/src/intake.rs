@@ -140,7 +140,7 @@ impl<M: Mailer + Sync> Outbox<M> {
         let mut status = Status::Scheduled;
         if due_at <= now {
             // Sent inline when due now. Any failure leaves it scheduled: dispatch retries it.
-            match self.send(request.clone(), now).await {
+            match self.send_with(request.clone(), Some(&survey), now).await {
                 Ok(Sent::Sent) => status = Status::Sent,
                 Ok(other) => tracing::info!(request = %request.id, result = ?other, "inline send did not send"),
                 Err(e) => tracing::warn!(request = %request.id, error = %e, "inline send failed; dispatch will retry"),

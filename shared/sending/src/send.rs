@@ -3,6 +3,7 @@ use std::time::Duration;
 use nps_adapters::dynamo::{Transition, Transitioned};
 use nps_domain::mail::{MailError, Mailer};
 use nps_domain::request::{RequestState, SurveyRequest};
+use nps_domain::survey::Survey;
 use nps_domain::survey_email::SurveyEmail;
 use nps_domain::{StoreError, Timestamp, token};
 
@@ -38,6 +39,17 @@ pub enum SendError {
 impl<M: Mailer + Sync> Outbox<M> {
     /// Sends the waiting email of `request` (as read), at most once.
     pub async fn send(&self, request: SurveyRequest, now: Timestamp) -> Result<Sent, SendError> {
+        self.send_with(request, None, now).await
+    }
+
+    /// `fresh`: the survey, when the caller has just read it and checked the person (the intake's
+    /// inline send), which saves reading both again on the hot path.
+    pub(crate) async fn send_with(
+        &self,
+        request: SurveyRequest,
+        fresh: Option<&Survey>,
+        now: Timestamp,
+    ) -> Result<Sent, SendError> {
         let waiting = request.state;
         let Some(sending) = waiting.sending() else { return Ok(Sent::NotMine) };
         let reminder = waiting == RequestState::ReminderScheduled;
@@ -46,10 +58,13 @@ impl<M: Mailer + Sync> Outbox<M> {
             let t = self.closing(&request, waiting, None, RequestState::Sent, Some("answered"));
             return Ok(self.finish(t, Sent::Answered).await?);
         }
-        let known = self.people.eligibility(&request.person_id, &request.survey_id, None).await?;
-        if let Some(reason) = known.suppression {
-            let t = self.closing(&request, waiting, None, RequestState::Skipped, Some(reason.as_str()));
-            return Ok(self.finish(t, Sent::Skipped).await?);
+        if fresh.is_none() {
+            // Time has passed since the request was made: the person may have unsubscribed since.
+            let known = self.people.eligibility(&request.person_id, &request.survey_id, None).await?;
+            if let Some(reason) = known.suppression {
+                let t = self.closing(&request, waiting, None, RequestState::Skipped, Some(reason.as_str()));
+                return Ok(self.finish(t, Sent::Skipped).await?);
+            }
         }
 
         let Some(attempt_id) = self.requests.claim(&request, now, SEND_LEASE).await? else {
@@ -57,14 +72,24 @@ impl<M: Mailer + Sync> Outbox<M> {
         };
         let attempt = Some(attempt_id.as_str());
         let attempts = request.attempts + 1;
-        let Some(survey) = self.surveys.get(&request.survey_id).await? else {
-            let t = self.closing(&request, sending, attempt, RequestState::Failed, Some("survey_missing"));
-            return Ok(self.finish(t, Sent::Failed).await?);
+        let loaded;
+        let survey = match fresh {
+            Some(survey) => survey,
+            None => match self.surveys.get(&request.survey_id).await? {
+                Some(survey) => {
+                    loaded = survey;
+                    &loaded
+                }
+                None => {
+                    let t = self.closing(&request, sending, attempt, RequestState::Failed, Some("survey_missing"));
+                    return Ok(self.finish(t, Sent::Failed).await?);
+                }
+            },
         };
 
         let token = token::sign(&self.config.token_keys, request.id, now.plus(self.config.token_ttl));
         let email = SurveyEmail {
-            survey: &survey,
+            survey,
             to: &request.email,
             name: request.name.as_deref(),
             locale: request.locale,

@@ -333,3 +333,19 @@ async fn two_dispatch_runs_at_once_send_each_due_email_once() {
         assert_eq!(inbox_for(&h.inbox, to).await.len(), 1);
     }
 }
+
+#[tokio::test]
+async fn someone_who_unsubscribes_before_a_delayed_survey_is_due_gets_nothing() {
+    let h = harness("late-unsubscribe", survey(None)).await;
+    let to = unique_address("late");
+    let t = now();
+    let mut e = event(&to, "evt-late", "order-late");
+    e.delay = Some(DAY);
+    assert_eq!(h.outbox.accept("generic", &e, t).await.unwrap().outcome.status, Status::Scheduled);
+    let person = PersonId::derive(&config().person_key, &to);
+    DynamoPeople::new(h.table.clone()).suppress(&person, SuppressionReason::Unsubscribed, t).await.unwrap();
+    let report = h.outbox.dispatch(t.plus(DAY)).await.unwrap();
+    assert_eq!((report.sent, report.skipped), (0, 1));
+    assert_eq!(h.outbox.dispatch(t.plus(2 * DAY)).await.unwrap().due, 0, "taken out of the outbox");
+    assert!(inbox_for(&h.inbox, &to).await.is_empty());
+}

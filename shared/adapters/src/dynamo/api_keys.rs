@@ -7,7 +7,7 @@ use subtle::ConstantTimeEq;
 
 use super::item::{Attrs, key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, store_error};
+use super::{Table, Units, store_error};
 
 const SECRET_SHA256: &str = "secret_sha256";
 const SCOPE: &str = "scope";
@@ -80,16 +80,19 @@ impl DynamoApiKeys {
             (NAME.to_owned(), s(name)),
             (CREATED_AT.to_owned(), n(now.unix())),
         ]);
-        self.table
+        let out = self
+            .table
             .client()
             .put_item()
             .table_name(self.table.name())
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Write, out.consumed_capacity());
         Ok((ApiKey { id: id.clone(), scope }, format!("nps_{id}_{secret}")))
     }
 
@@ -102,9 +105,11 @@ impl DynamoApiKeys {
             .get_item()
             .table_name(self.table.name())
             .set_key(Some(key_item(ItemKey::api_key(id))))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         let Some(item) = out.item else { return Ok(None) };
         let a = Attrs(&item);
         let matches: bool = secret_hash(secret).as_bytes().ct_eq(a.s(SECRET_SHA256)?.as_bytes()).into();
@@ -116,7 +121,8 @@ impl DynamoApiKeys {
     }
 
     pub async fn revoke(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
-        self.table
+        let out = self
+            .table
             .client()
             .update_item()
             .table_name(self.table.name())
@@ -126,9 +132,11 @@ impl DynamoApiKeys {
             .expression_attribute_names("#revoked", REVOKED_AT)
             .expression_attribute_names("#pk", attr::PK)
             .expression_attribute_values(":now", n(now.unix()))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Write, out.consumed_capacity());
         Ok(())
     }
 }

@@ -10,7 +10,7 @@ use nps_domain::{StoreError, Timestamp};
 
 use super::item::{key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, store_error};
+use super::{Table, Units, store_error};
 
 const STATE: &str = "state";
 const LEASE_TOKEN: &str = "lease_token";
@@ -87,10 +87,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":now", n(now.unix()))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match put {
-            Ok(_) => Ok(Claim::Acquired(Lease { key: key.clone(), token })),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(Claim::Acquired(Lease { key: key.clone(), token }))
+            }
             Err(err) => match err.as_service_error() {
                 Some(PutItemError::ConditionalCheckFailedException(held)) => {
                     let item =
@@ -121,10 +125,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_values(":outcome", s(outcome))
             .expression_attribute_values(":keep", n(keep_until.unix()))
             .expression_attribute_values(":token", s(lease.token.clone()))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match update {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
                 Err(LeaseError::Lost)
             }
@@ -144,10 +152,14 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .expression_attribute_names("#token", LEASE_TOKEN)
             .expression_attribute_values(":in_progress", s(IN_PROGRESS))
             .expression_attribute_values(":token", s(lease.token.clone()))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match delete {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(err) if matches!(err.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
                 Err(LeaseError::Lost)
             }

@@ -8,7 +8,11 @@ mod people;
 mod requests;
 mod surveys;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use nps_domain::StoreError;
@@ -24,11 +28,58 @@ pub use surveys::DynamoSurveys;
 pub struct Table {
     client: Client,
     name: String,
+    meter: Option<Arc<CapacityMeter>>,
+}
+
+/// Adds up the capacity units the table's calls consume, as DynamoDB reports them
+/// (`ReturnConsumedCapacity=TOTAL`, indexes included), for benchmarks and cost figures.
+/// Conditional writes that fail also consume units, but DynamoDB reports none for them.
+#[derive(Debug, Default)]
+pub struct CapacityMeter {
+    read_milli: AtomicU64,
+    write_milli: AtomicU64,
+}
+
+impl CapacityMeter {
+    pub fn read_units(&self) -> f64 {
+        self.read_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+
+    pub fn write_units(&self) -> f64 {
+        self.write_milli.load(Ordering::Relaxed) as f64 / 1000.0
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Units {
+    Read,
+    Write,
 }
 
 impl Table {
     pub fn new(client: Client, name: impl Into<String>) -> Self {
-        Table { client, name: name.into() }
+        Table { client, name: name.into(), meter: None }
+    }
+
+    /// Counts the capacity consumed by every call made through this table into `meter`.
+    pub fn metered(mut self, meter: Arc<CapacityMeter>) -> Self {
+        self.meter = Some(meter);
+        self
+    }
+
+    /// What to ask DynamoDB for: capacity figures only while metering.
+    pub(crate) fn capacity(&self) -> Option<ReturnConsumedCapacity> {
+        self.meter.as_ref().map(|_| ReturnConsumedCapacity::Total)
+    }
+
+    pub(crate) fn count<'a>(&self, units: Units, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
+        let Some(meter) = &self.meter else { return };
+        let milli: f64 = consumed.into_iter().filter_map(|c| c.capacity_units()).sum::<f64>() * 1000.0;
+        let counter = match units {
+            Units::Read => &meter.read_milli,
+            Units::Write => &meter.write_milli,
+        };
+        counter.fetch_add(milli.round() as u64, Ordering::Relaxed);
     }
 
     pub fn client(&self) -> &Client {

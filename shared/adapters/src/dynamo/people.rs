@@ -8,7 +8,7 @@ use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, store_error};
+use super::{Table, Units, store_error};
 
 pub(crate) const REASON: &str = "reason";
 pub(crate) const AT: &str = "at";
@@ -78,9 +78,11 @@ impl DynamoPeople {
             .client()
             .batch_get_item()
             .request_items(self.table.name(), request)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
             return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
         }
@@ -125,10 +127,14 @@ impl DynamoPeople {
             .set_item(Some(item))
             .condition_expression("attribute_not_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match put {
-            Ok(_) => Ok(()),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(())
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
             Err(err) => Err(store_error(err)),
         }

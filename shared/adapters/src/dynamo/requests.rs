@@ -13,7 +13,7 @@ use nps_domain::{EmailAddress, StoreError, Timestamp};
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, index, outbox_sort_key};
 use super::people::{NEXT_ELIGIBLE_AT, request_id_attr, transaction_request};
-use super::{Table, store_error};
+use super::{Table, Units, store_error};
 
 const SURVEY_ID: &str = "survey_id";
 const PERSON_ID: &str = "person_id";
@@ -143,8 +143,11 @@ impl DynamoRequests {
         for (_, p) in &items {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
-        let err = match transaction.send().await {
-            Ok(_) => return Ok(CreateOutcome::Created),
+        let err = match transaction.set_return_consumed_capacity(self.table.capacity()).send().await {
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                return Ok(CreateOutcome::Created);
+            }
             Err(err) => err,
         };
         let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error() else {
@@ -180,9 +183,11 @@ impl DynamoRequests {
             .table_name(self.table.name())
             .set_key(Some(key_item(ItemKey::request(id))))
             .consistent_read(true)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         out.item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
@@ -217,10 +222,14 @@ impl DynamoRequests {
             .expression_attribute_values(":lease", n(now.plus(lease).unix()))
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":seen", n(i64::from(seen.attempts)))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match update {
-            Ok(_) => Ok(Some(attempt_id)),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(Some(attempt_id))
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
             Err(err) => Err(store_error(err)),
         }
@@ -287,10 +296,14 @@ impl DynamoRequests {
         let result = update
             .update_expression(format!("SET {} REMOVE {}", set.join(", "), remove.join(", ")))
             .condition_expression(condition)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
         match result {
-            Ok(_) => Ok(Transitioned::Done),
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                Ok(Transitioned::Done)
+            }
             Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
                 Ok(Transitioned::Lost)
             }
@@ -314,9 +327,11 @@ impl DynamoRequests {
             .expression_attribute_values(":partition", s(OUTBOX_REQUESTS))
             .expression_attribute_values(":upper", s(upper))
             .limit(limit)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         out.items()
             .iter()
             .map(|item| {
@@ -339,9 +354,11 @@ impl DynamoRequests {
             .projection_expression("#pk")
             .expression_attribute_names("#pk", attr::PK)
             .consistent_read(true)
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         Ok(out.item.is_some())
     }
 }

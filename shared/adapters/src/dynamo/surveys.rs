@@ -4,7 +4,7 @@ use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::ItemKey;
-use super::{Table, store_error};
+use super::{Table, Units, store_error};
 
 const KIND: &str = "kind";
 const PRODUCT_NAME: &str = "product_name";
@@ -33,23 +33,28 @@ impl DynamoSurveys {
             .get_item()
             .table_name(self.table.name())
             .set_key(Some(key_item(ItemKey::survey(id))))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
         out.item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
     /// Creates or replaces a survey (validated first).
     pub async fn put(&self, survey: &Survey) -> Result<(), StoreError> {
         survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
-        self.table
+        let out = self
+            .table
             .client()
             .put_item()
             .table_name(self.table.name())
             .set_item(Some(to_item(survey)))
+            .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await
             .map_err(store_error)?;
+        self.table.count(Units::Write, out.consumed_capacity());
         Ok(())
     }
 }

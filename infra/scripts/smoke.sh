@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
+# runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
+# a signed purchase lands one email in the local inbox, a forged one is refused, the people API
+# schedules a survey and the dispatch invocation sends it.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$ROOT"
+[ -n "${AWS_ENDPOINT_URL_DYNAMODB:-}" ] || die "smoke.sh runs inside with-stack.sh"
+
+passed=0
+failed=0
+check() { # check NAME CONDITION-COMMAND...
+  local name=$1; shift
+  if "$@"; then passed=$((passed + 1)); printf 'smoke %s ... ok\n' "$name"
+  else failed=$((failed + 1)); printf 'smoke %s ... FAILED\n' "$name"; fi
+}
+
+trap stop_started EXIT
+run_dir=$(mktemp -d "${TMPDIR:-/tmp}/nps-smoke.XXXXXX")
+export NPS_PERSON_KEY=$(random_secret) NPS_TOKEN_KEYS="1:$(random_secret)" NPS_WEBHOOK_SECRET_GENERIC=$(random_secret)
+eval "export $("$ROOT/target/debug/nps-local-stack" seed --name "$NPS_TABLE" | tr '\n' ' ')"
+port=$(free_port)
+functions="http://127.0.0.1:$port"
+export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
+cargo build -q -p trigger -p dispatch
+PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
+  >"$run_dir/functions.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "cargo lambda watch" "$functions/" $! 120 "$run_dir/functions.log"
+
+inbox_count() { # emails in the local inbox to $1
+  curl -s "$NPS_INBOX_URL/store" | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["emails"] if sys.argv[1] in e["destination"]["to"]))' "$1"
+}
+signed_post() { # signed_post BODY [SECRET]
+  local t sig
+  t=$(date +%s)
+  sig=$(printf '%s.%s' "$t" "$1" | openssl dgst -sha256 -hmac "${2:-$NPS_WEBHOOK_SECRET_GENERIC}" -r | cut -d' ' -f1)
+  curl -s -w '\n%{http_code}' --max-time 120 "$functions/lambda-url/trigger/v1/triggers/generic" \
+    -H 'content-type: application/json' -H "x-nps-signature: t=$t,v1=$sig" -d "$1"
+}
+
+stamp="$(date +%s)-$$"
+buyer="smoke-buyer-$stamp@example.com"
+answer=$(signed_post "{\"event_id\":\"smoke-$stamp\",\"email\":\"$buyer\",\"transaction_id\":\"order-$stamp\"}")
+check "a signed purchase is answered 202 sent" grep -q '"status":"sent"' <<<"$answer"
+check "its email is in the inbox" [ "$(inbox_count "$buyer")" = 1 ]
+
+forged=$(signed_post "{\"event_id\":\"forged-$stamp\",\"email\":\"x-$stamp@example.com\"}" "not-the-secret-at-all")
+check "a forged purchase is answered 401" [ "$(tail -n 1 <<<"$forged")" = 401 ]
+
+later="smoke-later-$stamp@example.com"
+scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \
+  -H 'content-type: application/json' -d "{\"email\":\"$later\",\"delay\":1}")
+check "the people API schedules a delayed survey" grep -q '"status":"scheduled"' <<<"$scheduled"
+sleep 2
+report=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/dispatch/invocations" -d '{}')
+check "the dispatch invocation sends it" grep -q '"sent":1' <<<"$report"
+check "its email is in the inbox" [ "$(inbox_count "$later")" = 1 ]
+
+if [ "$failed" -gt 0 ]; then tail -n 40 "$run_dir/functions.log"; else rm -rf "$run_dir"; fi
+echo "smoke: $passed passed, $failed failed"
+[ "$failed" -eq 0 ]
