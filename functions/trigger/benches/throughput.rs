@@ -128,9 +128,22 @@ async fn main() {
 
     println!("| measure | value |");
     println!("|---|---|");
-    println!("| accepted webhooks, one at a time | {:.0}/s ({SEQUENTIAL} in {:.2} s) |", SEQUENTIAL as f64 / sequential.as_secs_f64(), sequential.as_secs_f64());
-    println!("| latency p50 / p99 / max (inline send included) | {} / {} / {} |", ms(percentile(&latencies, 0.5)), ms(percentile(&latencies, 0.99)), ms(latencies[latencies.len() - 1]));
-    println!("| accepted webhooks, {CONCURRENT_TASKS} in flight | {:.0}/s ({total} in {:.2} s) |", total as f64 / concurrent.as_secs_f64(), concurrent.as_secs_f64());
+    println!(
+        "| accepted webhooks, one at a time | {:.0}/s ({SEQUENTIAL} in {:.2} s) |",
+        SEQUENTIAL as f64 / sequential.as_secs_f64(),
+        sequential.as_secs_f64()
+    );
+    println!(
+        "| latency p50 / p99 / max (inline send included) | {} / {} / {} |",
+        ms(percentile(&latencies, 0.5)),
+        ms(percentile(&latencies, 0.99)),
+        ms(latencies[latencies.len() - 1])
+    );
+    println!(
+        "| accepted webhooks, {CONCURRENT_TASKS} in flight | {:.0}/s ({total} in {:.2} s) |",
+        total as f64 / concurrent.as_secs_f64(),
+        concurrent.as_secs_f64()
+    );
     println!("| capacity per accepted webhook (sent at once) | {reads:.2} read units, {writes:.2} write units |");
     println!("| capacity per repeat delivery | {repeat_reads:.2} read units, {repeat_writes:.2} write units |");
 }
