@@ -3,8 +3,7 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use hmac::Mac;
 
 use crate::EmailAddress;
 
@@ -33,7 +32,7 @@ pub struct PersonId(String);
 
 impl PersonId {
     pub fn derive(key: &PersonKey, email: &EmailAddress) -> Self {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.0).expect("HMAC takes keys of any length");
+        let mut mac = crate::crypto::hmac_sha256(&key.0);
         mac.update(b"nps-person:");
         mac.update(email.identity().as_bytes());
         PersonId(hex::encode(&mac.finalize().into_bytes()[..16]))

@@ -7,7 +7,7 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
 use crate::Timestamp;
@@ -76,7 +76,7 @@ impl TokenKeys {
 }
 
 fn mac(key: &TokenKey, body: &[u8]) -> Hmac<Sha256> {
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key.secret).expect("HMAC takes keys of any length");
+    let mut mac = crate::crypto::hmac_sha256(&key.secret);
     mac.update(CONTEXT);
     mac.update(body);
     mac

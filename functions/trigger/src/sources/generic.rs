@@ -7,12 +7,13 @@ use std::time::Duration;
 
 use hmac::Mac;
 use nps_domain::Timestamp;
+use nps_domain::crypto::hmac_sha256;
 use nps_domain::intake::{EventError, MAX_PROPERTIES, TriggerEvent, property};
 use nps_domain::survey::SurveyId;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Incoming, SignatureError, hmac_sha256, scalar_text, signature_pairs, within_window};
+use super::{Incoming, SignatureError, scalar_text, signature_pairs, within_window};
 
 pub const HEADER: &str = "x-nps-signature";
 const MAX_DELAY: Duration = Duration::from_secs(90 * 86_400);

@@ -10,11 +10,12 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use nps_domain::Timestamp;
+use nps_domain::crypto::hmac_sha256;
 use nps_domain::intake::{EventError, TriggerEvent};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
-use super::{Incoming, SignatureError, hmac_sha256, parse_json, scalar_text, vendor_properties, within_window};
+use super::{Incoming, SignatureError, parse_json, scalar_text, vendor_properties, within_window};
 
 pub const SIGNATURE_HEADER: &str = "x-hubspot-signature-v3";
 pub const TIMESTAMP_HEADER: &str = "x-hubspot-request-timestamp";

@@ -8,7 +8,6 @@ pub mod stripe;
 
 use std::collections::BTreeMap;
 
-use hmac::{Hmac, KeyInit};
 use lambda_http::http::HeaderMap;
 use nps_domain::intake::{
     EventError, MAX_NAME_LEN, MAX_PROPERTIES, MAX_TRANSACTION_ID_LEN, TriggerEvent, bounded_text, property,
@@ -16,7 +15,6 @@ use nps_domain::intake::{
 use nps_domain::survey::Locale;
 use nps_domain::{EmailAddress, Timestamp};
 use serde_json::Value;
-use sha2::Sha256;
 
 /// A signed timestamp may be this far from now, either way.
 pub const SIGNATURE_WINDOW_SECS: i64 = 300;
@@ -90,10 +88,6 @@ impl Source {
             Source::Hubspot => hubspot::normalise(req),
         }
     }
-}
-
-pub(crate) fn hmac_sha256(secret: &[u8]) -> Hmac<Sha256> {
-    <Hmac<Sha256> as KeyInit>::new_from_slice(secret).expect("HMAC takes keys of any length")
 }
 
 /// `t=…,v1=…` pairs (Stripe's and our generic header), in order.

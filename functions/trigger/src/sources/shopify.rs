@@ -8,9 +8,10 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hmac::Mac;
 use nps_domain::Timestamp;
+use nps_domain::crypto::hmac_sha256;
 use nps_domain::intake::{EventError, TriggerEvent};
 
-use super::{Incoming, SignatureError, first_str, hmac_sha256, parse_json, scalar_text, vendor_properties};
+use super::{Incoming, SignatureError, first_str, parse_json, scalar_text, vendor_properties};
 
 pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
 pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";

@@ -7,12 +7,12 @@
 
 use hmac::Mac;
 use nps_domain::Timestamp;
+use nps_domain::crypto::hmac_sha256;
 use nps_domain::intake::{EventError, TriggerEvent};
 use serde_json::Value;
 
 use super::{
-    Incoming, SignatureError, first_str, hmac_sha256, parse_json, scalar_text, signature_pairs, vendor_properties,
-    within_window,
+    Incoming, SignatureError, first_str, parse_json, scalar_text, signature_pairs, vendor_properties, within_window,
 };
 
 pub const HEADER: &str = "stripe-signature";
