@@ -2,21 +2,19 @@
 //! are Delighted's where they overlap (`email`, `name`, `delay`, `properties`, `send`), so a
 //! migration keeps its calls. `Idempotency-Key` makes a retried call safe.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::Scope;
 use nps_domain::Timestamp;
-use nps_domain::intake::{EventError, MAX_PROPERTIES, Outcome, SkipReason, Status, TriggerEvent, property};
-use nps_domain::survey::{Locale, SurveyId};
+use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
+use nps_domain::survey::SurveyId;
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::App;
 use crate::http::{ApiError, json_body, outcome_response};
-use crate::sources::scalar_text;
 
 const MAX_DELAY_SECS: u64 = 90 * 86_400;
 
@@ -44,29 +42,12 @@ fn event(p: Person, event_id: String) -> Result<TriggerEvent, EventError> {
         Some(d) if d > MAX_DELAY_SECS => return Err(EventError::invalid("delay", "at most 90 days (7776000 seconds)")),
         d => d.map(Duration::from_secs),
     };
-    let raw_properties = p.properties.unwrap_or_default();
-    if raw_properties.len() > MAX_PROPERTIES {
-        return Err(EventError::invalid("properties", format!("at most {MAX_PROPERTIES} properties")));
-    }
-    let properties = raw_properties
-        .iter()
-        .map(|(k, v)| {
-            let text = scalar_text(v)
-                .ok_or_else(|| EventError::invalid("properties", "values must be strings, numbers or booleans"))?;
-            property(k, &text)
-        })
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    let properties = crate::sources::strict_properties(p.properties)?;
     Ok(TriggerEvent {
         event_id,
         email: crate::sources::email(Some(&p.email))?,
         name: crate::sources::name(p.name.as_deref())?,
-        locale: p
-            .locale
-            .as_deref()
-            .map(|tag| {
-                Locale::from_tag(tag).ok_or_else(|| EventError::invalid("locale", "must be one of en, de, fr, es"))
-            })
-            .transpose()?,
+        locale: crate::sources::strict_locale(p.locale.as_deref())?,
         survey: p
             .survey
             .as_deref()

@@ -2,18 +2,17 @@
 //!
 //! Header `X-Nps-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`.
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use hmac::Mac;
 use nps_domain::Timestamp;
 use nps_domain::crypto::hmac_sha256;
-use nps_domain::intake::{EventError, MAX_PROPERTIES, TriggerEvent, property};
+use nps_domain::intake::{EventError, TriggerEvent};
 use nps_domain::survey::SurveyId;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Incoming, SignatureError, scalar_text, signature_pairs, within_window};
+use super::{Incoming, SignatureError, signature_pairs, within_window};
 
 pub const HEADER: &str = "x-nps-signature";
 const MAX_DELAY: Duration = Duration::from_secs(90 * 86_400);
@@ -101,25 +100,8 @@ pub fn normalise(req: &Incoming) -> Result<TriggerEvent, EventError> {
         .as_deref()
         .map(|s| SurveyId::parse(s).map_err(|e| EventError::invalid("survey", e.to_string())))
         .transpose()?;
-    let locale = match p.locale.as_deref() {
-        Some(tag) => Some(
-            nps_domain::survey::Locale::from_tag(tag)
-                .ok_or_else(|| EventError::invalid("locale", "must be one of en, de, fr, es"))?,
-        ),
-        None => None,
-    };
-    let raw_properties = p.properties.unwrap_or_default();
-    if raw_properties.len() > MAX_PROPERTIES {
-        return Err(EventError::invalid("properties", format!("at most {MAX_PROPERTIES} properties")));
-    }
-    let properties = raw_properties
-        .iter()
-        .map(|(k, v)| {
-            let text = scalar_text(v)
-                .ok_or_else(|| EventError::invalid("properties", "values must be strings, numbers or booleans"))?;
-            property(k, &text)
-        })
-        .collect::<Result<BTreeMap<_, _>, _>>()?;
+    let locale = super::strict_locale(p.locale.as_deref())?;
+    let properties = super::strict_properties(p.properties)?;
     Ok(TriggerEvent {
         event_id,
         email: super::email(Some(&p.email))?,
@@ -139,11 +121,11 @@ mod tests {
     use super::*;
     use crate::sources::test_support::{fixture, headers};
 
-    const SECRET: &[u8] = b"generic-test-secret";
-
     fn incoming<'a>(h: &'a lambda_http::http::HeaderMap, body: &'a [u8]) -> Incoming<'a> {
-        Incoming { method: "POST", url: "https://nps.example/v1/triggers/generic", headers: h, body }
+        crate::sources::test_support::incoming("generic", h, body)
     }
+
+    const SECRET: &[u8] = b"generic-test-secret";
 
     #[test]
     fn a_correct_signature_inside_the_window_verifies() {

@@ -83,12 +83,12 @@ mod tests {
     use super::*;
     use crate::sources::test_support::{fixture, headers};
 
+    fn incoming<'a>(h: &'a lambda_http::http::HeaderMap, body: &'a [u8]) -> Incoming<'a> {
+        crate::sources::test_support::incoming("hubspot", h, body)
+    }
+
     const SECRET: &[u8] = b"hubspot-app-secret";
     const URL: &str = "https://nps.example/v1/triggers/hubspot";
-
-    fn incoming<'a>(h: &'a lambda_http::http::HeaderMap, body: &'a [u8]) -> Incoming<'a> {
-        Incoming { method: "POST", url: URL, headers: h, body }
-    }
 
     #[test]
     fn verifies_method_url_body_and_timestamp() {

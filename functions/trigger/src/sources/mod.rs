@@ -111,7 +111,7 @@ pub(crate) fn first_str<'a>(value: &'a Value, paths: &[&[&str]]) -> Option<&'a s
 }
 
 /// A scalar as text: strings as they are, numbers and booleans written out.
-pub fn scalar_text(value: &Value) -> Option<String> {
+pub(crate) fn scalar_text(value: &Value) -> Option<String> {
     match value {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
@@ -121,7 +121,7 @@ pub fn scalar_text(value: &Value) -> Option<String> {
 }
 
 /// The sender's event id: 1 to 256 visible ASCII characters (the idempotency key's rule).
-pub fn event_id(raw: &str) -> Result<String, EventError> {
+pub(crate) fn event_id(raw: &str) -> Result<String, EventError> {
     let id = raw.trim();
     if (1..=256).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_graphic()) {
         Ok(id.to_owned())
@@ -130,16 +130,16 @@ pub fn event_id(raw: &str) -> Result<String, EventError> {
     }
 }
 
-pub fn email(raw: Option<&str>) -> Result<EmailAddress, EventError> {
+pub(crate) fn email(raw: Option<&str>) -> Result<EmailAddress, EventError> {
     let raw = raw.ok_or_else(|| EventError::invalid("email", "is required"))?;
     EmailAddress::parse(raw).map_err(|e| EventError::invalid("email", e.to_string()))
 }
 
-pub fn name(raw: Option<&str>) -> Result<Option<String>, EventError> {
+pub(crate) fn name(raw: Option<&str>) -> Result<Option<String>, EventError> {
     raw.map(|n| bounded_text("name", n, MAX_NAME_LEN)).transpose().map(|n| n.filter(|n| !n.is_empty()))
 }
 
-pub fn transaction_id(raw: Option<String>) -> Result<Option<String>, EventError> {
+pub(crate) fn transaction_id(raw: Option<String>) -> Result<Option<String>, EventError> {
     raw.map(|t| bounded_text("transaction_id", &t, MAX_TRANSACTION_ID_LEN))
         .transpose()
         .map(|t| t.filter(|t| !t.is_empty()))
@@ -148,6 +148,30 @@ pub fn transaction_id(raw: Option<String>) -> Result<Option<String>, EventError>
 /// A locale from a language tag; a language we do not have falls back to the survey's.
 pub(crate) fn locale(raw: Option<&str>) -> Option<Locale> {
     raw.and_then(Locale::from_tag)
+}
+
+/// Properties in our own formats (the generic webhook, the people API) are strict: at most
+/// [`MAX_PROPERTIES`] flat values, each one checked.
+pub(crate) fn strict_properties(
+    raw: Option<serde_json::Map<String, Value>>,
+) -> Result<BTreeMap<String, String>, EventError> {
+    let raw = raw.unwrap_or_default();
+    if raw.len() > MAX_PROPERTIES {
+        return Err(EventError::invalid("properties", format!("at most {MAX_PROPERTIES} properties")));
+    }
+    raw.iter()
+        .map(|(k, v)| {
+            let text = scalar_text(v)
+                .ok_or_else(|| EventError::invalid("properties", "values must be strings, numbers or booleans"))?;
+            property(k, &text)
+        })
+        .collect()
+}
+
+/// A locale in our own formats: a language we do not have is an error, not a fallback.
+pub(crate) fn strict_locale(tag: Option<&str>) -> Result<Option<Locale>, EventError> {
+    tag.map(|t| Locale::from_tag(t).ok_or_else(|| EventError::invalid("locale", "must be one of en, de, fr, es")))
+        .transpose()
 }
 
 /// Properties from a vendor payload: what does not fit (too long, nested) is left out rather
@@ -172,6 +196,16 @@ pub(crate) mod test_support {
             .iter()
             .map(|(k, v)| (HeaderName::from_bytes(k.as_bytes()).unwrap(), HeaderValue::from_str(v).unwrap()))
             .collect()
+    }
+
+    pub fn incoming<'a>(source: &str, h: &'a HeaderMap, body: &'a [u8]) -> super::Incoming<'a> {
+        let url: &'static str = match source {
+            "generic" => "https://nps.example/v1/triggers/generic",
+            "shopify" => "https://nps.example/v1/triggers/shopify",
+            "stripe" => "https://nps.example/v1/triggers/stripe",
+            _ => "https://nps.example/v1/triggers/hubspot",
+        };
+        super::Incoming { method: "POST", url, headers: h, body }
     }
 
     pub fn fixture(name: &str) -> Vec<u8> {

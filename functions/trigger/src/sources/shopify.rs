@@ -74,11 +74,11 @@ mod tests {
     use super::*;
     use crate::sources::test_support::{fixture, headers};
 
-    const SECRET: &[u8] = b"shpss_test_secret";
-
     fn incoming<'a>(h: &'a lambda_http::http::HeaderMap, body: &'a [u8]) -> Incoming<'a> {
-        Incoming { method: "POST", url: "https://nps.example/v1/triggers/shopify", headers: h, body }
+        crate::sources::test_support::incoming("shopify", h, body)
     }
+
+    const SECRET: &[u8] = b"shpss_test_secret";
 
     #[test]
     fn verifies_the_body_hmac_and_refuses_changes() {

@@ -107,11 +107,11 @@ mod tests {
     use super::*;
     use crate::sources::test_support::{fixture, headers};
 
-    const SECRET: &[u8] = b"whsec_test_secret";
-
     fn incoming<'a>(h: &'a lambda_http::http::HeaderMap, body: &'a [u8]) -> Incoming<'a> {
-        Incoming { method: "POST", url: "https://nps.example/v1/triggers/stripe", headers: h, body }
+        crate::sources::test_support::incoming("stripe", h, body)
     }
+
+    const SECRET: &[u8] = b"whsec_test_secret";
 
     #[test]
     fn verifies_any_v1_inside_the_tolerance() {
