@@ -146,7 +146,7 @@ impl SurveyEmail<'_> {
         for score in 0..=10u8 {
             let _ = write!(
                 buttons,
-                r#"<a href="{href}" aria-label="{score}" style="display:inline-block;min-width:44px;height:44px;line-height:44px;margin:3px;border-radius:6px;background-color:#1f4e8c;color:#ffffff;font-size:18px;font-weight:bold;text-align:center;text-decoration:none;">{score}</a>"#,
+                r#"<a href="{href}" aria-label="{score}" style="display:inline-block;min-width:44px;height:44px;line-height:44px;margin:2px;border-radius:6px;font-family:Arial,Helvetica,sans-serif;background-color:#1f4e8c;color:#ffffff;font-size:18px;font-weight:bold;text-align:center;text-decoration:none;">{score}</a>"#,
                 href = escape_html(&self.score_link(score)),
             );
         }
