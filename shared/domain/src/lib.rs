@@ -9,6 +9,7 @@ pub mod intake;
 pub mod mail;
 pub mod person;
 pub mod request;
+pub mod response;
 pub mod store;
 pub mod survey;
 pub mod survey_email;
