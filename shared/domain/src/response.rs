@@ -118,6 +118,22 @@ const SCANNER_AGENTS: &[&str] = &[
     "httpclient",
 ];
 
+impl BotReason {
+    pub const ALL: [BotReason; 3] = [BotReason::KnownScanner, BotReason::ScoreBurst, BotReason::TooSoonAfterSend];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BotReason::KnownScanner => "known_scanner",
+            BotReason::ScoreBurst => "score_burst",
+            BotReason::TooSoonAfterSend => "too_soon_after_send",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        BotReason::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+}
+
 pub fn is_scanner_agent(agent: &str) -> bool {
     let agent = agent.to_ascii_lowercase();
     agent.trim().is_empty() || SCANNER_AGENTS.iter().any(|fragment| agent.contains(fragment))

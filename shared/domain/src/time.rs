@@ -37,6 +37,11 @@ impl Timestamp {
         (t.year() >= 1970).then(|| Timestamp(t.unix_timestamp()))
     }
 
+    /// `2026-11`: the month, in UTC.
+    pub fn year_month(self) -> String {
+        self.to_rfc3339().chars().take(7).collect()
+    }
+
     /// `2026-11-23T18:50:00Z`.
     pub fn to_rfc3339(self) -> String {
         OffsetDateTime::from_unix_timestamp(self.0)
@@ -54,6 +59,7 @@ mod tests {
     fn rfc3339_round_trips_and_honours_offsets() {
         let t = Timestamp::parse_rfc3339("2026-11-23T18:50:00Z").unwrap();
         assert_eq!(t.to_rfc3339(), "2026-11-23T18:50:00Z");
+        assert_eq!(t.year_month(), "2026-11");
         assert_eq!(Timestamp::parse_rfc3339("2026-11-23T19:50:00+01:00"), Some(t));
         for bad in ["", "2026-11-23", "yesterday", "1969-12-31T23:59:59Z", "2026-13-01T00:00:00Z"] {
             assert_eq!(Timestamp::parse_rfc3339(bad), None, "{bad}");

@@ -40,6 +40,12 @@ pub fn outbox_sort_key(due_at: Timestamp, id: RequestId) -> String {
     format!("{:011}#{id}", due_at.unix().max(0))
 }
 
+/// Keys of a response in the `listing` index: a partition per survey and month of creation,
+/// sorted by creation time (zero-padded) then request id.
+pub fn listing_keys(survey: &SurveyId, created_at: Timestamp, id: RequestId) -> (String, String) {
+    (format!("RESPONSES#{survey}#{}", created_at.year_month()), format!("{:011}#{id}", created_at.unix().max(0)))
+}
+
 impl ItemKey {
     pub fn survey(id: &SurveyId) -> Self {
         ItemKey { pk: "SURVEY".to_owned(), sk: id.to_string() }

@@ -6,6 +6,7 @@ mod item;
 pub mod keys;
 mod people;
 mod requests;
+mod responses;
 mod surveys;
 
 use std::sync::Arc;
@@ -21,6 +22,7 @@ pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
 pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
+pub use responses::{DynamoResponses, Saved};
 pub use surveys::DynamoSurveys;
 
 /// A client and the name of the table (from the template's `NpsTable`).

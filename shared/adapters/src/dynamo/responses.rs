@@ -1,0 +1,185 @@
+//! Responses: `REQUEST#<request id>` / `RESPONSE`, one per survey request. Saved whole, guarded by
+//! a revision, so two concurrent changes cannot overwrite each other: the loser re-reads and retries.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+use nps_domain::person::PersonId;
+use nps_domain::request::RequestId;
+use nps_domain::response::{BotReason, Click, Comment, Response};
+use nps_domain::survey::{SurveyId, SurveyKind};
+use nps_domain::{StoreError, Timestamp};
+use nps_scoring::Score;
+
+use super::item::{Attrs, Item, key_item, n, s, string_map};
+use super::keys::{ItemKey, attr, listing_keys};
+use super::{Table, Units, store_error};
+
+const SURVEY_ID: &str = "survey_id";
+const KIND: &str = "kind";
+const SCORE: &str = "score";
+const COMMENT: &str = "comment";
+const VERSION: &str = "version";
+const REVISION: &str = "revision";
+const CLICKS: &str = "clicks";
+const BOT_REASONS: &str = "bot_reasons";
+const CREATED_AT: &str = "created_at";
+const UPDATED_AT: &str = "updated_at";
+const FIRST_CONFIRMED_AT: &str = "first_confirmed_at";
+const PROPERTIES: &str = "properties";
+const PERSON_ID: &str = "person_id";
+// Inside each click.
+const AT: &str = "at";
+const AGENT: &str = "agent";
+const SINCE_SENT: &str = "since_sent";
+
+/// Whether a save went through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Done,
+    /// Someone saved a change since this response was read: read it again and redo the change.
+    Conflict,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoResponses {
+    table: Table,
+}
+
+impl DynamoResponses {
+    pub fn new(table: Table) -> Self {
+        DynamoResponses { table }
+    }
+
+    pub async fn get(&self, id: RequestId) -> Result<Option<Response>, StoreError> {
+        let out = self
+            .table
+            .client()
+            .get_item()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::response(id))))
+            .consistent_read(true)
+            .set_return_consumed_capacity(self.table.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.table.count(Units::Read, out.consumed_capacity());
+        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+    }
+
+    /// Saves `response` if nobody saved it since it was read (its revision), and bumps the revision.
+    pub async fn save(&self, response: &mut Response, expires_at: Timestamp) -> Result<Saved, StoreError> {
+        let seen = response.revision;
+        let mut put = self.table.client().put_item().table_name(self.table.name()).set_item(Some(to_item(
+            response,
+            seen + 1,
+            expires_at,
+        )));
+        put = if seen == 0 {
+            put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK)
+        } else {
+            put.condition_expression("#revision = :seen")
+                .expression_attribute_names("#revision", REVISION)
+                .expression_attribute_values(":seen", n(i64::from(seen)))
+        };
+        match put.set_return_consumed_capacity(self.table.capacity()).send().await {
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                response.revision = seen + 1;
+                Ok(Saved::Done)
+            }
+            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
+                Ok(Saved::Conflict)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+}
+
+fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
+    let mut item = key_item(ItemKey::response(r.request_id));
+    let (listing_pk, listing_sk) = listing_keys(&r.survey_id, r.created_at, r.request_id);
+    let clicks = r
+        .clicks
+        .iter()
+        .map(|c| {
+            let mut click = Item::from([
+                (AT.to_owned(), n(c.at.unix())),
+                (SCORE.to_owned(), n(i64::from(c.score.value()))),
+                (AGENT.to_owned(), s(c.agent.clone())),
+            ]);
+            if let Some(since) = c.seconds_since_sent {
+                click.insert(SINCE_SENT.to_owned(), n(since));
+            }
+            AttributeValue::M(click)
+        })
+        .collect();
+    item.extend([
+        (SURVEY_ID.to_owned(), s(r.survey_id.to_string())),
+        (KIND.to_owned(), s(r.kind.as_str())),
+        (VERSION.to_owned(), n(i64::from(r.version))),
+        (REVISION.to_owned(), n(i64::from(revision))),
+        (CLICKS.to_owned(), AttributeValue::L(clicks)),
+        (BOT_REASONS.to_owned(), AttributeValue::L(r.bot_reasons.iter().map(|b| s(b.as_str())).collect())),
+        (CREATED_AT.to_owned(), n(r.created_at.unix())),
+        (UPDATED_AT.to_owned(), n(r.updated_at.unix())),
+        (PROPERTIES.to_owned(), string_map(&r.properties)),
+        (attr::LISTING_PK.to_owned(), s(listing_pk)),
+        (attr::LISTING_SK.to_owned(), s(listing_sk)),
+        (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
+    ]);
+    if let Some(score) = r.score {
+        item.insert(SCORE.to_owned(), n(i64::from(score.value())));
+    }
+    if let Some(comment) = &r.comment {
+        item.insert(COMMENT.to_owned(), s(comment.as_str()));
+    }
+    if let Some(at) = r.first_confirmed_at {
+        item.insert(FIRST_CONFIRMED_AT.to_owned(), n(at.unix()));
+    }
+    if let Some(person) = &r.person_id {
+        item.insert(PERSON_ID.to_owned(), s(person.to_string()));
+    }
+    item
+}
+
+fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreError> {
+    let a = Attrs(item);
+    let bad = |what: &str| StoreError::Malformed(format!("response {id}: {what}"));
+    let score = |v: i64| u8::try_from(v).ok().and_then(|v| Score::try_from(v).ok()).ok_or_else(|| bad("score"));
+    let small = |v: i64| u32::try_from(v).map_err(|_| bad("counter"));
+    let clicks = match item.get(CLICKS) {
+        Some(AttributeValue::L(list)) => list
+            .iter()
+            .map(|c| {
+                let c = c.as_m().map_err(|_| bad("click"))?;
+                let ca = Attrs(c);
+                Ok(Click {
+                    at: ca.time(AT)?,
+                    score: score(ca.n(SCORE)?)?,
+                    agent: ca.s(AGENT)?.to_owned(),
+                    seconds_since_sent: ca.opt_n(SINCE_SENT)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?,
+        _ => Vec::new(),
+    };
+    Ok(Response {
+        request_id: id,
+        survey_id: SurveyId::parse(a.s(SURVEY_ID)?).map_err(|_| bad("survey id"))?,
+        kind: SurveyKind::parse(a.s(KIND)?).ok_or_else(|| bad("kind"))?,
+        score: a.opt_n(SCORE)?.map(score).transpose()?,
+        comment: a.opt_s(COMMENT).map(Comment::parse).transpose().map_err(|_| bad("comment"))?.flatten(),
+        version: small(a.n(VERSION)?)?,
+        revision: small(a.n(REVISION)?)?,
+        clicks,
+        bot_reasons: a
+            .strings(BOT_REASONS)?
+            .iter()
+            .map(|r| BotReason::parse(r).ok_or_else(|| bad("bot reason")))
+            .collect::<Result<_, _>>()?,
+        created_at: a.time(CREATED_AT)?,
+        updated_at: a.time(UPDATED_AT)?,
+        first_confirmed_at: a.opt_time(FIRST_CONFIRMED_AT)?,
+        properties: a.string_map(PROPERTIES)?,
+        person_id: a.opt_s(PERSON_ID).map(|p| PersonId::from_stored(p).ok_or_else(|| bad("person id"))).transpose()?,
+    })
+}
