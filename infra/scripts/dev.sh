@@ -47,7 +47,7 @@ export NPS_CAPTURE_URL="$functions/lambda-url/capture"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
 export RUST_LOG=${RUST_LOG:-info}
 log "building the functions (the first time takes a few minutes)"
-cargo build -q -p trigger -p dispatch || die "building the functions failed"
+cargo build -q -p trigger -p dispatch -p capture || die "building the functions failed"
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$functions_port" \
   >"$LOCAL/logs/functions.log" 2>&1 &
 STARTED_PIDS+=($!)

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
 # runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
-# a signed purchase lands one email in the local inbox, a forged one is refused, the people API
-# schedules a survey and the dispatch invocation sends it.
+# a signed purchase lands one email in the local inbox and its score link opens the page and takes
+# the answer, a forged one is refused, the people API schedules a survey and dispatch sends it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -23,7 +23,7 @@ eval "export $("$ROOT/target/debug/nps-local-stack" seed --name "$NPS_TABLE" | t
 port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
-cargo build -q -p trigger -p dispatch
+cargo build -q -p trigger -p dispatch -p capture
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -48,6 +48,16 @@ check "its email is in the inbox" [ "$(inbox_count "$buyer")" = 1 ]
 
 forged=$(signed_post "{\"event_id\":\"forged-$stamp\",\"email\":\"x-$stamp@example.com\"}" "not-the-secret-at-all")
 check "a forged purchase is answered 401" [ "$(tail -n 1 <<<"$forged")" = 401 ]
+
+link=$(curl -s "$NPS_INBOX_URL/store" | python3 -c '
+import json, re, sys
+for e in json.load(sys.stdin)["emails"]:
+    if sys.argv[1] in e["destination"]["to"]:
+        print(re.search(r"http\S+/r/\S+\?score=9", e["body"]["text"]).group(0)); break' "$buyer")
+check "the emailed score-9 link opens the page with 9 selected" \
+  grep -q 'value="9" required checked' <<<"$(curl -s --max-time 120 -A 'Mozilla/5.0 smoke' "$link")"
+confirmed=$(curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=9&comment=Quick+delivery' "${link%%\?*}")
+check "confirming it thanks the person" grep -q 'role="status"' <<<"$confirmed"
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

@@ -81,6 +81,19 @@ fn texts(locale: Locale) -> &'static Texts {
     }
 }
 
+/// The question, in `locale`, for `survey` (the email and the response page ask the same).
+pub fn question(survey: &Survey, locale: Locale) -> String {
+    let t = texts(locale);
+    let question = if survey.kind == SurveyKind::Enps { t.question_enps } else { t.question };
+    question.replace("{product}", &survey.product_name)
+}
+
+/// The words at the ends of the scale: (0, 10).
+pub fn scale_ends(locale: Locale) -> (&'static str, &'static str) {
+    let t = texts(locale);
+    (t.low, t.high)
+}
+
 /// Everything one email needs. `links_base` is the public base URL of the capture function.
 pub struct SurveyEmail<'a> {
     pub survey: &'a Survey,
@@ -104,17 +117,13 @@ impl SurveyEmail<'_> {
     pub fn render(&self) -> OutgoingEmail {
         let t = texts(self.locale);
         let product = &self.survey.product_name;
-        let question = match self.survey.kind {
-            SurveyKind::Enps => t.question_enps,
-            _ => t.question,
-        };
         let greeting = match self.name.map(str::trim).filter(|n| !n.is_empty()) {
             Some(name) => t.greeting_named.replace("{name}", name),
             None => t.greeting.to_owned(),
         };
         let prefix = if self.reminder { t.reminder_prefix } else { "" };
         let subject = format!("{prefix}{}", t.subject.replace("{product}", product));
-        let question = question.replace("{product}", product);
+        let question = question(self.survey, self.locale);
 
         let mut text = format!("{greeting}\n\n{}\n\n{question}\n\n", t.intro);
         for score in 0..=10u8 {

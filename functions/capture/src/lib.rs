@@ -1,0 +1,183 @@
+//! The `capture` function: the links of the survey email.
+//!
+//! - `HEAD /r/{token}`: verifies the token and answers, reading and writing nothing.
+//! - `GET /r/{token}?score=N`: shows the page with N selected, and keeps the click as evidence
+//!   (a click is not an answer: mail scanners fetch links too).
+//! - `POST /r/{token}` (the page's form): a person's answer, stored as the confirmed response.
+
+pub mod config;
+mod page;
+
+use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::{Body, Request, Response};
+use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoSurveys, Saved, Table};
+use nps_domain::request::SurveyRequest;
+use nps_domain::response::{Click, Comment, ConfirmError, Response as SurveyResponse};
+use nps_domain::survey::Survey;
+use nps_domain::token::{self, TokenClaims};
+use nps_domain::{StoreError, Timestamp};
+use nps_scoring::Score;
+
+pub use config::Config;
+use page::Notice;
+
+/// Largest form body accepted: a 2,000-character comment, percent-encoded, fits many times.
+const MAX_FORM_BYTES: usize = 32 * 1024;
+/// Saves retried after a concurrent change before giving up with a 503.
+const SAVE_ATTEMPTS: usize = 4;
+
+pub struct App {
+    requests: DynamoRequests,
+    responses: DynamoResponses,
+    surveys: DynamoSurveys,
+    config: Config,
+}
+
+impl App {
+    pub fn new(config: Config, table: Table) -> Self {
+        App {
+            requests: DynamoRequests::new(table.clone()),
+            responses: DynamoResponses::new(table.clone()),
+            surveys: DynamoSurveys::new(table),
+            config,
+        }
+    }
+
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        self.handle_at(req, Timestamp::now()).await
+    }
+
+    pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
+        match self.route(&req, now).await {
+            Ok(response) => response,
+            Err(e) => {
+                // Storage failed: nothing was decided; the person can simply try again.
+                tracing::warn!(error = %e, retryable = e.is_retryable(), "capture failed");
+                let mut response = Response::new(Body::from("Temporarily unavailable. Please try again."));
+                *response.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+                response.headers_mut().insert(header::RETRY_AFTER, 5.into());
+                response
+            }
+        }
+    }
+
+    async fn route(&self, req: &Request, now: Timestamp) -> Result<Response<Body>, StoreError> {
+        let path = req.uri().path();
+        let Some(token) = path.rfind("/r/").map(|i| &path[i + 3..]).filter(|t| !t.contains('/')) else {
+            return Ok(page::invalid_link());
+        };
+        let claims = token::verify(&self.config.token_keys, token, now);
+        match *req.method() {
+            // No I/O at all: a scanner's HEAD learns nothing and changes nothing.
+            Method::HEAD => Ok(page::head(if claims.is_ok() { StatusCode::OK } else { StatusCode::NOT_FOUND })),
+            Method::GET | Method::POST => {
+                let Ok(claims) = claims else { return Ok(page::invalid_link()) };
+                let Some((request, survey)) = self.load(claims).await? else { return Ok(page::invalid_link()) };
+                if req.method() == Method::GET {
+                    self.click(req, &request, &survey, now).await
+                } else {
+                    self.confirm(req, &request, &survey, now).await
+                }
+            }
+            _ => {
+                let mut response = page::head(StatusCode::METHOD_NOT_ALLOWED);
+                response.headers_mut().insert(header::ALLOW, "GET, HEAD, POST".parse().expect("static header"));
+                Ok(response)
+            }
+        }
+    }
+
+    async fn load(&self, claims: TokenClaims) -> Result<Option<(SurveyRequest, Survey)>, StoreError> {
+        let Some(request) = self.requests.get(claims.request_id).await? else { return Ok(None) };
+        let Some(survey) = self.surveys.get(&request.survey_id).await? else { return Ok(None) };
+        Ok(Some((request, survey)))
+    }
+
+    /// Reads the response (or starts one), applies `change`, and saves it, re-reading after a
+    /// concurrent change so that none is lost.
+    async fn change<T>(
+        &self,
+        request: &SurveyRequest,
+        survey: &Survey,
+        now: Timestamp,
+        mut change: impl FnMut(&mut SurveyResponse) -> T,
+    ) -> Result<(SurveyResponse, T), StoreError> {
+        for _ in 0..SAVE_ATTEMPTS {
+            let mut response = match self.responses.get(request.id).await? {
+                Some(response) => response,
+                None => SurveyResponse::new(request, survey.kind, now),
+            };
+            let outcome = change(&mut response);
+            let expires_at = request.created_at.plus(self.config.retention);
+            if self.responses.save(&mut response, expires_at).await? == Saved::Done {
+                return Ok((response, outcome));
+            }
+        }
+        Err(StoreError::Unavailable("the response kept changing under concurrent saves".into()))
+    }
+
+    async fn click(
+        &self,
+        req: &Request,
+        request: &SurveyRequest,
+        survey: &Survey,
+        now: Timestamp,
+    ) -> Result<Response<Body>, StoreError> {
+        let clicked = query_value(req, "score").and_then(|s| s.parse::<Score>().ok());
+        let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
+        let response = match clicked {
+            Some(score) => {
+                let click = Click::new(now, score, agent, request.sent_at);
+                self.change(request, survey, now, |r| r.record_click(click.clone())).await?.0
+            }
+            None => {
+                self.responses.get(request.id).await?.unwrap_or_else(|| SurveyResponse::new(request, survey.kind, now))
+            }
+        };
+        let notice = match response.score {
+            Some(score) => Notice::Answered(score),
+            None => Notice::None,
+        };
+        let selected = clicked.or(response.score);
+        let comment = page::comment_text(response.comment.as_ref());
+        Ok(page::form(StatusCode::OK, survey, request.locale, selected, comment, notice))
+    }
+
+    async fn confirm(
+        &self,
+        req: &Request,
+        request: &SurveyRequest,
+        survey: &Survey,
+        now: Timestamp,
+    ) -> Result<Response<Body>, StoreError> {
+        let body: &[u8] = req.body().as_ref();
+        let form: Vec<(String, String)> =
+            if body.len() <= MAX_FORM_BYTES { form_urlencoded::parse(body).into_owned().collect() } else { Vec::new() };
+        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
+        let typed = field("comment").unwrap_or_default();
+        let locale = request.locale;
+        let comment = match Comment::parse(typed) {
+            Ok(comment) if body.len() <= MAX_FORM_BYTES => comment,
+            _ => return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::TooLong)),
+        };
+        let Some(score) = field("score").and_then(|s| s.parse::<Score>().ok()) else {
+            return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::PickAScore));
+        };
+        let window = self.config.change_window;
+        let (response, outcome) =
+            self.change(request, survey, now, |r| r.confirm(score, comment.clone(), now, window)).await?;
+        match outcome {
+            Ok(_) => {
+                tracing::info!(request = %request.id, version = response.version, "response confirmed");
+                let comment = page::comment_text(response.comment.as_ref());
+                Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks))
+            }
+            Err(ConfirmError::WindowClosed) => Ok(page::closed(locale)),
+        }
+    }
+}
+
+fn query_value(req: &Request, name: &str) -> Option<String> {
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}

@@ -1,0 +1,23 @@
+//! Wiring only: logs, config (a bad variable stops init with its name), the client, the loop.
+
+use std::sync::Arc;
+
+use capture::{App, Config};
+use lambda_http::{Error, service_fn};
+use nps_adapters::aws::load_sdk_config;
+use nps_adapters::dynamo::Table;
+use nps_sending::config::Env;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let config = Config::from_lookup(&Env)?;
+    let sdk = load_sdk_config().await;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    let app = Arc::new(App::new(config, table));
+    lambda_http::run(service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(app.handle(req).await) }
+    }))
+    .await
+}

@@ -1,0 +1,208 @@
+//! The response page: server-rendered, self-contained (no external assets), mobile first, one
+//! form that works without JavaScript, every piece of user text escaped, and a strict
+//! Content-Security-Policy (the one inline style block is allowed by its hash).
+
+use std::sync::LazyLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response};
+use nps_domain::escape_html;
+use nps_domain::response::{Comment, MAX_COMMENT_CHARS};
+use nps_domain::survey::{Locale, Survey};
+use nps_domain::survey_email::{question, scale_ends};
+use nps_scoring::Score;
+use sha2::{Digest, Sha256};
+
+const STYLE: &str = "body{margin:0;background:#f3f4f6;color:#111827;font:16px/1.5 Arial,Helvetica,sans-serif}\
+main{max-width:600px;margin:0 auto;padding:24px 16px}\
+.card{background:#fff;border-radius:8px;padding:24px}\
+h1{font-size:20px;line-height:28px;margin:0 0 16px}\
+fieldset{border:0;margin:0;padding:0}\
+.sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}\
+.scale{display:flex;flex-wrap:wrap;gap:4px}\
+.scale label{flex:1 0 44px;min-height:44px;display:flex;align-items:center;justify-content:center;\
+border:2px solid #1f4e8c;border-radius:6px;font-weight:bold;cursor:pointer}\
+.scale input{position:absolute;opacity:0}\
+.scale input:checked+span{color:#fff}\
+.scale label:has(input:checked){background:#1f4e8c;color:#fff}\
+.scale input:focus-visible+span{outline:3px solid #b45309;outline-offset:4px}\
+.ends{display:flex;justify-content:space-between;font-size:14px;color:#374151;margin:8px 0 16px}\
+textarea{width:100%;box-sizing:border-box;min-height:96px;font:inherit;padding:8px;border:1px solid #6b7280;border-radius:6px}\
+button{margin-top:16px;min-height:44px;padding:0 24px;border:0;border-radius:6px;background:#1f4e8c;color:#fff;font:inherit;font-weight:bold;cursor:pointer}\
+.note{background:#ecfdf5;border-left:4px solid #047857;padding:8px 12px;margin:0 0 16px}\
+.error{background:#fef2f2;border-left:4px solid #b91c1c;padding:8px 12px;margin:0 0 16px}";
+
+static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
+    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+    )
+});
+
+struct Words {
+    title: &'static str,
+    reason: &'static str,
+    submit: &'static str,
+    thanks: &'static str,
+    answered: &'static str,
+    invalid_link: &'static str,
+    closed: &'static str,
+    too_long: &'static str,
+    pick_a_score: &'static str,
+}
+
+fn words(locale: Locale) -> &'static Words {
+    match locale {
+        Locale::En => &Words {
+            title: "Your feedback",
+            reason: "What is the main reason for your score? (optional)",
+            submit: "Send my answer",
+            thanks: "Thank you! Your answer has been recorded. You can change it below.",
+            answered: "You answered {score}. Change it?",
+            invalid_link: "This survey link is not valid or has expired.",
+            closed: "This survey is closed. Thank you for your answer.",
+            too_long: "Please keep your comment under 2,000 characters.",
+            pick_a_score: "Please choose a score from 0 to 10.",
+        },
+        Locale::De => &Words {
+            title: "Ihre Meinung",
+            reason: "Was ist der wichtigste Grund für Ihre Bewertung? (optional)",
+            submit: "Antwort senden",
+            thanks: "Vielen Dank! Ihre Antwort wurde gespeichert. Sie können sie unten ändern.",
+            answered: "Sie haben {score} gewählt. Ändern?",
+            invalid_link: "Dieser Umfragelink ist ungültig oder abgelaufen.",
+            closed: "Diese Umfrage ist beendet. Vielen Dank für Ihre Antwort.",
+            too_long: "Bitte fassen Sie Ihren Kommentar in weniger als 2.000 Zeichen.",
+            pick_a_score: "Bitte wählen Sie einen Wert von 0 bis 10.",
+        },
+        Locale::Fr => &Words {
+            title: "Votre avis",
+            reason: "Quelle est la raison principale de votre note ? (facultatif)",
+            submit: "Envoyer ma réponse",
+            thanks: "Merci ! Votre réponse a été enregistrée. Vous pouvez la modifier ci-dessous.",
+            answered: "Vous avez répondu {score}. La modifier ?",
+            invalid_link: "Ce lien d'enquête n'est pas valide ou a expiré.",
+            closed: "Cette enquête est close. Merci pour votre réponse.",
+            too_long: "Merci de limiter votre commentaire à 2 000 caractères.",
+            pick_a_score: "Veuillez choisir une note de 0 à 10.",
+        },
+        Locale::Es => &Words {
+            title: "Su opinión",
+            reason: "¿Cuál es el motivo principal de su puntuación? (opcional)",
+            submit: "Enviar mi respuesta",
+            thanks: "¡Gracias! Su respuesta ha quedado registrada. Puede cambiarla abajo.",
+            answered: "Respondió {score}. ¿Quiere cambiarlo?",
+            invalid_link: "Este enlace de encuesta no es válido o ha caducado.",
+            closed: "Esta encuesta está cerrada. Gracias por su respuesta.",
+            too_long: "Limite su comentario a 2000 caracteres.",
+            pick_a_score: "Elija una puntuación de 0 a 10.",
+        },
+    }
+}
+
+/// What the page says above the form.
+pub enum Notice {
+    None,
+    Thanks,
+    Answered(Score),
+    TooLong,
+    PickAScore,
+}
+
+fn html_response(status: StatusCode, html: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // The token is in the URL: never send it on to another site.
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(csp) = HeaderValue::from_str(&CONTENT_SECURITY_POLICY) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
+    response
+}
+
+fn document(locale: Locale, title: &str, body: &str) -> String {
+    format!(
+        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex\">\n<title>{title}</title>\n<style>{STYLE}</style>\n</head>\n\
+         <body>\n<main>\n<div class=\"card\">\n{body}</div>\n</main>\n</body>\n</html>\n",
+        lang = locale.as_str(),
+        title = escape_html(title),
+    )
+}
+
+/// The form, with `selected` checked and `comment` filled in.
+pub fn form(
+    status: StatusCode,
+    survey: &Survey,
+    locale: Locale,
+    selected: Option<Score>,
+    comment: Option<&str>,
+    notice: Notice,
+) -> Response<Body> {
+    let w = words(locale);
+    let question = question(survey, locale);
+    let (low, high) = scale_ends(locale);
+    let notice = match notice {
+        Notice::None => String::new(),
+        Notice::Thanks => format!("<p class=\"note\" role=\"status\">{}</p>\n", escape_html(w.thanks)),
+        Notice::Answered(score) => format!(
+            "<p class=\"note\" role=\"status\">{}</p>\n",
+            escape_html(&w.answered.replace("{score}", &score.to_string()))
+        ),
+        Notice::TooLong => format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(w.too_long)),
+        Notice::PickAScore => format!("<p class=\"error\" role=\"alert\">{}</p>\n", escape_html(w.pick_a_score)),
+    };
+    let mut radios = String::new();
+    for score in Score::all() {
+        let checked = if selected == Some(score) { " checked" } else { "" };
+        radios.push_str(&format!(
+            "<label><input type=\"radio\" name=\"score\" value=\"{score}\" required{checked}><span>{score}</span></label>\n"
+        ));
+    }
+    let body = format!(
+        "<h1>{question}</h1>\n{notice}<form method=\"post\" action=\"\">\n<fieldset>\n\
+         <legend class=\"sr\">{question}</legend>\n<div class=\"scale\">\n{radios}</div>\n\
+         <p class=\"ends\"><span>0 = {low}</span><span>10 = {high}</span></p>\n</fieldset>\n\
+         <label for=\"comment\">{reason}</label>\n\
+         <textarea id=\"comment\" name=\"comment\" maxlength=\"{MAX_COMMENT_CHARS}\">{comment}</textarea>\n\
+         <button type=\"submit\">{submit}</button>\n</form>\n",
+        question = escape_html(&question),
+        low = escape_html(low),
+        high = escape_html(high),
+        reason = escape_html(w.reason),
+        comment = escape_html(comment.unwrap_or_default()),
+        submit = escape_html(w.submit),
+    );
+    html_response(status, document(locale, w.title, &body))
+}
+
+/// A link that is tampered, expired or unknown: the same page and status for each, so it tells
+/// nobody whether a survey exists.
+pub fn invalid_link() -> Response<Body> {
+    let w = words(Locale::En);
+    let body = format!("<h1>{}</h1>\n", escape_html(w.invalid_link));
+    html_response(StatusCode::NOT_FOUND, document(Locale::En, w.title, &body))
+}
+
+pub fn closed(locale: Locale) -> Response<Body> {
+    let w = words(locale);
+    let body = format!("<h1>{}</h1>\n", escape_html(w.closed));
+    html_response(StatusCode::CONFLICT, document(locale, w.title, &body))
+}
+
+/// The comment as typed, for refilling the form after an error.
+pub fn comment_text(comment: Option<&Comment>) -> Option<&str> {
+    comment.map(Comment::as_str)
+}
+
+/// `HEAD`: the headers a `GET` would have, no body.
+pub fn head(status: StatusCode) -> Response<Body> {
+    html_response(status, String::new())
+}
