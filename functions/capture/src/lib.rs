@@ -4,13 +4,17 @@
 //! - `GET /r/{token}?score=N`: shows the page with N selected, and keeps the click as evidence
 //!   (a click is not an answer: mail scanners fetch links too).
 //! - `POST /r/{token}` (the page's form): a person's answer, stored as the confirmed response.
+//! - `GET /u/{token}`: asks whether to unsubscribe; `POST /u/{token}` (the page's button, or a
+//!   mail client's RFC 8058 one-click POST) suppresses the address; `HEAD` writes nothing.
 
 pub mod config;
 mod page;
 
 use lambda_http::http::{Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
-use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoSurveys, Saved, Table};
+use nps_adapters::dynamo::{
+    DynamoPeople, DynamoRequests, DynamoResponses, DynamoSurveys, Saved, SuppressionReason, Table,
+};
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::{Click, Comment, ConfirmError, Response as SurveyResponse};
 use nps_domain::survey::Survey;
@@ -27,6 +31,7 @@ const MAX_FORM_BYTES: usize = 32 * 1024;
 const SAVE_ATTEMPTS: usize = 4;
 
 pub struct App {
+    people: DynamoPeople,
     requests: DynamoRequests,
     responses: DynamoResponses,
     surveys: DynamoSurveys,
@@ -36,6 +41,7 @@ pub struct App {
 impl App {
     pub fn new(config: Config, table: Table) -> Self {
         App {
+            people: DynamoPeople::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
             surveys: DynamoSurveys::new(table),
@@ -63,9 +69,12 @@ impl App {
 
     async fn route(&self, req: &Request, now: Timestamp) -> Result<Response<Body>, StoreError> {
         let path = req.uri().path();
-        let Some(token) = path.rfind("/r/").map(|i| &path[i + 3..]).filter(|t| !t.contains('/')) else {
+        let Some(at) = path.rfind("/r/").or_else(|| path.rfind("/u/")) else { return Ok(page::invalid_link()) };
+        let unsubscribe = &path[at..at + 3] == "/u/";
+        let token = &path[at + 3..];
+        if token.contains('/') {
             return Ok(page::invalid_link());
-        };
+        }
         let claims = token::verify(&self.config.token_keys, token, now);
         match *req.method() {
             // No I/O at all: a scanner's HEAD learns nothing and changes nothing.
@@ -73,10 +82,16 @@ impl App {
             Method::GET | Method::POST => {
                 let Ok(claims) = claims else { return Ok(page::invalid_link()) };
                 let Some((request, survey)) = self.load(claims).await? else { return Ok(page::invalid_link()) };
-                if req.method() == Method::GET {
-                    self.click(req, &request, &survey, now).await
-                } else {
-                    self.confirm(req, &request, &survey, now).await
+                match (unsubscribe, req.method() == Method::GET) {
+                    (false, true) => self.click(req, &request, &survey, now).await,
+                    (false, false) => self.confirm(req, &request, &survey, now).await,
+                    (true, true) => Ok(page::unsubscribe_confirm(&survey, request.locale)),
+                    (true, false) => {
+                        // The page's button and RFC 8058's `List-Unsubscribe=One-Click` body alike.
+                        self.people.suppress(&request.person_id, SuppressionReason::Unsubscribed, now).await?;
+                        tracing::info!(request = %request.id, "unsubscribed");
+                        Ok(page::unsubscribed(request.locale))
+                    }
                 }
             }
             _ => {

@@ -51,6 +51,9 @@ struct Words {
     closed: &'static str,
     too_long: &'static str,
     pick_a_score: &'static str,
+    unsubscribe_question: &'static str,
+    unsubscribe_button: &'static str,
+    unsubscribed: &'static str,
 }
 
 fn words(locale: Locale) -> &'static Words {
@@ -65,6 +68,9 @@ fn words(locale: Locale) -> &'static Words {
             closed: "This survey is closed. Thank you for your answer.",
             too_long: "Please keep your comment under 2,000 characters.",
             pick_a_score: "Please choose a score from 0 to 10.",
+            unsubscribe_question: "Stop receiving survey emails from {product}?",
+            unsubscribe_button: "Unsubscribe",
+            unsubscribed: "Done. You will receive no more survey emails from us.",
         },
         Locale::De => &Words {
             title: "Ihre Meinung",
@@ -76,6 +82,9 @@ fn words(locale: Locale) -> &'static Words {
             closed: "Diese Umfrage ist beendet. Vielen Dank für Ihre Antwort.",
             too_long: "Bitte fassen Sie Ihren Kommentar in weniger als 2.000 Zeichen.",
             pick_a_score: "Bitte wählen Sie einen Wert von 0 bis 10.",
+            unsubscribe_question: "Keine Umfrage-E-Mails mehr von {product} erhalten?",
+            unsubscribe_button: "Abmelden",
+            unsubscribed: "Erledigt. Sie erhalten keine Umfrage-E-Mails mehr von uns.",
         },
         Locale::Fr => &Words {
             title: "Votre avis",
@@ -87,6 +96,9 @@ fn words(locale: Locale) -> &'static Words {
             closed: "Cette enquête est close. Merci pour votre réponse.",
             too_long: "Merci de limiter votre commentaire à 2 000 caractères.",
             pick_a_score: "Veuillez choisir une note de 0 à 10.",
+            unsubscribe_question: "Ne plus recevoir les e-mails d'enquête de {product} ?",
+            unsubscribe_button: "Se désabonner",
+            unsubscribed: "C'est fait. Vous ne recevrez plus d'e-mails d'enquête de notre part.",
         },
         Locale::Es => &Words {
             title: "Su opinión",
@@ -98,6 +110,9 @@ fn words(locale: Locale) -> &'static Words {
             closed: "Esta encuesta está cerrada. Gracias por su respuesta.",
             too_long: "Limite su comentario a 2000 caracteres.",
             pick_a_score: "Elija una puntuación de 0 a 10.",
+            unsubscribe_question: "¿Dejar de recibir correos de encuestas de {product}?",
+            unsubscribe_button: "Darse de baja",
+            unsubscribed: "Listo. No recibirá más correos de encuestas nuestros.",
         },
     }
 }
@@ -189,6 +204,25 @@ pub fn invalid_link() -> Response<Body> {
     let w = words(Locale::En);
     let body = format!("<h1>{}</h1>\n", escape_html(w.invalid_link));
     html_response(StatusCode::NOT_FOUND, document(Locale::En, w.title, &body))
+}
+
+/// `GET /u/{token}`: asks first, so a link scanner fetching it unsubscribes nobody.
+pub fn unsubscribe_confirm(survey: &Survey, locale: Locale) -> Response<Body> {
+    let w = words(locale);
+    let question = w.unsubscribe_question.replace("{product}", &survey.product_name);
+    let body = format!(
+        "<h1>{question}</h1>\n<form method=\"post\" action=\"\">\n\
+         <button type=\"submit\">{button}</button>\n</form>\n",
+        question = escape_html(&question),
+        button = escape_html(w.unsubscribe_button),
+    );
+    html_response(StatusCode::OK, document(locale, w.title, &body))
+}
+
+pub fn unsubscribed(locale: Locale) -> Response<Body> {
+    let w = words(locale);
+    let body = format!("<h1>{}</h1>\n", escape_html(w.unsubscribed));
+    html_response(StatusCode::OK, document(locale, w.title, &body))
 }
 
 pub fn closed(locale: Locale) -> Response<Body> {

@@ -237,3 +237,34 @@ async fn bad_form_input_is_a_400_page_and_changes_nothing() {
     }
     assert!(responses.get(h.request.id).await.unwrap().is_none());
 }
+
+#[tokio::test]
+async fn unsubscribe_asks_first_then_suppresses_once_also_by_one_click() {
+    use nps_adapters::dynamo::{DynamoPeople, SuppressionReason};
+    let h = harness("cap-unsub").await;
+    let people = DynamoPeople::new(h.table.clone());
+    let path = format!("/u/{}", h.token);
+    let before = item_count(&h.table).await;
+
+    // A scanner fetching the link (GET or HEAD) unsubscribes nobody.
+    let page = h.app.handle(get(&path, "Mozilla/5.0 (compatible; Barracuda Sentinel)")).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(html(&page).contains("Stop receiving survey emails from Demo &lt;Shop&gt;?"));
+    let head =
+        Request::builder().method(Method::HEAD).uri(format!("http://127.0.0.1{path}")).body(Body::Empty).unwrap();
+    assert_eq!(h.app.handle(head).await.status(), StatusCode::OK);
+    assert_eq!(item_count(&h.table).await, before);
+
+    // A mail client's RFC 8058 one-click POST, then the page's button: the same, idempotent.
+    for form in ["List-Unsubscribe=One-Click", ""] {
+        let done = h.app.handle(post(&path, form)).await;
+        assert_eq!(done.status(), StatusCode::OK);
+        assert!(html(&done).contains("no more survey emails"));
+    }
+    let known = people.eligibility(&h.request.person_id, &h.request.survey_id, None).await.unwrap();
+    assert_eq!(known.suppression, Some(SuppressionReason::Unsubscribed));
+    assert_eq!(item_count(&h.table).await, before + 1, "one suppression item");
+
+    let forged = h.app.handle(post("/u/not-a-token", "List-Unsubscribe=One-Click")).await;
+    assert_eq!(forged.status(), StatusCode::NOT_FOUND);
+}
