@@ -1,0 +1,27 @@
+//! Wiring only: logs, config (a bad variable stops init with its name), the client, the loop.
+
+use std::sync::Arc;
+
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use nps_adapters::aws::load_sdk_config;
+use nps_adapters::dynamo::Table;
+use nps_domain::Timestamp;
+use nps_domain::person::PersonKey;
+use nps_sending::config::{ConfigError, Env, Lookup};
+use serde_json::Value;
+use ses_events::App;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let table = Env.required("NPS_TABLE")?;
+    let person_key = PersonKey::new(&Env.required("NPS_PERSON_KEY")?)
+        .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
+    let sdk = load_sdk_config().await;
+    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table), person_key));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(serde_json::to_value(app.handle(event.payload, Timestamp::now()).await?)?) }
+    }))
+    .await
+}
