@@ -84,7 +84,7 @@ cat <<MSG
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
-    Send a test purchase       infra/scripts/test-purchase.sh you@example.com
+    Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (then click a score in the inbox)
 
 MSG
 
