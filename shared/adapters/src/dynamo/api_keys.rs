@@ -99,18 +99,7 @@ impl DynamoApiKeys {
     /// The key, if `presented` is a live key; `None` for anything else.
     pub async fn verify(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
         let Some((id, secret)) = parse_presented(presented) else { return Ok(None) };
-        let out = self
-            .table
-            .client()
-            .get_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_item(ItemKey::api_key(id))))
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
-        let Some(item) = out.item else { return Ok(None) };
+        let Some(item) = self.table.get(ItemKey::api_key(id), false).await? else { return Ok(None) };
         let a = Attrs(&item);
         let matches: bool = secret_hash(secret).as_bytes().ct_eq(a.s(SECRET_SHA256)?.as_bytes()).into();
         if !matches || a.opt_n(REVOKED_AT)?.is_some() {

@@ -74,6 +74,22 @@ impl Table {
         self.meter.as_ref().map(|_| ReturnConsumedCapacity::Total)
     }
 
+    /// One item by key, its read counted.
+    pub(crate) async fn get(&self, key: keys::ItemKey, consistent: bool) -> Result<Option<item::Item>, StoreError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.name)
+            .set_key(Some(item::key_item(key)))
+            .consistent_read(consistent)
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.count(Units::Read, out.consumed_capacity());
+        Ok(out.item)
+    }
+
     pub(crate) fn count<'a>(&self, units: Units, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         let Some(meter) = &self.meter else { return };
         let milli: f64 = consumed.into_iter().filter_map(|c| c.capacity_units()).sum::<f64>() * 1000.0;

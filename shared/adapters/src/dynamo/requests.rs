@@ -176,19 +176,8 @@ impl DynamoRequests {
     }
 
     pub async fn get(&self, id: RequestId) -> Result<Option<SurveyRequest>, StoreError> {
-        let out = self
-            .table
-            .client()
-            .get_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_item(ItemKey::request(id))))
-            .consistent_read(true)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
-        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+        let item = self.table.get(ItemKey::request(id), true).await?;
+        item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
     /// Claims a waiting email for sending. `None` when the request is no longer as `seen` (another

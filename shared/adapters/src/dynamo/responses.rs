@@ -50,19 +50,8 @@ impl DynamoResponses {
     }
 
     pub async fn get(&self, id: RequestId) -> Result<Option<Response>, StoreError> {
-        let out = self
-            .table
-            .client()
-            .get_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_item(ItemKey::response(id))))
-            .consistent_read(true)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
-        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+        let item = self.table.get(ItemKey::response(id), true).await?;
+        item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
     /// Saves `response` if nobody saved it since it was read (its revision), and bumps the revision.

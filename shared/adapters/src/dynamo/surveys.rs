@@ -27,18 +27,8 @@ impl DynamoSurveys {
     }
 
     pub async fn get(&self, id: &SurveyId) -> Result<Option<Survey>, StoreError> {
-        let out = self
-            .table
-            .client()
-            .get_item()
-            .table_name(self.table.name())
-            .set_key(Some(key_item(ItemKey::survey(id))))
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
-        out.item.as_ref().map(|item| from_item(id, item)).transpose()
+        let item = self.table.get(ItemKey::survey(id), false).await?;
+        item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
     /// Creates or replaces a survey (validated first).
