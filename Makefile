@@ -7,7 +7,7 @@ SHELL := /bin/bash
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox) until Ctrl-C"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
-	@echo "make bench  run the benchmarks (figures go to BENCHMARKS.md)"
+	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
 
 install:
 	@infra/scripts/install.sh
@@ -21,5 +21,7 @@ dev-reset:
 test: install
 	@infra/scripts/test.sh
 
-bench:
+bench: install
 	cargo bench -p nps-scoring
+	infra/scripts/with-stack.sh cargo bench -p trigger --bench throughput
+	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
