@@ -5,7 +5,7 @@ SHELL := /bin/bash
 .PHONY: help install dev dev-reset test bench
 
 help:
-	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox) until Ctrl-C"
+	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
 
