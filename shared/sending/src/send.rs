@@ -30,8 +30,8 @@ pub enum Sent {
 
 #[derive(Debug, thiserror::Error)]
 pub enum SendError {
-    /// Storage failed. A claim already taken lapses and the request is then marked uncertain;
-    /// an unclaimed request simply waits for the next dispatch.
+    /// Storage failed before the claim (the request simply waits for the next dispatch) or while
+    /// recording the result (the email went out; the lapsed claim is then marked uncertain).
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -67,11 +67,8 @@ impl<M: Mailer + Sync> Outbox<M> {
             }
         }
 
-        let Some(attempt_id) = self.requests.claim(&request, now, SEND_LEASE).await? else {
-            return Ok(Sent::NotMine);
-        };
-        let attempt = Some(attempt_id.as_str());
-        let attempts = request.attempts + 1;
+        // Everything is read before the claim, so that between claiming and recording only the
+        // mail service is called: a storage failure can never leave a claimed, unsent request.
         let loaded;
         let survey = match fresh {
             Some(survey) => survey,
@@ -81,11 +78,16 @@ impl<M: Mailer + Sync> Outbox<M> {
                     &loaded
                 }
                 None => {
-                    let t = self.closing(&request, sending, attempt, RequestState::Failed, Some("survey_missing"));
+                    let t = self.closing(&request, waiting, None, RequestState::Failed, Some("survey_missing"));
                     return Ok(self.finish(t, Sent::Failed).await?);
                 }
             },
         };
+        let Some(attempt_id) = self.requests.claim(&request, now, SEND_LEASE).await? else {
+            return Ok(Sent::NotMine);
+        };
+        let attempt = Some(attempt_id.as_str());
+        let attempts = request.attempts + 1;
 
         let token = token::sign(&self.config.token_keys, request.id, now.plus(self.config.token_ttl));
         let email = SurveyEmail {
