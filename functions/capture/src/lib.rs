@@ -10,7 +10,7 @@
 pub mod config;
 mod page;
 
-use lambda_http::http::{Method, StatusCode, header};
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{
     DynamoPeople, DynamoRequests, DynamoResponses, DynamoSurveys, Saved, SuppressionReason, Table,
@@ -96,7 +96,7 @@ impl App {
             }
             _ => {
                 let mut response = page::head(StatusCode::METHOD_NOT_ALLOWED);
-                response.headers_mut().insert(header::ALLOW, "GET, HEAD, POST".parse().expect("static header"));
+                response.headers_mut().insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, POST"));
                 Ok(response)
             }
         }

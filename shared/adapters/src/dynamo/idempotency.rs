@@ -1,9 +1,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use aws_sdk_dynamodb::operation::delete_item::DeleteItemError;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
 use nps_domain::{StoreError, Timestamp};
@@ -128,15 +126,9 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
-        match update {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) if matches!(err.as_service_error(), Some(UpdateItemError::ConditionalCheckFailedException(_))) => {
-                Err(LeaseError::Lost)
-            }
-            Err(err) => Err(store_error(err).into()),
+        match self.table.conditional(update, |o| o.consumed_capacity())? {
+            Some(_) => Ok(()),
+            None => Err(LeaseError::Lost),
         }
     }
 
@@ -155,15 +147,9 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
-        match delete {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) if matches!(err.as_service_error(), Some(DeleteItemError::ConditionalCheckFailedException(_))) => {
-                Err(LeaseError::Lost)
-            }
-            Err(err) => Err(store_error(err).into()),
+        match self.table.conditional(delete, |o| o.consumed_capacity())? {
+            Some(_) => Ok(()),
+            None => Err(LeaseError::Lost),
         }
     }
 }

@@ -90,6 +90,28 @@ impl Table {
         Ok(out.item)
     }
 
+    /// The result of a conditional write: `Some` output if it applied (its units counted), `None`
+    /// if its condition failed (an outcome, not an error), any other failure mapped.
+    pub(crate) fn conditional<O, E>(
+        &self,
+        result: Result<O, SdkError<E, HttpResponse>>,
+        consumed: impl Fn(&O) -> Option<&ConsumedCapacity>,
+    ) -> Result<Option<O>, StoreError>
+    where
+        E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    {
+        match result {
+            Ok(out) => {
+                self.count(Units::Write, consumed(&out));
+                Ok(Some(out))
+            }
+            Err(err) if err.as_service_error().and_then(|e| e.code()) == Some("ConditionalCheckFailedException") => {
+                Ok(None)
+            }
+            Err(err) => Err(store_error(err)),
+        }
+    }
+
     pub(crate) fn count<'a>(&self, units: Units, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {
         let Some(meter) = &self.meter else { return };
         let milli: f64 = consumed.into_iter().filter_map(|c| c.capacity_units()).sum::<f64>() * 1000.0;

@@ -130,14 +130,8 @@ impl DynamoPeople {
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
-        match put {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
-                Ok(())
-            }
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(()),
-            Err(err) => Err(store_error(err)),
-        }
+        // Already suppressed (a failed condition) is the same outcome.
+        self.table.conditional(put, |o| o.consumed_capacity()).map(|_| ())
     }
 }
 

@@ -214,14 +214,7 @@ impl DynamoRequests {
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
-        match update {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
-                Ok(Some(attempt_id))
-            }
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => Ok(None),
-            Err(err) => Err(store_error(err)),
-        }
+        Ok(self.table.conditional(update, |o| o.consumed_capacity())?.map(|_| attempt_id))
     }
 
     /// Applies `t` if the request is still in `t.from` (and, with an attempt id, still claimed by it).
@@ -288,16 +281,10 @@ impl DynamoRequests {
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;
-        match result {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
-                Ok(Transitioned::Done)
-            }
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Transitioned::Lost)
-            }
-            Err(err) => Err(store_error(err)),
-        }
+        Ok(match self.table.conditional(result, |o| o.consumed_capacity())? {
+            Some(_) => Transitioned::Done,
+            None => Transitioned::Lost,
+        })
     }
 
     /// Requests whose waiting email is due by `now`, oldest first (keys only; read each before acting).

@@ -9,9 +9,9 @@ use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 use nps_scoring::Score;
 
+use super::Table;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, attr, listing_keys};
-use super::{Table, Units, store_error};
 
 const SURVEY_ID: &str = "survey_id";
 const KIND: &str = "kind";
@@ -69,17 +69,14 @@ impl DynamoResponses {
                 .expression_attribute_names("#revision", REVISION)
                 .expression_attribute_values(":seen", n(i64::from(seen)))
         };
-        match put.set_return_consumed_capacity(self.table.capacity()).send().await {
-            Ok(out) => {
-                self.table.count(Units::Write, out.consumed_capacity());
+        let result = put.set_return_consumed_capacity(self.table.capacity()).send().await;
+        Ok(match self.table.conditional(result, |o| o.consumed_capacity())? {
+            Some(_) => {
                 response.revision = seen + 1;
-                Ok(Saved::Done)
+                Saved::Done
             }
-            Err(err) if err.as_service_error().is_some_and(|e| e.is_conditional_check_failed_exception()) => {
-                Ok(Saved::Conflict)
-            }
-            Err(err) => Err(store_error(err)),
-        }
+            None => Saved::Conflict,
+        })
     }
 }
 
