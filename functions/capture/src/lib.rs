@@ -3,7 +3,8 @@
 //! - `HEAD /r/{token}`: verifies the token and answers, reading and writing nothing.
 //! - `GET /r/{token}?score=N`: shows the page with N selected, and keeps the click as evidence
 //!   (a click is not an answer: mail scanners fetch links too).
-//! - `POST /r/{token}` (the page's form): a person's answer, stored as the confirmed response.
+//! - `POST /r/{token}` (the page's form, or its script as a person leaves after seeing the page):
+//!   a person's answer, stored as the confirmed response.
 //! - `GET /u/{token}`: asks whether to unsubscribe; `POST /u/{token}` (the page's button, or a
 //!   mail client's RFC 8058 one-click POST) suppresses the address; `HEAD` writes nothing.
 
@@ -183,7 +184,9 @@ impl App {
             self.change(request, survey, now, |r| r.confirm(score, comment.clone(), now, window)).await?;
         match outcome {
             Ok(_) => {
-                tracing::info!(request = %request.id, version = response.version, "response confirmed");
+                // `via=leave`: the page's script kept the score as the person left (see page.rs).
+                let via = if field("via") == Some("leave") { "leaving the page" } else { "the form" };
+                tracing::info!(request = %request.id, version = response.version, via, "response confirmed");
                 let comment = page::comment_text(response.comment.as_ref());
                 Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks))
             }

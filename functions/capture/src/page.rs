@@ -1,6 +1,7 @@
 //! The response page: server-rendered, self-contained (no external assets), mobile first, one
 //! form that works without JavaScript, every piece of user text escaped, and a strict
-//! Content-Security-Policy (the one inline style block is allowed by its hash).
+//! Content-Security-Policy (the one inline style block and the one inline script are allowed by
+//! their hashes).
 
 use std::sync::LazyLock;
 
@@ -32,12 +33,28 @@ border:2px solid #1f4e8c;border-radius:6px;font-weight:bold;cursor:pointer}\
 textarea{width:100%;box-sizing:border-box;min-height:96px;font:inherit;padding:8px;border:1px solid #6b7280;border-radius:6px}\
 button{margin-top:16px;min-height:44px;padding:0 24px;border:0;border-radius:6px;background:#1f4e8c;color:#fff;font:inherit;font-weight:bold;cursor:pointer}\
 .note{background:#ecfdf5;border-left:4px solid #047857;padding:8px 12px;margin:0 0 16px}\
-.error{background:#fef2f2;border-left:4px solid #b91c1c;padding:8px 12px;margin:0 0 16px}";
+.error{background:#fef2f2;border-left:4px solid #b91c1c;padding:8px 12px;margin:0 0 16px}\
+.hint{font-size:14px;color:#374151;margin:8px 0 0}";
+
+/// Keeps a clicked score when the person leaves the page without pressing the button, once the
+/// page has been visible for two seconds: a person saw it (a scanner that fetches or renders the
+/// link for a moment does not), and the answer costs one write whether or not a comment follows.
+/// The form alone still works without it.
+const KEEP_ON_LEAVE: &str = "(function(){var f=document.forms[0],done=false,seen=false,timer;\
+f.addEventListener('submit',function(){done=true});\
+function watch(){clearTimeout(timer);if(document.visibilityState==='visible'){timer=setTimeout(function(){seen=true},2000)}}\
+function keep(){if(!seen||done||!f.elements.score.value){return}done=true;\
+var data=new URLSearchParams(new FormData(f));data.set('via','leave');navigator.sendBeacon(location.pathname,data)}\
+document.addEventListener('visibilitychange',function(){if(document.visibilityState==='hidden'){keep()}else{watch()}});\
+addEventListener('pagehide',keep);document.getElementById('kept').hidden=false;watch()})();";
 
 static CONTENT_SECURITY_POLICY: LazyLock<String> = LazyLock::new(|| {
-    let hash = STANDARD.encode(Sha256::digest(STYLE.as_bytes()));
+    let hash = |text: &str| STANDARD.encode(Sha256::digest(text.as_bytes()));
     format!(
-        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+        "default-src 'none'; style-src 'sha256-{style}'; script-src 'sha256-{script}'; connect-src 'self'; \
+         form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+        style = hash(STYLE),
+        script = hash(KEEP_ON_LEAVE),
     )
 });
 
@@ -45,6 +62,7 @@ struct Words {
     title: &'static str,
     reason: &'static str,
     submit: &'static str,
+    kept: &'static str,
     thanks: &'static str,
     answered: &'static str,
     invalid_link: &'static str,
@@ -62,6 +80,7 @@ fn words(locale: Locale) -> &'static Words {
             title: "Your feedback",
             reason: "What is the main reason for your score? (optional)",
             submit: "Send my answer",
+            kept: "Your score is kept even if you close this page now.",
             thanks: "Thank you! Your answer has been recorded. You can change it below.",
             answered: "You answered {score}. Change it?",
             invalid_link: "This survey link is not valid or has expired.",
@@ -76,6 +95,7 @@ fn words(locale: Locale) -> &'static Words {
             title: "Ihre Meinung",
             reason: "Was ist der wichtigste Grund für Ihre Bewertung? (optional)",
             submit: "Antwort senden",
+            kept: "Ihre Bewertung bleibt erhalten, auch wenn Sie diese Seite jetzt schließen.",
             thanks: "Vielen Dank! Ihre Antwort wurde gespeichert. Sie können sie unten ändern.",
             answered: "Sie haben {score} gewählt. Ändern?",
             invalid_link: "Dieser Umfragelink ist ungültig oder abgelaufen.",
@@ -90,6 +110,7 @@ fn words(locale: Locale) -> &'static Words {
             title: "Votre avis",
             reason: "Quelle est la raison principale de votre note ? (facultatif)",
             submit: "Envoyer ma réponse",
+            kept: "Votre note est conservée même si vous fermez cette page maintenant.",
             thanks: "Merci ! Votre réponse a été enregistrée. Vous pouvez la modifier ci-dessous.",
             answered: "Vous avez répondu {score}. La modifier ?",
             invalid_link: "Ce lien d'enquête n'est pas valide ou a expiré.",
@@ -104,6 +125,7 @@ fn words(locale: Locale) -> &'static Words {
             title: "Su opinión",
             reason: "¿Cuál es el motivo principal de su puntuación? (opcional)",
             submit: "Enviar mi respuesta",
+            kept: "Su puntuación se guarda aunque cierre esta página ahora.",
             thanks: "¡Gracias! Su respuesta ha quedado registrada. Puede cambiarla abajo.",
             answered: "Respondió {score}. ¿Quiere cambiarlo?",
             invalid_link: "Este enlace de encuesta no es válido o ha caducado.",
@@ -164,6 +186,9 @@ pub fn form(
     let w = words(locale);
     let question = question(survey, locale);
     let (low, high) = scale_ends(locale);
+    // Only a first visit from a score link keeps the score on leaving; a later visit must not
+    // turn a glance at another score into a change of answer.
+    let keep_on_leave = matches!(notice, Notice::None) && selected.is_some();
     let notice = match notice {
         Notice::None => String::new(),
         Notice::Thanks => format!("<p class=\"note\" role=\"status\">{}</p>\n", escape_html(w.thanks)),
@@ -187,13 +212,19 @@ pub fn form(
          <p class=\"ends\"><span>0 = {low}</span><span>10 = {high}</span></p>\n</fieldset>\n\
          <label for=\"comment\">{reason}</label>\n\
          <textarea id=\"comment\" name=\"comment\" maxlength=\"{MAX_COMMENT_CHARS}\">{comment}</textarea>\n\
-         <button type=\"submit\">{submit}</button>\n</form>\n",
+         <button type=\"submit\">{submit}</button>\n{kept}</form>\n{script}",
         question = escape_html(&question),
         low = escape_html(low),
         high = escape_html(high),
         reason = escape_html(w.reason),
         comment = escape_html(comment.unwrap_or_default()),
         submit = escape_html(w.submit),
+        kept = if keep_on_leave {
+            format!("<p class=\"hint\" id=\"kept\" hidden>{}</p>\n", escape_html(w.kept))
+        } else {
+            String::new()
+        },
+        script = if keep_on_leave { format!("<script>{KEEP_ON_LEAVE}</script>\n") } else { String::new() },
     );
     html_response(status, document(locale, w.title, &body))
 }

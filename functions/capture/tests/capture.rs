@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
+use base64::Engine;
 use capture::{App, Config};
 use lambda_http::http::{Method, Request, StatusCode};
 use lambda_http::{Body, Response};
@@ -17,6 +18,7 @@ use nps_domain::token::{self, TokenKeys};
 use nps_domain::{EmailAddress, Timestamp};
 use nps_local_stack::testing::{dynamodb, fresh_table};
 use nps_scoring::Score;
+use sha2::Digest;
 
 const KEYS: &str = "1:capture-test-token-key-long-enough-123";
 const DAY: Duration = Duration::from_secs(86_400);
@@ -151,6 +153,10 @@ async fn a_click_shows_the_page_and_the_confirmation_is_the_answer() {
     let csp = page.headers()["content-security-policy"].to_str().unwrap();
     assert!(csp.starts_with("default-src 'none'") && csp.contains("style-src 'sha256-"));
     assert_eq!(page.headers()["referrer-policy"], "no-referrer");
+    // A first visit carries the keep-on-leave script, allowed by its hash and nothing else.
+    let script = inline_script(&body).expect("the first visit keeps the score on leaving");
+    let hash = base64::engine::general_purpose::STANDARD.encode(sha2::Sha256::digest(script.as_bytes()));
+    assert!(csp.contains(&format!("script-src 'sha256-{hash}';")), "{csp}");
     let clicked = responses.get(h.request.id).await.unwrap().unwrap();
     assert_eq!((clicked.confirmed(), clicked.clicks.len(), clicked.suspected_bot()), (false, 1, false));
 
@@ -169,6 +175,7 @@ async fn a_click_shows_the_page_and_the_confirmation_is_the_answer() {
     keep("thanks.html", &changed);
     let body = html(&changed);
     assert!(!body.contains("<script>alert(1)</script>") && body.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_eq!(inline_script(&body), None, "an answered page keeps nothing on leaving");
     let answer = responses.get(h.request.id).await.unwrap().unwrap();
     assert_eq!((answer.score, answer.version), (Some(score(10)), 2));
     assert_eq!(answer.comment.unwrap().as_str(), comment);
@@ -176,6 +183,15 @@ async fn a_click_shows_the_page_and_the_confirmation_is_the_answer() {
     // A later visit shows the answer and offers to change it.
     let again = html(&h.app.handle(get(&path, BROWSER)).await);
     assert!(again.contains("You answered 10. Change it?") && again.contains(r#"value="10" required checked"#));
+    // A glance at another score on a later visit must not change the answer on leaving.
+    let glance = html(&h.app.handle(get(&format!("{path}?score=3"), BROWSER)).await);
+    assert!(glance.contains(r#"value="3" required checked"#) && inline_script(&glance).is_none());
+}
+
+/// The text of the page's one inline `<script>`, if it has one.
+fn inline_script(html: &str) -> Option<&str> {
+    let start = html.find("<script>")? + "<script>".len();
+    Some(&html[start..start + html[start..].find("</script>")?])
 }
 
 #[tokio::test]

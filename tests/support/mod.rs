@@ -1,0 +1,109 @@
+//! What the cross-function tests share: the functions wired to one fresh table and the local
+//! inbox, a signed purchase, and the links of the email it sends.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use lambda_http::Body;
+use lambda_http::http::{Method, Request, StatusCode};
+use nps_adapters::aws::load_sdk_config;
+use nps_adapters::dynamo::{DynamoSurveys, Table};
+use nps_adapters::ses::SesMailer;
+use nps_domain::Timestamp;
+use nps_domain::person::PersonKey;
+use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+use nps_local_stack::testing::{dynamodb, fresh_table, local_endpoint};
+use serde_json::{Value, json};
+use trigger::sources::generic;
+
+const SECRET: &str = "journey-webhook-secret-0123456789";
+const PERSON_KEY: &str = "journey-person-key-that-is-long-enough";
+const TOKEN_KEYS: &str = "1:journey-token-key-that-is-long-enough-12";
+
+pub struct Stack {
+    pub trigger: trigger::App,
+    pub capture: Arc<capture::App>,
+    #[allow(dead_code, reason = "each test binary compiles this module; the browser test sends no SES events")]
+    pub ses_events: ses_events::App,
+    pub table: Table,
+    inbox: String,
+    /// Where the emailed links point (`NPS_CAPTURE_BASE_URL`).
+    links: String,
+}
+
+/// The functions on a fresh table, with a `default` survey; the emails' links start with `links`.
+pub async fn stack(purpose: &str, links: &str) -> Stack {
+    let inbox = local_endpoint("NPS_INBOX_URL");
+    let client = dynamodb().await;
+    let name = fresh_table(&client, purpose).await;
+    let table = Table::new(client, name.clone());
+    DynamoSurveys::new(table.clone())
+        .put(&Survey {
+            id: SurveyId::parse("default").unwrap(),
+            kind: SurveyKind::Transactional,
+            product_name: "Journey Shop".into(),
+            sender: "Journey Shop <surveys@journey.example>".into(),
+            default_locale: Locale::En,
+            throttle_days: 0,
+            delay_seconds: 0,
+            reminder_after_days: None,
+            segment_properties: vec![],
+        })
+        .await
+        .unwrap();
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("NPS_TABLE", name),
+        ("NPS_PERSON_KEY", PERSON_KEY.into()),
+        ("NPS_TOKEN_KEYS", TOKEN_KEYS.into()),
+        ("NPS_CAPTURE_BASE_URL", links.into()),
+        ("NPS_WEBHOOK_SECRET_GENERIC", SECRET.into()),
+    ]);
+    let lookup = |k: &str| vars.get(k).cloned();
+    let mailer = SesMailer::new(SesMailer::client(&load_sdk_config().await), None);
+    Stack {
+        trigger: trigger::App::new(trigger::Config::from_lookup(&lookup).unwrap(), table.clone(), mailer),
+        capture: Arc::new(capture::App::new(capture::Config::from_lookup(&lookup).unwrap(), table.clone())),
+        ses_events: ses_events::App::new(table.clone(), PersonKey::new(PERSON_KEY).unwrap()),
+        table,
+        inbox,
+        links: links.trim_end_matches('/').to_owned(),
+    }
+}
+
+/// An address no other test uses.
+pub fn unique(label: &str) -> String {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    format!("{label}-{}-{nanos}@example.com", std::process::id())
+}
+
+/// A signed purchase for `email`; the answer's JSON.
+pub async fn purchase(s: &Stack, email: &str, order: &str) -> Value {
+    let body =
+        serde_json::to_vec(&json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order}))
+            .unwrap();
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("http://127.0.0.1/v1/triggers/generic")
+        .header("content-type", "application/json")
+        .header(generic::HEADER, generic::sign(SECRET.as_bytes(), Timestamp::now().unix(), &body))
+        .body(Body::from(body))
+        .unwrap();
+    let response = s.trigger.handle(req).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    serde_json::from_slice(response.body().as_ref()).unwrap()
+}
+
+/// The email's link for `score` (`<links>/r/<token>?score=N`) and its unsubscribe link, as
+/// read back from the local inbox.
+pub async fn emailed_links(s: &Stack, email: &str, score: u8) -> (String, String) {
+    let store: Value = reqwest::get(format!("{}/store", s.inbox)).await.unwrap().json().await.unwrap();
+    let mail =
+        store["emails"].as_array().unwrap().iter().find(|e| e["destination"]["to"][0] == email).expect("emailed");
+    let text = mail["body"]["text"].as_str().unwrap();
+    let find = |marker: &str| {
+        let start = text.find(marker).expect("link in the email");
+        text[start..].split_whitespace().next().unwrap().to_owned()
+    };
+    let links = &s.links;
+    (find(&format!("{links}/r/")).replace("score=0", &format!("score={score}")), find(&format!("{links}/u/")))
+}
