@@ -11,10 +11,12 @@
 pub mod config;
 mod page;
 
+use std::time::Duration;
+
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{
-    DynamoPeople, DynamoRequests, DynamoResponses, DynamoSurveys, Saved, SuppressionReason, Table,
+    CachedSurveys, DynamoPeople, DynamoResponses, DynamoSurveys, Saved, SuppressionReason, Table,
 };
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::{Click, Comment, ConfirmError, Response as SurveyResponse};
@@ -30,22 +32,30 @@ use page::Notice;
 const MAX_FORM_BYTES: usize = 32 * 1024;
 /// Saves retried after a concurrent change before giving up with a 503.
 const SAVE_ATTEMPTS: usize = 4;
+/// How long a warm function keeps a survey it read: a change to a survey's wording reaches the
+/// page within this time, and a click costs one read less.
+const SURVEY_CACHE: Duration = Duration::from_secs(60);
 
 pub struct App {
     people: DynamoPeople,
-    requests: DynamoRequests,
     responses: DynamoResponses,
-    surveys: DynamoSurveys,
+    surveys: CachedSurveys,
     config: Config,
+}
+
+/// What a link leads to: the survey request, its survey, and the response so far.
+struct Link {
+    request: SurveyRequest,
+    survey: Survey,
+    response: Option<SurveyResponse>,
 }
 
 impl App {
     pub fn new(config: Config, table: Table) -> Self {
         App {
             people: DynamoPeople::new(table.clone()),
-            requests: DynamoRequests::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
-            surveys: DynamoSurveys::new(table),
+            surveys: CachedSurveys::new(DynamoSurveys::new(table), SURVEY_CACHE),
             config,
         }
     }
@@ -82,16 +92,16 @@ impl App {
             Method::HEAD => Ok(page::head(if claims.is_ok() { StatusCode::OK } else { StatusCode::NOT_FOUND })),
             Method::GET | Method::POST => {
                 let Ok(claims) = claims else { return Ok(page::invalid_link()) };
-                let Some((request, survey)) = self.load(claims).await? else { return Ok(page::invalid_link()) };
+                let Some(link) = self.load(claims).await? else { return Ok(page::invalid_link()) };
                 match (unsubscribe, req.method() == Method::GET) {
-                    (false, true) => self.click(req, &request, &survey, now).await,
-                    (false, false) => self.confirm(req, &request, &survey, now).await,
-                    (true, true) => Ok(page::unsubscribe_confirm(&survey, request.locale)),
+                    (false, true) => self.click(req, link, now).await,
+                    (false, false) => self.confirm(req, link, now).await,
+                    (true, true) => Ok(page::unsubscribe_confirm(&link.survey, link.request.locale)),
                     (true, false) => {
                         // The page's button and RFC 8058's `List-Unsubscribe=One-Click` body alike.
-                        self.people.suppress(&request.person_id, SuppressionReason::Unsubscribed, now).await?;
-                        tracing::info!(request = %request.id, "unsubscribed");
-                        Ok(page::unsubscribed(request.locale))
+                        self.people.suppress(&link.request.person_id, SuppressionReason::Unsubscribed, now).await?;
+                        tracing::info!(request = %link.request.id, "unsubscribed");
+                        Ok(page::unsubscribed(link.request.locale))
                     }
                 }
             }
@@ -103,52 +113,45 @@ impl App {
         }
     }
 
-    async fn load(&self, claims: TokenClaims) -> Result<Option<(SurveyRequest, Survey)>, StoreError> {
-        let Some(request) = self.requests.get(claims.request_id).await? else { return Ok(None) };
+    /// The request and its response in one read; the survey, usually from the cache.
+    async fn load(&self, claims: TokenClaims) -> Result<Option<Link>, StoreError> {
+        let Some((request, response)) = self.responses.with_request(claims.request_id).await? else { return Ok(None) };
         let Some(survey) = self.surveys.get(&request.survey_id).await? else { return Ok(None) };
-        Ok(Some((request, survey)))
+        Ok(Some(Link { request, survey, response }))
     }
 
-    /// Reads the response (or starts one), applies `change`, and saves it, re-reading after a
-    /// concurrent change so that none is lost.
+    /// Applies `change` to the response as loaded (or a new one) and saves it; after a concurrent
+    /// change, re-reads and applies it again, so that none is lost.
     async fn change<T>(
         &self,
-        request: &SurveyRequest,
-        survey: &Survey,
+        link: &Link,
         now: Timestamp,
         mut change: impl FnMut(&mut SurveyResponse) -> T,
     ) -> Result<(SurveyResponse, T), StoreError> {
-        for _ in 0..SAVE_ATTEMPTS {
-            let mut response = match self.responses.get(request.id).await? {
-                Some(response) => response,
-                None => SurveyResponse::new(request, survey.kind, now),
-            };
-            let outcome = change(&mut response);
+        let (request, mut response) = (&link.request, link.response.clone());
+        for attempt in 0..SAVE_ATTEMPTS {
+            if attempt > 0 {
+                response = self.responses.get(request.id).await?;
+            }
+            let mut changed = response.take().unwrap_or_else(|| SurveyResponse::new(request, link.survey.kind, now));
+            let outcome = change(&mut changed);
             let expires_at = request.created_at.plus(self.config.retention);
-            if self.responses.save(&mut response, expires_at).await? == Saved::Done {
-                return Ok((response, outcome));
+            if self.responses.save(&mut changed, expires_at).await? == Saved::Done {
+                return Ok((changed, outcome));
             }
         }
         Err(StoreError::Unavailable("the response kept changing under concurrent saves".into()))
     }
 
-    async fn click(
-        &self,
-        req: &Request,
-        request: &SurveyRequest,
-        survey: &Survey,
-        now: Timestamp,
-    ) -> Result<Response<Body>, StoreError> {
+    async fn click(&self, req: &Request, link: Link, now: Timestamp) -> Result<Response<Body>, StoreError> {
         let clicked = query_value(req, "score").and_then(|s| s.parse::<Score>().ok());
         let agent = req.headers().get(header::USER_AGENT).and_then(|v| v.to_str().ok()).unwrap_or("");
         let response = match clicked {
             Some(score) => {
-                let click = Click::new(now, score, agent, request.sent_at);
-                self.change(request, survey, now, |r| r.record_click(click.clone())).await?.0
+                let click = Click::new(now, score, agent, link.request.sent_at);
+                self.change(&link, now, |r| r.record_click(click.clone())).await?.0
             }
-            None => {
-                self.responses.get(request.id).await?.unwrap_or_else(|| SurveyResponse::new(request, survey.kind, now))
-            }
+            None => link.response.clone().unwrap_or_else(|| SurveyResponse::new(&link.request, link.survey.kind, now)),
         };
         let notice = match response.score {
             Some(score) => Notice::Answered(score),
@@ -156,22 +159,16 @@ impl App {
         };
         let selected = clicked.or(response.score);
         let comment = page::comment_text(response.comment.as_ref());
-        Ok(page::form(StatusCode::OK, survey, request.locale, selected, comment, notice))
+        Ok(page::form(StatusCode::OK, &link.survey, link.request.locale, selected, comment, notice))
     }
 
-    async fn confirm(
-        &self,
-        req: &Request,
-        request: &SurveyRequest,
-        survey: &Survey,
-        now: Timestamp,
-    ) -> Result<Response<Body>, StoreError> {
+    async fn confirm(&self, req: &Request, link: Link, now: Timestamp) -> Result<Response<Body>, StoreError> {
         let body: &[u8] = req.body().as_ref();
         let form: Vec<(String, String)> =
             if body.len() <= MAX_FORM_BYTES { form_urlencoded::parse(body).into_owned().collect() } else { Vec::new() };
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str());
         let typed = field("comment").unwrap_or_default();
-        let locale = request.locale;
+        let (survey, locale) = (&link.survey, link.request.locale);
         let comment = match Comment::parse(typed) {
             Ok(comment) if body.len() <= MAX_FORM_BYTES => comment,
             _ => return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::TooLong)),
@@ -180,13 +177,12 @@ impl App {
             return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::PickAScore));
         };
         let window = self.config.change_window;
-        let (response, outcome) =
-            self.change(request, survey, now, |r| r.confirm(score, comment.clone(), now, window)).await?;
+        let (response, outcome) = self.change(&link, now, |r| r.confirm(score, comment.clone(), now, window)).await?;
         match outcome {
             Ok(_) => {
                 // `via=leave`: the page's script kept the score as the person left (see page.rs).
                 let via = if field("via") == Some("leave") { "leaving the page" } else { "the form" };
-                tracing::info!(request = %request.id, version = response.version, via, "response confirmed");
+                tracing::info!(request = %link.request.id, version = response.version, via, "response confirmed");
                 let comment = page::comment_text(response.comment.as_ref());
                 Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks))
             }

@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_adapters::dynamo::keys::{ItemKey, attr};
-use nps_adapters::dynamo::{DynamoResponses, Saved, Table};
+use std::sync::Arc;
+
+use nps_adapters::dynamo::{CapacityMeter, DynamoRequests, DynamoResponses, Saved, Table};
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
@@ -125,4 +127,27 @@ async fn enps_responses_store_no_person() {
     let item = raw(&table, req.id).await;
     assert!(!item.contains_key("person_id"));
     assert!(!format!("{item:?}").contains("0123456789abcdef0123456789abcdef"));
+}
+
+#[tokio::test]
+async fn a_request_and_its_response_come_back_in_one_read_unit() {
+    let (_, table) = store("resp-with-request").await;
+    let meter = Arc::new(CapacityMeter::default());
+    let responses = DynamoResponses::new(table.clone().metered(meter.clone()));
+    let now = Timestamp::now();
+    // As created: the sending time is written when the email goes out.
+    let req = SurveyRequest { sent_at: None, ..request(now) };
+    assert!(responses.with_request(req.id).await.unwrap().is_none(), "unknown request");
+
+    DynamoRequests::new(table).create(&req, None, now.plus(DAY), now).await.unwrap();
+    let (read, response) = responses.with_request(req.id).await.unwrap().expect("the request");
+    assert_eq!((read, response), (req.clone(), None));
+
+    let mut r = Response::new(&req, SurveyKind::Transactional, now);
+    r.confirm(score(6), Comment::parse("slow").unwrap(), now, 7 * DAY).unwrap();
+    responses.save(&mut r, now.plus(DAY)).await.unwrap();
+    let before = meter.read_units();
+    let (read, response) = responses.with_request(req.id).await.unwrap().expect("the request");
+    assert_eq!((read, response), (req, Some(r)));
+    assert_eq!(meter.read_units() - before, 1.0, "one strongly consistent read unit for both items");
 }

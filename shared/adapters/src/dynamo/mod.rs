@@ -15,6 +15,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::query::QueryOutput;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
 use nps_domain::StoreError;
 
@@ -23,7 +25,7 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Saved};
-pub use surveys::DynamoSurveys;
+pub use surveys::{CachedSurveys, DynamoSurveys};
 
 /// A client and the name of the table (from the template's `NpsTable`).
 #[derive(Debug, Clone)]
@@ -88,6 +90,18 @@ impl Table {
             .map_err(store_error)?;
         self.count(Units::Read, out.consumed_capacity());
         Ok(out.item)
+    }
+
+    /// Runs a query built on this table's client, its reads counted.
+    pub(crate) async fn query(&self, query: QueryFluentBuilder) -> Result<QueryOutput, StoreError> {
+        let out = query
+            .table_name(&self.name)
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.count(Units::Read, out.consumed_capacity());
+        Ok(out)
     }
 
     /// The result of a conditional write: `Some` output if it applied (its units counted), `None`

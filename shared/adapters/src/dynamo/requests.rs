@@ -291,23 +291,18 @@ impl DynamoRequests {
     pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<RequestId>, StoreError> {
         // '~' sorts after every character of a request id, so this includes everything due at `now`.
         let upper = format!("{:011}#~", now.unix().max(0));
-        let out = self
+        let query = self
             .table
             .client()
             .query()
-            .table_name(self.table.name())
             .index_name(index::OUTBOX)
             .key_condition_expression("#opk = :partition AND #osk <= :upper")
             .expression_attribute_names("#opk", attr::OUTBOX_PK)
             .expression_attribute_names("#osk", attr::OUTBOX_SK)
             .expression_attribute_values(":partition", s(OUTBOX_REQUESTS))
             .expression_attribute_values(":upper", s(upper))
-            .limit(limit)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
+            .limit(limit);
+        let out = self.table.query(query).await?;
         out.items()
             .iter()
             .map(|item| {
@@ -366,7 +361,7 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
     item
 }
 
-fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, StoreError> {
+pub(super) fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, StoreError> {
     let a = Attrs(item);
     let bad = |what: &str| StoreError::Malformed(format!("request {id}: {what}"));
     Ok(SurveyRequest {

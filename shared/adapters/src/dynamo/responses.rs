@@ -3,15 +3,15 @@
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::person::PersonId;
-use nps_domain::request::RequestId;
+use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
 use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 use nps_scoring::Score;
 
-use super::Table;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, attr, listing_keys};
+use super::{Table, requests};
 
 const SURVEY_ID: &str = "survey_id";
 const KIND: &str = "kind";
@@ -52,6 +52,31 @@ impl DynamoResponses {
     pub async fn get(&self, id: RequestId) -> Result<Option<Response>, StoreError> {
         let item = self.table.get(ItemKey::response(id), true).await?;
         item.as_ref().map(|item| from_item(id, item)).transpose()
+    }
+
+    /// A survey request and its response, if any, in one strongly consistent query: they share a
+    /// partition, so this is one round trip and one read unit where two reads cost two of each.
+    pub async fn with_request(&self, id: RequestId) -> Result<Option<(SurveyRequest, Option<Response>)>, StoreError> {
+        let (request_key, response_key) = (ItemKey::request(id), ItemKey::response(id));
+        let query = self
+            .table
+            .client()
+            .query()
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_values(":pk", s(request_key.pk))
+            .consistent_read(true);
+        let out = self.table.query(query).await?;
+        let (mut request, mut response) = (None, None);
+        for item in out.items() {
+            let sk = item.get(attr::SK).and_then(|v| v.as_s().ok());
+            if sk == Some(&request_key.sk) {
+                request = Some(requests::from_item(id, item)?);
+            } else if sk == Some(&response_key.sk) {
+                response = Some(from_item(id, item)?);
+            }
+        }
+        Ok(request.map(|request| (request, response)))
     }
 
     /// Saves `response` if nobody saved it since it was read (its revision), and bumps the revision.

@@ -1,3 +1,7 @@
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::StoreError;
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
@@ -46,6 +50,40 @@ impl DynamoSurveys {
             .map_err(store_error)?;
         self.table.count(Units::Write, out.consumed_capacity());
         Ok(())
+    }
+}
+
+/// Surveys as recently read, for the hot paths of a warm function: each survey is read at most
+/// once per `ttl`, so a change to a survey reaches them within `ttl`.
+#[derive(Debug)]
+pub struct CachedSurveys {
+    surveys: DynamoSurveys,
+    ttl: Duration,
+    cache: Mutex<HashMap<SurveyId, (Instant, Option<Survey>)>>,
+}
+
+/// More surveys than a deployment has; past it the cache starts over rather than grow.
+const CACHED_SURVEYS_MAX: usize = 1024;
+
+impl CachedSurveys {
+    pub fn new(surveys: DynamoSurveys, ttl: Duration) -> Self {
+        CachedSurveys { surveys, ttl, cache: Mutex::default() }
+    }
+
+    pub async fn get(&self, id: &SurveyId) -> Result<Option<Survey>, StoreError> {
+        let cached = self.cache.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
+        if let Some((read_at, survey)) = cached
+            && read_at.elapsed() < self.ttl
+        {
+            return Ok(survey);
+        }
+        let survey = self.surveys.get(id).await?;
+        let mut cache = self.cache.lock().unwrap_or_else(PoisonError::into_inner);
+        if cache.len() >= CACHED_SURVEYS_MAX {
+            cache.clear();
+        }
+        cache.insert(id.clone(), (Instant::now(), survey.clone()));
+        Ok(survey)
     }
 }
 
