@@ -5,6 +5,9 @@
 //! Trust: SNS invokes this function directly, and its resource policy lets only the stack's own
 //! topic invoke it (which only SES may publish to), so an outsider cannot deliver a message here
 //! and the SNS signature need not be checked (that check is for HTTP subscriptions).
+//!
+//! A storage failure fails the invocation (suppressing again is harmless): Lambda retries it twice,
+//! then keeps it in the template's dead-letter queue.
 
 use nps_adapters::dynamo::{DynamoPeople, SuppressionReason, Table};
 use nps_domain::person::{PersonId, PersonKey};
