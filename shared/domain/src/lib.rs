@@ -10,6 +10,7 @@ pub mod mail;
 pub mod person;
 pub mod request;
 pub mod response;
+pub mod rollup;
 pub mod store;
 pub mod survey;
 pub mod survey_email;

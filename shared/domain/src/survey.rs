@@ -164,8 +164,11 @@ impl Survey {
         if self.reminder_after_days.is_some_and(|d| !(1..=30).contains(&d)) {
             return Err(SurveyError::Reminder);
         }
+        // Lower-case names only (they are part of rollup keys); `all` names the whole survey.
         let segment_ok = |p: &String| {
-            (1..=40).contains(&p.len()) && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+            (1..=40).contains(&p.len())
+                && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                && p != crate::rollup::ALL
         };
         if self.segment_properties.len() > MAX_SEGMENT_PROPERTIES || !self.segment_properties.iter().all(segment_ok) {
             return Err(SurveyError::Segments);
@@ -218,6 +221,8 @@ mod tests {
         let mut s = survey();
         s.segment_properties = vec!["Product Name".into()];
         assert_eq!(s.validate(), Err(SurveyError::Segments));
+        s.segment_properties = vec!["all".into()];
+        assert_eq!(s.validate(), Err(SurveyError::Segments), "`all` names the whole survey");
         let mut s = survey();
         s.reminder_after_days = Some(0);
         assert_eq!(s.validate(), Err(SurveyError::Reminder));

@@ -1,0 +1,325 @@
+//! What one stored item adds to the rollups (docs/data-model.md), and the change between two of its
+//! images. The aggregator folds `new − old` for every change it reads from the table's stream, so
+//! any chain of changes to an item folds to exactly what its last image adds: a score changed from
+//! 9 to 10 moves one answer from bucket 9 to bucket 10, whatever happened in between.
+//!
+//! Every item counts in the survey's `all` rollup and in one rollup per segment property it carries,
+//! on one UTC day that never changes: a response on the day it was created (its first click), a
+//! survey request on the day it was created, once it has been sent.
+
+use std::collections::BTreeMap;
+
+use nps_scoring::Histogram;
+
+use crate::Timestamp;
+use crate::request::SurveyRequest;
+use crate::response::Response;
+use crate::survey::SurveyId;
+
+/// The dimension of the whole survey; segment property names may not use it.
+pub const ALL: &str = "all";
+
+/// One rollup: a survey's counts for one dimension value on one day.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RollupKey {
+    pub survey: SurveyId,
+    /// `all`, or a segment property name.
+    pub dimension: String,
+    /// `all` for the `all` dimension, else the property's value.
+    pub value: String,
+    /// `2026-11-23` (UTC).
+    pub day: String,
+}
+
+/// A rollup's counts, or a change to them (which may be negative).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    /// Confirmed answers by score.
+    pub scores: [i64; 11],
+    /// Responses with clicks but no confirmed answer.
+    pub unconfirmed: i64,
+    /// Responses flagged as probably automated (confirmed or not).
+    pub suspected_bot: i64,
+    /// Survey requests sent.
+    pub sent: i64,
+}
+
+impl Counts {
+    pub fn is_zero(&self) -> bool {
+        *self == Counts::default()
+    }
+
+    /// Adds `other` times `sign` (+1 or −1).
+    pub fn add(&mut self, other: &Counts, sign: i64) {
+        for (mine, theirs) in self.scores.iter_mut().zip(other.scores) {
+            *mine += sign * theirs;
+        }
+        self.unconfirmed += sign * other.unconfirmed;
+        self.suspected_bot += sign * other.suspected_bot;
+        self.sent += sign * other.sent;
+    }
+
+    /// The confirmed answers as a histogram; `None` if a count is negative (never, for a sum of
+    /// whole images).
+    pub fn histogram(&self) -> Option<Histogram> {
+        let mut counts = [0u64; 11];
+        for (out, &n) in counts.iter_mut().zip(&self.scores) {
+            *out = u64::try_from(n).ok()?;
+        }
+        Some(Histogram::from_counts(counts))
+    }
+}
+
+/// A stored item the rollups count.
+#[derive(Debug, Clone, Copy)]
+pub enum Image<'a> {
+    Request(&'a SurveyRequest),
+    Response(&'a Response),
+}
+
+/// `2026-11-23`: the UTC day of `t`.
+pub fn day(t: Timestamp) -> String {
+    t.to_rfc3339().chars().take(10).collect()
+}
+
+/// The rollups `image` counts in, and what it adds to each.
+pub fn contribution(image: Image<'_>) -> Option<(Vec<RollupKey>, Counts)> {
+    let (survey, created_at, properties, counts) = match image {
+        Image::Request(r) => {
+            r.sent_at?;
+            (&r.survey_id, r.created_at, &r.properties, Counts { sent: 1, ..Counts::default() })
+        }
+        Image::Response(r) => {
+            let mut counts = Counts { suspected_bot: i64::from(r.suspected_bot()), ..Counts::default() };
+            match r.score {
+                Some(score) => counts.scores[usize::from(score.value())] = 1,
+                None => counts.unconfirmed = 1,
+            }
+            (&r.survey_id, r.created_at, &r.properties, counts)
+        }
+    };
+    let day = day(created_at);
+    let key = |dimension: &str, value: &str| RollupKey {
+        survey: survey.clone(),
+        dimension: dimension.to_owned(),
+        value: value.to_owned(),
+        day: day.clone(),
+    };
+    let mut keys = vec![key(ALL, ALL)];
+    keys.extend(properties.iter().filter(|(name, _)| name.as_str() != ALL).map(|(name, value)| key(name, value)));
+    Some((keys, counts))
+}
+
+/// Changes to rollups, added up: what one aggregation batch writes.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Deltas(BTreeMap<RollupKey, Counts>);
+
+impl Deltas {
+    /// Adds the change of one item from `old` to `new` (`None`: absent before, or deleted).
+    pub fn change(&mut self, old: Option<Image<'_>>, new: Option<Image<'_>>) {
+        self.add(new, 1);
+        self.add(old, -1);
+    }
+
+    /// Adds what `image` counts (`sign` +1), or takes it away (−1).
+    pub fn add(&mut self, image: Option<Image<'_>>, sign: i64) {
+        let Some((keys, counts)) = image.and_then(contribution) else { return };
+        for key in keys {
+            let entry = self.0.entry(key).or_default();
+            entry.add(&counts, sign);
+        }
+    }
+
+    /// The rollups that change, with their changes (zero changes left out).
+    pub fn iter(&self) -> impl Iterator<Item = (&RollupKey, &Counts)> {
+        self.0.iter().filter(|(_, c)| !c.is_zero())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.iter().next().is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeMap;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::EmailAddress;
+    use crate::person::PersonId;
+    use crate::request::{RequestId, RequestState};
+    use crate::response::BotReason;
+    use crate::survey::{Locale, SurveyKind};
+    use nps_scoring::Score;
+
+    const DAY_ONE: i64 = 1_795_392_000; // 2026-11-23T00:00:00Z
+
+    fn request(i: u32, properties: &[(&str, &str)]) -> SurveyRequest {
+        let at = Timestamp::from_unix(DAY_ONE + i64::from(i) * 3600);
+        SurveyRequest {
+            id: RequestId::new(at),
+            survey_id: SurveyId::parse("default").unwrap(),
+            person_id: PersonId::from_stored(&format!("{i:032x}")).unwrap(),
+            email: EmailAddress::parse("a@example.com").unwrap(),
+            name: None,
+            locale: Locale::En,
+            properties: properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            source: "generic".into(),
+            event_id: format!("e{i}"),
+            transaction_id: None,
+            created_at: at,
+            due_at: at,
+            state: RequestState::Scheduled,
+            attempts: 0,
+            lease_until: None,
+            sent_at: None,
+        }
+    }
+
+    fn score(v: u8) -> Score {
+        Score::try_from(v).unwrap()
+    }
+
+    #[test]
+    fn a_changed_score_moves_between_buckets_of_every_rollup_it_is_in() {
+        let req = request(1, &[("product", "boots")]);
+        let mut before = Response::new(&req, SurveyKind::Transactional, req.created_at);
+        before.score = Some(score(9));
+        let mut after = before.clone();
+        after.score = Some(score(10));
+        let mut deltas = Deltas::default();
+        deltas.change(Some(Image::Response(&before)), Some(Image::Response(&after)));
+        let changes: Vec<_> = deltas.iter().collect();
+        assert_eq!(changes.len(), 2, "all=all and product=boots");
+        for (key, counts) in changes {
+            assert_eq!(key.day, "2026-11-23");
+            let mut expected = Counts::default();
+            expected.scores[9] = -1;
+            expected.scores[10] = 1;
+            assert_eq!(*counts, expected, "{key:?}");
+        }
+        assert_eq!(deltas.iter().map(|(k, _)| k.dimension.as_str()).collect::<Vec<_>>(), ["all", "product"]);
+    }
+
+    #[test]
+    fn a_request_counts_once_sent_and_a_no_op_change_writes_nothing() {
+        let waiting = request(2, &[]);
+        let sent = SurveyRequest { sent_at: Some(waiting.created_at), state: RequestState::Sent, ..waiting.clone() };
+        let reminded = SurveyRequest {
+            sent_at: Some(sent.created_at.plus(std::time::Duration::from_secs(86_400 * 3))),
+            state: RequestState::Reminded,
+            ..sent.clone()
+        };
+        let mut deltas = Deltas::default();
+        deltas.change(Some(Image::Request(&waiting)), Some(Image::Request(&sent)));
+        let (key, counts) = deltas.iter().next().unwrap();
+        assert_eq!((key.dimension.as_str(), key.day.as_str(), counts.sent), ("all", "2026-11-23", 1));
+        let mut reminder = Deltas::default();
+        reminder.change(Some(Image::Request(&sent)), Some(Image::Request(&reminded)));
+        assert!(reminder.is_empty(), "a reminder is the same request: counted once, on its creation day");
+    }
+
+    /// One item's life: each step is its image after a write (`None`: deleted).
+    #[derive(Debug, Clone)]
+    enum Step {
+        Click(bool),
+        Confirm(u8, bool),
+        Sent,
+        Delete,
+    }
+
+    fn image_after(base: &SurveyRequest, previous: &Option<Either>, step: &Step) -> Option<Either> {
+        let mut response = match previous {
+            Some(Either::Response(r)) => r.clone(),
+            _ => Response::new(base, SurveyKind::Transactional, base.created_at),
+        };
+        match step {
+            Step::Delete => None,
+            Step::Sent => Some(Either::Request(SurveyRequest { sent_at: Some(base.created_at), ..base.clone() })),
+            Step::Click(bot) => {
+                if *bot {
+                    response.bot_reasons = vec![BotReason::ScoreBurst];
+                }
+                Some(Either::Response(response))
+            }
+            Step::Confirm(s, bot) => {
+                response.score = Some(score(*s));
+                if *bot {
+                    response.bot_reasons = vec![BotReason::TooSoonAfterSend];
+                }
+                Some(Either::Response(response))
+            }
+        }
+    }
+
+    #[derive(Debug, Clone)]
+    enum Either {
+        Request(SurveyRequest),
+        Response(Response),
+    }
+
+    fn image(e: &Option<Either>) -> Option<Image<'_>> {
+        match e {
+            Some(Either::Request(r)) => Some(Image::Request(r)),
+            Some(Either::Response(r)) => Some(Image::Response(r)),
+            None => None,
+        }
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            any::<bool>().prop_map(Step::Click),
+            (0u8..=10, any::<bool>()).prop_map(|(s, b)| Step::Confirm(s, b)),
+            Just(Step::Sent),
+            Just(Step::Delete),
+        ]
+    }
+
+    proptest! {
+        /// However the changes of many items interleave and are cut into batches, the folded
+        /// changes equal what the items' last images count.
+        #[test]
+        fn folding_every_change_equals_counting_the_last_images(
+            lives in prop::collection::vec((prop::collection::vec(step(), 1..6), 0u8..3), 1..12),
+            cut in 1usize..8,
+        ) {
+            let products = ["boots", "hats", "socks"];
+            let mut changes = Vec::new();
+            let mut last = Vec::new();
+            for (i, (steps, product)) in lives.iter().enumerate() {
+                // Requests and responses are items of their own: steps alternate between them by kind.
+                let base = request(i as u32, &[("product", products[usize::from(*product)])]);
+                let (mut request_image, mut response_image) = (None, None);
+                for s in steps {
+                    let slot = if matches!(s, Step::Sent) { &mut request_image } else { &mut response_image };
+                    let next = image_after(&base, slot, s);
+                    changes.push((slot.clone(), next.clone()));
+                    *slot = next;
+                }
+                last.push(request_image);
+                last.push(response_image);
+            }
+            // Fold in batches of `cut` changes, adding the batches up as the rollups would.
+            let mut rollups: BTreeMap<RollupKey, Counts> = BTreeMap::new();
+            for batch in changes.chunks(cut) {
+                let mut deltas = Deltas::default();
+                for (old, new) in batch {
+                    deltas.change(image(old), image(new));
+                }
+                for (key, counts) in deltas.iter() {
+                    rollups.entry(key.clone()).or_default().add(counts, 1);
+                }
+            }
+            rollups.retain(|_, c| !c.is_zero());
+            let mut recount = Deltas::default();
+            for item in &last {
+                recount.add(image(item), 1);
+            }
+            let recount: BTreeMap<RollupKey, Counts> = recount.iter().map(|(k, c)| (k.clone(), *c)).collect();
+            prop_assert_eq!(&rollups, &recount);
+            prop_assert!(rollups.values().all(|c| c.histogram().is_some() && c.unconfirmed >= 0 && c.sent >= 0));
+        }
+    }
+}
