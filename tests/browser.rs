@@ -115,7 +115,7 @@ struct Setup {
 async fn setup(purpose: &str) -> Setup {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let links = format!("http://{}", listener.local_addr().unwrap());
-    let stack = stack(purpose, &links).await;
+    let stack = stack(purpose, &links, &[]).await;
     tokio::spawn(serve(stack.capture.clone(), listener));
     let driver = Driver::start().await;
     let browser = driver.browser().await;
@@ -125,7 +125,7 @@ async fn setup(purpose: &str) -> Setup {
 /// A purchase for a new customer; the request id and the email's link for `score`.
 async fn emailed(s: &Stack, label: &str, score: u8) -> (RequestId, String) {
     let email = unique(label);
-    let answer = purchase(s, &email, &format!("order-{email}")).await;
+    let answer = purchase(s, &email, &format!("order-{email}"), json!({})).await;
     assert_eq!(answer["status"], "sent", "{answer}");
     let id = RequestId::parse(answer["survey_request_id"].as_str().unwrap()).unwrap();
     (id, emailed_links(s, &email, score).await.0)

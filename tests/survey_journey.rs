@@ -26,9 +26,9 @@ fn browser(method: Method, path: &str, form: &str) -> Request<Body> {
 
 #[tokio::test]
 async fn purchase_answer_unsubscribe_and_no_second_survey() {
-    let s = stack("journey", LINKS).await;
+    let s = stack("journey", LINKS, &[]).await;
     let email = unique("journey");
-    let first = purchase(&s, &email, &format!("o1-{email}")).await;
+    let first = purchase(&s, &email, &format!("o1-{email}"), json!({})).await;
     assert_eq!(first["status"], "sent");
     let (score_link, unsubscribe_link) = emailed_links(&s, &email, 9).await;
     let (score_path, unsubscribe_path) = (score_link.replace(LINKS, ""), unsubscribe_link.replace(LINKS, ""));
@@ -46,19 +46,19 @@ async fn purchase_answer_unsubscribe_and_no_second_survey() {
 
     let done = s.capture.handle(browser(Method::POST, &unsubscribe_path, "List-Unsubscribe=One-Click")).await;
     assert_eq!(done.status(), StatusCode::OK);
-    let second = purchase(&s, &email, &format!("o2-{email}")).await;
+    let second = purchase(&s, &email, &format!("o2-{email}"), json!({})).await;
     assert_eq!((second["status"].as_str(), second["reason"].as_str()), (Some("skipped"), Some("unsubscribed")));
 }
 
 #[tokio::test]
 async fn a_complaint_stops_the_next_survey() {
-    let s = stack("complaint", LINKS).await;
+    let s = stack("complaint", LINKS, &[]).await;
     let email = unique("complainer");
-    assert_eq!(purchase(&s, &email, &format!("c1-{email}")).await["status"], "sent");
+    assert_eq!(purchase(&s, &email, &format!("c1-{email}"), json!({})).await["status"], "sent");
     let message =
         json!({"notificationType": "Complaint", "complaint": {"complainedRecipients": [{"emailAddress": email}]}});
     let sns = json!({"Records": [{"EventSource": "aws:sns", "Sns": {"Type": "Notification", "Message": message.to_string()}}]});
     assert_eq!(s.ses_events.handle(sns, Timestamp::now()).await.unwrap().suppressed, 1);
-    let next = purchase(&s, &email, &format!("c2-{email}")).await;
+    let next = purchase(&s, &email, &format!("c2-{email}"), json!({})).await;
     assert_eq!((next["status"].as_str(), next["reason"].as_str()), (Some("skipped"), Some("complained")));
 }

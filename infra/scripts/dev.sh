@@ -14,6 +14,7 @@ trap 'exit 143' TERM
 # The usual ports when they are free, so bookmarks keep working; free ones otherwise.
 port_or_free() { if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then free_port; else echo "$1"; fi; }
 DISPATCH_EVERY=${NPS_DISPATCH_EVERY:-30}
+AGGREGATE_EVERY=${NPS_AGGREGATE_EVERY:-15}
 
 mkdir -p "$LOCAL/logs"
 # Demo secrets are made once and kept, so links in old emails keep working across restarts.
@@ -47,21 +48,27 @@ export NPS_CAPTURE_URL="$functions/lambda-url/capture"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
 export RUST_LOG=${RUST_LOG:-info}
 log "building the functions (the first time takes a few minutes)"
-cargo build -q -p trigger -p dispatch -p capture || die "building the functions failed"
+cargo build -q -p trigger -p dispatch -p capture -p aggregate || die "building the functions failed"
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$functions_port" \
   >"$LOCAL/logs/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "cargo lambda watch" "$functions/" $! 120 "$LOCAL/logs/functions.log"
 
-# The one-minute schedule, locally every $DISPATCH_EVERY s: the same invocation EventBridge makes.
+# The one-minute schedules, locally every $DISPATCH_EVERY s and $AGGREGATE_EVERY s: the same
+# invocations EventBridge makes.
 setsid bash -c "while sleep $DISPATCH_EVERY; do
   curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/dispatch/invocations' -d '{}'; echo
 done" >>"$LOCAL/logs/dispatch.log" 2>&1 &
+STARTED_PIDS+=($!)
+setsid bash -c "while sleep $AGGREGATE_EVERY; do
+  curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/aggregate/invocations' -d '{}'; echo
+done" >>"$LOCAL/logs/aggregate.log" 2>&1 &
 STARTED_PIDS+=($!)
 
 cat >"$LOCAL/dev.env" <<ENV
 # Written by make dev; source it to talk to the local stack.
 AWS_ENDPOINT_URL_DYNAMODB=$AWS_ENDPOINT_URL_DYNAMODB
+AWS_ENDPOINT_URL_DYNAMODB_STREAMS=$AWS_ENDPOINT_URL_DYNAMODB_STREAMS
 AWS_ENDPOINT_URL_SESV2=$AWS_ENDPOINT_URL_SESV2
 AWS_ACCESS_KEY_ID=local
 AWS_SECRET_ACCESS_KEY=local
@@ -83,6 +90,7 @@ cat <<MSG
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
+    Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log)
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
     Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (then click a score in the inbox)
 

@@ -81,6 +81,8 @@ start_ses() {
 export_stack_env() {
   local dynamodb_port=$1 ses_port=$2 table=$3
   export AWS_ENDPOINT_URL_DYNAMODB="http://127.0.0.1:$dynamodb_port"
+  # DynamoDB Local serves the table's stream on the same port.
+  export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$ses_port"
   export NPS_INBOX_URL="http://127.0.0.1:$ses_port"
   export NPS_TABLE="$table"

@@ -2,7 +2,8 @@
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
 # runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
 # a signed purchase lands one email in the local inbox and its score link opens the page and takes
-# the answer, a forged one is refused, the people API schedules a survey and dispatch sends it.
+# the answer, which aggregate folds; a forged one is refused, the people API schedules a survey and
+# dispatch sends it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -23,7 +24,7 @@ eval "export $("$ROOT/target/debug/nps-local-stack" seed --name "$NPS_TABLE" | t
 port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
-cargo build -q -p trigger -p dispatch -p capture
+cargo build -q -p trigger -p dispatch -p capture -p aggregate
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -58,6 +59,8 @@ check "the emailed score-9 link opens the page with 9 selected" \
   grep -q 'value="9" required checked' <<<"$(curl -s --max-time 120 -A 'Mozilla/5.0 smoke' "$link")"
 confirmed=$(curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=9&comment=Quick+delivery' "${link%%\?*}")
 check "confirming it thanks the person" grep -q 'role="status"' <<<"$confirmed"
+folded=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{}')
+check "the aggregate invocation folds the answer from the table's stream" grep -Eq '"folds":[1-9]' <<<"$folded"
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

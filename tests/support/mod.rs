@@ -31,8 +31,9 @@ pub struct Stack {
     links: String,
 }
 
-/// The functions on a fresh table, with a `default` survey; the emails' links start with `links`.
-pub async fn stack(purpose: &str, links: &str) -> Stack {
+/// The functions on a fresh table, with a `default` survey segmented by `segments`; the emails'
+/// links start with `links`.
+pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
     let inbox = local_endpoint("NPS_INBOX_URL");
     let client = dynamodb().await;
     let name = fresh_table(&client, purpose).await;
@@ -47,7 +48,7 @@ pub async fn stack(purpose: &str, links: &str) -> Stack {
             throttle_days: 0,
             delay_seconds: 0,
             reminder_after_days: None,
-            segment_properties: vec![],
+            segment_properties: segments.iter().map(|s| (*s).to_owned()).collect(),
         })
         .await
         .unwrap();
@@ -76,11 +77,11 @@ pub fn unique(label: &str) -> String {
     format!("{label}-{}-{nanos}@example.com", std::process::id())
 }
 
-/// A signed purchase for `email`; the answer's JSON.
-pub async fn purchase(s: &Stack, email: &str, order: &str) -> Value {
-    let body =
-        serde_json::to_vec(&json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order}))
-            .unwrap();
+/// A signed purchase for `email` with `properties` (a JSON object); the answer's JSON.
+pub async fn purchase(s: &Stack, email: &str, order: &str, properties: Value) -> Value {
+    let event =
+        json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order, "properties": properties});
+    let body = serde_json::to_vec(&event).unwrap();
     let req = Request::builder()
         .method(Method::POST)
         .uri("http://127.0.0.1/v1/triggers/generic")

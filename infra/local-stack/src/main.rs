@@ -75,6 +75,8 @@ async fn seed(table: Table, api_key: Option<String>) -> Result<()> {
             })
             .await?;
     }
+    let described = table.client().describe_table().table_name(table.name()).send().await?;
+    let stream = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;
     let keys = DynamoApiKeys::new(table);
     let key = match api_key {
         Some(key) if keys.verify(&key).await?.is_some() => key,
@@ -82,5 +84,6 @@ async fn seed(table: Table, api_key: Option<String>) -> Result<()> {
     };
     println!("NPS_DEFAULT_SURVEY={id}");
     println!("NPS_API_KEY={key}");
+    println!("NPS_TABLE_STREAM_ARN={stream}");
     Ok(())
 }

@@ -138,7 +138,16 @@ impl Deltas {
     pub fn is_empty(&self) -> bool {
         self.iter().next().is_none()
     }
+
+    /// Rollups this holds a change for, zero changes included: a bound on what a fold writes.
+    pub fn rollups_touched(&self) -> usize {
+        self.0.len()
+    }
 }
+
+/// The most rollups one change of one item touches: its old and its new image, each in `all` and
+/// in one rollup per segment property.
+pub const MAX_ROLLUPS_PER_CHANGE: usize = 2 * (1 + crate::survey::MAX_SEGMENT_PROPERTIES);
 
 #[cfg(test)]
 mod tests {

@@ -17,8 +17,10 @@ pub(crate) fn n(value: i64) -> AttributeValue {
     AttributeValue::N(value.to_string())
 }
 
-pub(crate) fn string_map(map: &BTreeMap<String, String>) -> AttributeValue {
-    AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect())
+/// `None` for an empty map, which is then not stored: DynamoDB Local's stream writes an empty map
+/// as `{}`, which no SDK can read, and that breaks reading the whole page of records.
+pub(crate) fn string_map(map: &BTreeMap<String, String>) -> Option<AttributeValue> {
+    (!map.is_empty()).then(|| AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect()))
 }
 
 /// The key attributes of `key`, to start an item or to address one.

@@ -76,6 +76,16 @@ impl ItemKey {
         ItemKey { pk: format!("PERSON#{person}"), sk: format!("REQUEST#{request}") }
     }
 
+    /// A survey's rollup for one dimension value, one day; `generation` tells a rebuild's rollups
+    /// from the ones in use. A survey id never contains `#`, nor a dimension name `=`.
+    pub fn rollup(generation: u64, survey: &SurveyId, dimension: &str, value: &str, day: &str) -> Self {
+        ItemKey { pk: format!("ROLLUP#{generation}#{survey}#{dimension}={value}"), sk: day.to_owned() }
+    }
+
+    pub fn checkpoint() -> Self {
+        ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
+    }
+
     pub fn api_key(key_id: &str) -> Self {
         ItemKey { pk: "APIKEY".to_owned(), sk: key_id.to_owned() }
     }

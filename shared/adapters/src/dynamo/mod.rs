@@ -7,6 +7,8 @@ pub mod keys;
 mod people;
 mod requests;
 mod responses;
+mod rollups;
+mod stream;
 mod surveys;
 
 use std::sync::Arc;
@@ -25,6 +27,8 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Saved};
+pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_ROLLUPS_PER_FOLD, ShardPosition};
+pub use stream::{Change, Page, Shard, StreamError, TableStream};
 pub use surveys::{CachedSurveys, DynamoSurveys};
 
 /// A client and the name of the table (from the template's `NpsTable`).

@@ -341,7 +341,6 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
         (PERSON_ID.to_owned(), s(r.person_id.to_string())),
         (EMAIL.to_owned(), s(r.email.as_str())),
         (LOCALE.to_owned(), s(r.locale.as_str())),
-        (PROPERTIES.to_owned(), string_map(&r.properties)),
         (SOURCE.to_owned(), s(r.source.clone())),
         (EVENT_ID.to_owned(), s(r.event_id.clone())),
         (CREATED_AT.to_owned(), n(r.created_at.unix())),
@@ -352,6 +351,7 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
         (attr::OUTBOX_SK.to_owned(), s(outbox_sort_key(r.due_at, r.id))),
         (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
     ]);
+    item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
     if let Some(name) = &r.name {
         item.insert(NAME.to_owned(), s(name.clone()));
     }

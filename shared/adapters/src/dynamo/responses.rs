@@ -132,11 +132,11 @@ fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
         (BOT_REASONS.to_owned(), AttributeValue::L(r.bot_reasons.iter().map(|b| s(b.as_str())).collect())),
         (CREATED_AT.to_owned(), n(r.created_at.unix())),
         (UPDATED_AT.to_owned(), n(r.updated_at.unix())),
-        (PROPERTIES.to_owned(), string_map(&r.properties)),
         (attr::LISTING_PK.to_owned(), s(listing_pk)),
         (attr::LISTING_SK.to_owned(), s(listing_sk)),
         (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
     ]);
+    item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
     if let Some(score) = r.score {
         item.insert(SCORE.to_owned(), n(i64::from(score.value())));
     }
@@ -152,7 +152,7 @@ fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
     item
 }
 
-fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreError> {
+pub(super) fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreError> {
     let a = Attrs(item);
     let bad = |what: &str| StoreError::Malformed(format!("response {id}: {what}"));
     let score = |v: i64| u8::try_from(v).ok().and_then(|v| Score::try_from(v).ok()).ok_or_else(|| bad("score"));

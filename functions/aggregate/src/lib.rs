@@ -1,0 +1,167 @@
+//! The `aggregate` function: reads the table's stream from the stored checkpoint and folds every
+//! change to a survey request or response into the rollups (docs/data-model.md). Each fold is one
+//! transaction with the next checkpoint, conditioned on the one it started from, so a run that
+//! crashes, is retried, or overlaps another counts every change exactly once.
+//!
+//! The aggregator's own writes (rollups, the checkpoint) are changes in the same stream. Changes
+//! that count for nothing move the checkpoint only in memory, so a fold does not feed the next run
+//! a fold of its own; the checkpoint is still stored at least hourly, to stay well inside the
+//! stream's 24 hours.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use nps_adapters::dynamo::{
+    Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_ROLLUPS_PER_FOLD, Shard, StreamError, TableStream,
+};
+use nps_domain::Timestamp;
+use nps_domain::rollup::{Deltas, MAX_ROLLUPS_PER_CHANGE};
+use serde::Serialize;
+
+pub struct Aggregator {
+    stream: TableStream,
+    rollups: DynamoRollups,
+}
+
+/// What one run did.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Serialize)]
+pub struct Report {
+    /// Stream records read and folded (changes to items the rollups do not count included).
+    pub changes: usize,
+    /// Transactions written.
+    pub folds: usize,
+    /// Another run moved the checkpoint first; this one stopped without writing its batch.
+    pub contended: bool,
+    /// Stopped at the run's limit of folds; the next run goes on from the checkpoint.
+    pub limited: bool,
+}
+
+/// How often a checkpoint that only skips changes counting for nothing is stored anyway.
+const CHECKPOINT_REFRESH: Duration = Duration::from_secs(3600);
+
+/// One run's state.
+struct Run<'a> {
+    /// As stored: the condition of the next fold.
+    stored: Checkpoint,
+    /// How far this run has read: ahead of `stored` by changes that count for nothing.
+    read: Checkpoint,
+    present: HashSet<&'a str>,
+    max_folds: usize,
+    now: Timestamp,
+    report: Report,
+}
+
+impl Aggregator {
+    pub fn new(stream: TableStream, rollups: DynamoRollups) -> Self {
+        Aggregator { stream, rollups }
+    }
+
+    /// Folds what the stream holds after the checkpoint, in at most `max_folds` transactions.
+    pub async fn run(&self, max_folds: usize, now: Timestamp) -> Result<Report, StreamError> {
+        let shards = self.stream.shards().await?;
+        let stored = self.rollups.checkpoint().await?;
+        let mut run = Run {
+            read: stored.clone(),
+            stored,
+            present: shards.iter().map(|s| s.id.as_str()).collect(),
+            max_folds,
+            now,
+            report: Report::default(),
+        };
+        // Parents before children: a child is read once its parent is done (or trimmed away).
+        let done = |run: &Run<'_>, id: &str| run.read.shards.get(id).is_some_and(|p| p.done);
+        let mut pending: Vec<&Shard> = shards.iter().filter(|s| !done(&run, &s.id)).collect();
+        while !pending.is_empty() {
+            let before = pending.len();
+            let mut waiting = Vec::new();
+            for shard in pending {
+                let ready = shard.parent.as_deref().is_none_or(|p| !run.present.contains(p) || done(&run, p));
+                if !ready {
+                    waiting.push(shard);
+                } else if !self.read_shard(shard, &mut run).await? {
+                    return Ok(run.report);
+                }
+            }
+            if waiting.len() == before {
+                break; // their parents are still open: the children wait for a later run
+            }
+            pending = waiting;
+        }
+        Ok(run.report)
+    }
+
+    /// Reads one shard to its current end; `false` when the run must stop (contended or limited).
+    async fn read_shard(&self, shard: &Shard, run: &mut Run<'_>) -> Result<bool, StreamError> {
+        let from = run.read.shards.get(&shard.id).and_then(|p| p.sequence.clone());
+        let mut iterator = self.stream.start(&shard.id, from.as_deref()).await?;
+        while let Some(at) = iterator {
+            let page = self.stream.page(&at).await?;
+            let finished = page.next.is_none();
+            if page.changes.is_empty() && !finished {
+                return Ok(true); // caught up with an open shard
+            }
+            let batches = batches(&page.changes)?;
+            let last = batches.len() - 1;
+            for (i, batch) in batches.into_iter().enumerate() {
+                let mut next = run.read.clone();
+                // Finished shards the stream no longer holds need no position any more.
+                next.shards.retain(|id, p| !p.done || run.present.contains(id.as_str()));
+                let position = next.shards.entry(shard.id.clone()).or_default();
+                if let Some(upto) = batch.upto {
+                    position.sequence = Some(upto);
+                }
+                position.done = finished && i == last;
+                run.report.changes += batch.changes;
+                let stale = run.stored.written_at.plus(CHECKPOINT_REFRESH) <= run.now;
+                if batch.deltas.is_empty() && !position.done && !stale {
+                    run.read = next;
+                    continue;
+                }
+                next.written_at = run.now;
+                if self.rollups.fold(&run.stored, &next, &batch.deltas).await? == Folded::Contended {
+                    run.report.contended = true;
+                    return Ok(false);
+                }
+                next.version = run.stored.version + 1;
+                run.stored = next.clone();
+                run.read = next;
+                run.report.folds += 1;
+                if run.report.folds >= run.max_folds {
+                    run.report.limited = true;
+                    return Ok(false);
+                }
+            }
+            iterator = page.next;
+        }
+        Ok(true)
+    }
+}
+
+/// Changes folded in one transaction.
+struct Batch {
+    deltas: Deltas,
+    changes: usize,
+    /// The sequence of its last change; `None` for the empty end of a closed shard.
+    upto: Option<String>,
+}
+
+/// Cuts a page of changes into folds of at most [`MAX_ROLLUPS_PER_FOLD`] rollups each.
+fn batches(changes: &[Change]) -> Result<Vec<Batch>, StreamError> {
+    let mut batches = Vec::new();
+    let mut batch = Batch { deltas: Deltas::default(), changes: 0, upto: None };
+    for change in changes {
+        if batch.deltas.rollups_touched() + MAX_ROLLUPS_PER_CHANGE > MAX_ROLLUPS_PER_FOLD {
+            batches.push(std::mem::replace(&mut batch, Batch { deltas: Deltas::default(), changes: 0, upto: None }));
+        }
+        // Deletions by TTL: retention removes raw data, not what was counted.
+        if !change.expired {
+            let parse = |image: &Option<_>| image.as_ref().map(Counted::parse).transpose().map(Option::flatten);
+            let (old, new) = (parse(&change.old)?, parse(&change.new)?);
+            batch.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));
+        }
+        batch.changes += 1;
+        batch.upto = Some(change.sequence.clone());
+    }
+    batches.push(batch);
+    Ok(batches)
+}

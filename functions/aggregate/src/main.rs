@@ -1,0 +1,37 @@
+//! Wiring only: logs, config (a bad variable stops init with its name), clients, the loop.
+//! Each invocation (from the schedule; its payload is ignored) folds what the stream holds.
+
+use std::sync::Arc;
+
+use aggregate::Aggregator;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use nps_adapters::aws::load_sdk_config;
+use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
+use nps_domain::Timestamp;
+use nps_sending::config::{Env, Lookup};
+use serde_json::Value;
+
+/// Folds per invocation: about 100 changes each, well inside the function's timeout; the next
+/// scheduled run goes on from the checkpoint.
+const MAX_FOLDS: usize = 500;
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    let (table, stream) = (Env.required("NPS_TABLE")?, Env.required("NPS_TABLE_STREAM_ARN")?);
+    let sdk = load_sdk_config().await;
+    let rollups = DynamoRollups::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
+    let aggregator = Arc::new(Aggregator::new(stream, rollups));
+    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+        let aggregator = aggregator.clone();
+        async move {
+            // A failure (storage, or a stream trimmed past the checkpoint) fails the invocation,
+            // so the schedule's retries, dead-letter queue and alarm see it.
+            let report = aggregator.run(MAX_FOLDS, Timestamp::now()).await?;
+            tracing::info!(?report, "aggregation run");
+            Ok::<_, Error>(serde_json::to_value(report)?)
+        }
+    }))
+    .await
+}

@@ -1,0 +1,286 @@
+//! Rollups and the aggregator's checkpoint (docs/data-model.md).
+//!
+//! - rollup: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / `<yyyy-mm-dd>`: `h0`…`h10`,
+//!   `unconfirmed`, `suspected_bot`, `sent`, changed only by `ADD`.
+//! - checkpoint: `AGGREGATOR` / `CHECKPOINT`: a version, the rollups' generation, and per stream
+//!   shard the last sequence folded and whether the shard is read to its end.
+//!
+//! A fold is one transaction: the rollups' changes and the next checkpoint, on the condition that
+//! the checkpoint is still the one the batch was read from. So a batch counts once or not at all,
+//! whatever crashes, retries or runs at the same time.
+
+use std::collections::BTreeMap;
+
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use nps_domain::request::{RequestId, SurveyRequest};
+use nps_domain::response::Response;
+use nps_domain::rollup::{Counts, Deltas, Image, RollupKey};
+use nps_domain::survey::SurveyId;
+use nps_domain::{StoreError, Timestamp};
+
+use super::item::{Attrs, Item, key_item, n, s};
+use super::keys::{ItemKey, attr};
+use super::{Table, Units, requests, responses, store_error};
+
+/// Rollups one fold may change: a transaction holds 100 items, one of them the checkpoint.
+pub const MAX_ROLLUPS_PER_FOLD: usize = 99;
+
+const VERSION: &str = "version";
+const WRITTEN_AT: &str = "written_at";
+const GENERATION: &str = "generation";
+const SHARDS: &str = "shards";
+const SEQUENCE: &str = "sequence";
+const DONE: &str = "done";
+const UNCONFIRMED: &str = "unconfirmed";
+const SUSPECTED_BOT: &str = "suspected_bot";
+const SENT: &str = "sent";
+const SCORE_BUCKETS: [&str; 11] = ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10"];
+
+/// How far the aggregator has read the stream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// Bumped by every fold; 0 before the first.
+    pub version: u64,
+    /// Which set of rollups is current (a rebuild writes the next one, then switches).
+    pub generation: u64,
+    /// When it was stored.
+    pub written_at: Timestamp,
+    pub shards: BTreeMap<String, ShardPosition>,
+}
+
+impl Default for Checkpoint {
+    fn default() -> Self {
+        Checkpoint { version: 0, generation: 1, written_at: Timestamp::from_unix(0), shards: BTreeMap::new() }
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ShardPosition {
+    /// The last sequence number folded.
+    pub sequence: Option<String>,
+    /// Closed and read to its end.
+    pub done: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Folded {
+    Done,
+    /// The checkpoint moved since it was read: another run folded first. Nothing was written.
+    Contended,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoRollups {
+    table: Table,
+}
+
+impl DynamoRollups {
+    pub fn new(table: Table) -> Self {
+        DynamoRollups { table }
+    }
+
+    pub async fn checkpoint(&self) -> Result<Checkpoint, StoreError> {
+        let Some(item) = self.table.get(ItemKey::checkpoint(), true).await? else { return Ok(Checkpoint::default()) };
+        let a = Attrs(&item);
+        let bad = |what: &str| StoreError::Malformed(format!("aggregator checkpoint: {what}"));
+        let count = |v: i64| u64::try_from(v).map_err(|_| bad("negative counter"));
+        let mut shards = BTreeMap::new();
+        if let Some(AttributeValue::M(map)) = item.get(SHARDS) {
+            for (id, position) in map {
+                let position = position.as_m().map_err(|_| bad("shard position"))?;
+                shards.insert(
+                    id.clone(),
+                    ShardPosition {
+                        sequence: Attrs(position).opt_s(SEQUENCE).map(str::to_owned),
+                        done: matches!(position.get(DONE), Some(AttributeValue::Bool(true))),
+                    },
+                );
+            }
+        }
+        Ok(Checkpoint {
+            version: count(a.n(VERSION)?)?,
+            generation: count(a.n(GENERATION)?)?,
+            written_at: a.time(WRITTEN_AT)?,
+            shards,
+        })
+    }
+
+    /// Adds `deltas` to the rollups of `seen.generation` and stores `next` (its version is
+    /// `seen.version + 1`, `written_at` as given), if the stored checkpoint is still `seen`.
+    pub async fn fold(&self, seen: &Checkpoint, next: &Checkpoint, deltas: &Deltas) -> Result<Folded, StoreError> {
+        let changes: Vec<_> = deltas.iter().collect();
+        if changes.len() > MAX_ROLLUPS_PER_FOLD {
+            return Err(StoreError::Malformed(format!("{} rollups in one fold", changes.len())));
+        }
+        let mut items = vec![TransactWriteItem::builder().put(self.checkpoint_put(seen, next)?).build()];
+        for (key, counts) in changes {
+            items.push(TransactWriteItem::builder().update(self.rollup_update(seen.generation, key, counts)?).build());
+        }
+        let result = self
+            .table
+            .client()
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .set_return_consumed_capacity(self.table.capacity())
+            .send()
+            .await;
+        let err = match result {
+            Ok(out) => {
+                self.table.count(Units::Write, out.consumed_capacity());
+                return Ok(Folded::Done);
+            }
+            Err(err) => err,
+        };
+        if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error()
+            && cancelled.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+        {
+            return Ok(Folded::Contended);
+        }
+        Err(store_error(err))
+    }
+
+    fn checkpoint_put(&self, seen: &Checkpoint, next: &Checkpoint) -> Result<Put, StoreError> {
+        let shards = next
+            .shards
+            .iter()
+            .map(|(id, p)| {
+                let mut position = Item::from([(DONE.to_owned(), AttributeValue::Bool(p.done))]);
+                if let Some(sequence) = &p.sequence {
+                    position.insert(SEQUENCE.to_owned(), s(sequence.clone()));
+                }
+                (id.clone(), AttributeValue::M(position))
+            })
+            .collect();
+        let mut item = key_item(ItemKey::checkpoint());
+        item.extend([
+            (VERSION.to_owned(), n(counter(seen.version + 1)?)),
+            (GENERATION.to_owned(), n(counter(next.generation)?)),
+            (WRITTEN_AT.to_owned(), n(next.written_at.unix())),
+        ]);
+        // Never an empty map (see `item::string_map`).
+        if !next.shards.is_empty() {
+            item.insert(SHARDS.to_owned(), AttributeValue::M(shards));
+        }
+        let put = Put::builder().table_name(self.table.name()).set_item(Some(item));
+        let put = if seen.version == 0 {
+            put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK)
+        } else {
+            put.condition_expression("#version = :seen")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":seen", n(counter(seen.version)?))
+        };
+        put.build().map_err(|e| StoreError::Malformed(e.to_string()))
+    }
+
+    fn rollup_update(&self, generation: u64, key: &RollupKey, counts: &Counts) -> Result<Update, StoreError> {
+        let mut adds = Vec::new();
+        let mut update =
+            Update::builder().table_name(self.table.name()).set_key(Some(key_item(rollup_key(generation, key))));
+        let fields = SCORE_BUCKETS.iter().zip(counts.scores).chain([
+            (&UNCONFIRMED, counts.unconfirmed),
+            (&SUSPECTED_BOT, counts.suspected_bot),
+            (&SENT, counts.sent),
+        ]);
+        for (i, (name, change)) in fields.enumerate().filter(|(_, (_, change))| *change != 0) {
+            adds.push(format!("#f{i} :f{i}"));
+            update = update
+                .expression_attribute_names(format!("#f{i}"), *name)
+                .expression_attribute_values(format!(":f{i}"), n(change));
+        }
+        update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
+
+    /// One rollup's days from `since` to `until` (inclusive, `yyyy-mm-dd`), oldest first.
+    pub async fn days(
+        &self,
+        generation: u64,
+        survey: &SurveyId,
+        dimension: &str,
+        value: &str,
+        since: &str,
+        until: &str,
+    ) -> Result<Vec<(String, Counts)>, StoreError> {
+        let probe = RollupKey {
+            survey: survey.clone(),
+            dimension: dimension.to_owned(),
+            value: value.to_owned(),
+            day: String::new(),
+        };
+        let mut days = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let query = self
+                .table
+                .client()
+                .query()
+                .key_condition_expression("#pk = :pk AND #sk BETWEEN :since AND :until")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":pk", s(rollup_key(generation, &probe).pk))
+                .expression_attribute_values(":since", s(since))
+                .expression_attribute_values(":until", s(until))
+                .set_exclusive_start_key(start.take());
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                days.push((Attrs(item).s(attr::SK)?.to_owned(), counts_of(item)?));
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(days),
+            }
+        }
+    }
+}
+
+/// A stored item the rollups count, parsed from a stream image.
+#[derive(Debug, Clone)]
+pub enum Counted {
+    Request(SurveyRequest),
+    Response(Response),
+}
+
+impl Counted {
+    /// `None` for the items the rollups do not count (people, markers, surveys, rollups…).
+    pub fn parse(item: &Item) -> Result<Option<Counted>, StoreError> {
+        let a = Attrs(item);
+        let Some(id) = a.opt_s(attr::PK).and_then(|pk| pk.strip_prefix("REQUEST#")) else { return Ok(None) };
+        let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("item key REQUEST#{id}")))?;
+        Ok(match a.opt_s(attr::SK) {
+            Some(sk) if sk == ItemKey::request(id).sk => Some(Counted::Request(requests::from_item(id, item)?)),
+            Some(sk) if sk == ItemKey::response(id).sk => Some(Counted::Response(responses::from_item(id, item)?)),
+            _ => None,
+        })
+    }
+
+    pub fn image(&self) -> Image<'_> {
+        match self {
+            Counted::Request(r) => Image::Request(r),
+            Counted::Response(r) => Image::Response(r),
+        }
+    }
+}
+
+fn counter(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Malformed("counter out of range".into()))
+}
+
+fn rollup_key(generation: u64, key: &RollupKey) -> ItemKey {
+    ItemKey::rollup(generation, &key.survey, &key.dimension, &key.value, &key.day)
+}
+
+fn counts_of(item: &Item) -> Result<Counts, StoreError> {
+    let a = Attrs(item);
+    let field = |name: &str| Ok::<_, StoreError>(a.opt_n(name)?.unwrap_or(0));
+    let mut counts = Counts::default();
+    for (bucket, name) in counts.scores.iter_mut().zip(SCORE_BUCKETS) {
+        *bucket = field(name)?;
+    }
+    counts.unconfirmed = field(UNCONFIRMED)?;
+    counts.suspected_bot = field(SUSPECTED_BOT)?;
+    counts.sent = field(SENT)?;
+    Ok(counts)
+}

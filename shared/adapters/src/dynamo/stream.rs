@@ -1,0 +1,154 @@
+//! The table's stream (`NEW_AND_OLD_IMAGES`): every change to an item, with its image before and
+//! after, in order per shard. The aggregator reads it from a checkpoint (docs/data-model.md).
+
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodbstreams::Client;
+use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
+use nps_domain::StoreError;
+
+use super::item::Item;
+use super::store_error;
+
+/// Records read per call (DynamoDB's most).
+const PAGE_LIMIT: i32 = 1000;
+
+#[derive(Debug, Clone)]
+pub struct TableStream {
+    client: Client,
+    arn: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Shard {
+    pub id: String,
+    /// Read a child only after its parent is read to its end.
+    pub parent: Option<String>,
+}
+
+/// One change to one item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    pub sequence: String,
+    pub old: Option<Item>,
+    pub new: Option<Item>,
+    /// Deleted by DynamoDB's TTL: retention removes raw data, not what was counted.
+    pub expired: bool,
+}
+
+/// A page of changes, and where to read on: `None` once a closed shard is read to its end.
+#[derive(Debug, Clone)]
+pub struct Page {
+    pub changes: Vec<Change>,
+    pub next: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StreamError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The stream keeps 24 hours; the checkpoint is older, so changes were missed.
+    #[error("the stream no longer holds the changes after the checkpoint: rebuild the rollups")]
+    Trimmed,
+}
+
+impl TableStream {
+    pub fn new(client: Client, arn: impl Into<String>) -> Self {
+        TableStream { client, arn: arn.into() }
+    }
+
+    /// Every shard the stream holds, open and closed.
+    pub async fn shards(&self) -> Result<Vec<Shard>, StoreError> {
+        let mut shards = Vec::new();
+        let mut after: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .describe_stream()
+                .stream_arn(&self.arn)
+                .set_exclusive_start_shard_id(after.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            let Some(description) = out.stream_description else { break };
+            shards.extend(description.shards().iter().filter_map(|s| {
+                Some(Shard { id: s.shard_id()?.to_owned(), parent: s.parent_shard_id().map(str::to_owned) })
+            }));
+            match description.last_evaluated_shard_id {
+                Some(last) => after = Some(last),
+                None => break,
+            }
+        }
+        Ok(shards)
+    }
+
+    /// Where to start reading `shard`: just after `checkpoint`, or at its oldest record.
+    pub async fn start(&self, shard: &str, checkpoint: Option<&str>) -> Result<Option<String>, StreamError> {
+        let kind =
+            if checkpoint.is_some() { ShardIteratorType::AfterSequenceNumber } else { ShardIteratorType::TrimHorizon };
+        let result = self
+            .client
+            .get_shard_iterator()
+            .stream_arn(&self.arn)
+            .shard_id(shard)
+            .shard_iterator_type(kind)
+            .set_sequence_number(checkpoint.map(str::to_owned))
+            .send()
+            .await;
+        match result {
+            Ok(out) => Ok(out.shard_iterator),
+            Err(e) if e.code() == Some("TrimmedDataAccessException") => Err(StreamError::Trimmed),
+            Err(e) => Err(store_error(e).into()),
+        }
+    }
+
+    pub async fn page(&self, iterator: &str) -> Result<Page, StreamError> {
+        let result = self.client.get_records().shard_iterator(iterator).limit(PAGE_LIMIT).send().await;
+        let out = match result {
+            Ok(out) => out,
+            Err(e) if e.code() == Some("TrimmedDataAccessException") => return Err(StreamError::Trimmed),
+            Err(e) => return Err(store_error(e).into()),
+        };
+        let changes = out
+            .records
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|record| {
+                let expired = record
+                    .user_identity
+                    .as_ref()
+                    .is_some_and(|who| who.principal_id.as_deref() == Some("dynamodb.amazonaws.com"));
+                let data = record.dynamodb?;
+                Some(Change {
+                    sequence: data.sequence_number?,
+                    old: data.old_image.map(item),
+                    new: data.new_image.map(item),
+                    expired,
+                })
+            })
+            .collect();
+        Ok(Page { changes, next: out.next_shard_iterator })
+    }
+}
+
+fn item(image: std::collections::HashMap<String, StreamValue>) -> Item {
+    image.into_iter().map(|(name, value)| (name, value_of(value))).collect()
+}
+
+/// The streams API has its own attribute type; the table's parsers take the table's.
+fn value_of(value: StreamValue) -> AttributeValue {
+    match value {
+        StreamValue::S(s) => AttributeValue::S(s),
+        StreamValue::N(n) => AttributeValue::N(n),
+        StreamValue::B(b) => AttributeValue::B(b),
+        StreamValue::Ss(v) => AttributeValue::Ss(v),
+        StreamValue::Ns(v) => AttributeValue::Ns(v),
+        StreamValue::Bs(v) => AttributeValue::Bs(v),
+        StreamValue::Bool(b) => AttributeValue::Bool(b),
+        StreamValue::Null(b) => AttributeValue::Null(b),
+        StreamValue::L(list) => AttributeValue::L(list.into_iter().map(value_of).collect()),
+        StreamValue::M(map) => AttributeValue::M(item(map)),
+        // A type newer than this code: kept as a null, which no parser accepts as a value.
+        _ => AttributeValue::Null(true),
+    }
+}
