@@ -26,3 +26,4 @@ bench: install
 	cargo bench -p nps-scoring
 	infra/scripts/with-stack.sh cargo bench -p trigger --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
+	infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
