@@ -12,10 +12,10 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use nps_adapters::dynamo::{
-    Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_ROLLUPS_PER_FOLD, Shard, StreamError, TableStream,
+    Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Shard, StreamError, TableStream,
 };
 use nps_domain::Timestamp;
-use nps_domain::rollup::{Deltas, MAX_ROLLUPS_PER_CHANGE};
+use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
 use serde::Serialize;
 
 pub struct Aggregator {
@@ -145,12 +145,12 @@ struct Batch {
     upto: Option<String>,
 }
 
-/// Cuts a page of changes into folds of at most [`MAX_ROLLUPS_PER_FOLD`] rollups each.
+/// Cuts a page of changes into folds of at most [`MAX_WRITES_PER_FOLD`] writes each.
 fn batches(changes: &[Change]) -> Result<Vec<Batch>, StreamError> {
     let mut batches = Vec::new();
     let mut batch = Batch { deltas: Deltas::default(), changes: 0, upto: None };
     for change in changes {
-        if batch.deltas.rollups_touched() + MAX_ROLLUPS_PER_CHANGE > MAX_ROLLUPS_PER_FOLD {
+        if batch.deltas.writes_bound() + MAX_WRITES_PER_CHANGE > MAX_WRITES_PER_FOLD {
             batches.push(std::mem::replace(&mut batch, Batch { deltas: Deltas::default(), changes: 0, upto: None }));
         }
         // Deletions by TTL: retention removes raw data, not what was counted.

@@ -7,7 +7,7 @@
 //! on one UTC day that never changes: a response on the day it was created (its first click), a
 //! survey request on the day it was created, once it has been sent.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use nps_scoring::Histogram;
 
@@ -139,15 +139,26 @@ impl Deltas {
         self.iter().next().is_none()
     }
 
-    /// Rollups this holds a change for, zero changes included: a bound on what a fold writes.
-    pub fn rollups_touched(&self) -> usize {
-        self.0.len()
+    /// Items a fold of these changes writes at most: every rollup touched (zero changes included)
+    /// and one list of segment values per survey.
+    pub fn writes_bound(&self) -> usize {
+        let surveys: BTreeSet<&SurveyId> = self.0.keys().map(|k| &k.survey).collect();
+        self.0.len() + surveys.len()
+    }
+
+    /// The segment values whose rollups change, per survey and dimension: what `group_by` lists.
+    pub fn segment_values(&self) -> BTreeMap<&SurveyId, BTreeMap<&str, BTreeSet<&str>>> {
+        let mut values: BTreeMap<&SurveyId, BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
+        for (key, _) in self.iter().filter(|(k, _)| k.dimension != ALL) {
+            values.entry(&key.survey).or_default().entry(&key.dimension).or_default().insert(&key.value);
+        }
+        values
     }
 }
 
-/// The most rollups one change of one item touches: its old and its new image, each in `all` and
-/// in one rollup per segment property.
-pub const MAX_ROLLUPS_PER_CHANGE: usize = 2 * (1 + crate::survey::MAX_SEGMENT_PROPERTIES);
+/// The most items one change of one item adds to a fold: its old and its new image, each in `all`
+/// and in one rollup per segment property, and its survey's list of segment values.
+pub const MAX_WRITES_PER_CHANGE: usize = 2 * (1 + crate::survey::MAX_SEGMENT_PROPERTIES) + 1;
 
 #[cfg(test)]
 mod tests {

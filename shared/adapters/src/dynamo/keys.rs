@@ -82,6 +82,11 @@ impl ItemKey {
         ItemKey { pk: format!("ROLLUP#{generation}#{survey}#{dimension}={value}"), sk: day.to_owned() }
     }
 
+    /// The segment values a survey has rollups for, in one generation.
+    pub fn rollup_values(generation: u64, survey: &SurveyId) -> Self {
+        ItemKey { pk: format!("ROLLUP#{generation}#{survey}"), sk: "VALUES".to_owned() }
+    }
+
     pub fn checkpoint() -> Self {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
     }

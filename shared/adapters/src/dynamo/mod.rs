@@ -27,7 +27,7 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Saved};
-pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_ROLLUPS_PER_FOLD, ShardPosition};
+pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, ShardPosition};
 pub use stream::{Change, Page, Shard, StreamError, TableStream};
 pub use surveys::{CachedSurveys, DynamoSurveys};
 

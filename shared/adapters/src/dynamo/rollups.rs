@@ -2,6 +2,8 @@
 //!
 //! - rollup: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / `<yyyy-mm-dd>`: `h0`…`h10`,
 //!   `unconfirmed`, `suspected_bot`, `sent`, changed only by `ADD`.
+//! - segment values: `ROLLUP#<generation>#<survey>` / `VALUES`: per dimension `d_<dimension>`,
+//!   the set of values it has rollups for (what `group_by` lists), changed only by `ADD`.
 //! - checkpoint: `AGGREGATOR` / `CHECKPOINT`: a version, the rollups' generation, and per stream
 //!   shard the last sequence folded and whether the shard is read to its end.
 //!
@@ -9,7 +11,7 @@
 //! the checkpoint is still the one the batch was read from. So a batch counts once or not at all,
 //! whatever crashes, retries or runs at the same time.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
@@ -23,8 +25,12 @@ use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
 use super::{Table, Units, requests, responses, store_error};
 
-/// Rollups one fold may change: a transaction holds 100 items, one of them the checkpoint.
-pub const MAX_ROLLUPS_PER_FOLD: usize = 99;
+/// Rollups and value lists one fold may change: a transaction holds 100 items, one of them the
+/// checkpoint.
+pub const MAX_WRITES_PER_FOLD: usize = 99;
+
+/// The attribute of a dimension's values in a survey's `VALUES` item.
+const VALUES_PREFIX: &str = "d_";
 
 const VERSION: &str = "version";
 const WRITTEN_AT: &str = "written_at";
@@ -109,13 +115,17 @@ impl DynamoRollups {
     /// Adds `deltas` to the rollups of `seen.generation` and stores `next` (its version is
     /// `seen.version + 1`, `written_at` as given), if the stored checkpoint is still `seen`.
     pub async fn fold(&self, seen: &Checkpoint, next: &Checkpoint, deltas: &Deltas) -> Result<Folded, StoreError> {
-        let changes: Vec<_> = deltas.iter().collect();
-        if changes.len() > MAX_ROLLUPS_PER_FOLD {
-            return Err(StoreError::Malformed(format!("{} rollups in one fold", changes.len())));
-        }
         let mut items = vec![TransactWriteItem::builder().put(self.checkpoint_put(seen, next)?).build()];
-        for (key, counts) in changes {
+        for (key, counts) in deltas.iter() {
             items.push(TransactWriteItem::builder().update(self.rollup_update(seen.generation, key, counts)?).build());
+        }
+        for (survey, dimensions) in deltas.segment_values() {
+            items.push(
+                TransactWriteItem::builder().update(self.values_update(seen.generation, survey, &dimensions)?).build(),
+            );
+        }
+        if items.len() > 1 + MAX_WRITES_PER_FOLD {
+            return Err(StoreError::Malformed(format!("{} writes in one fold", items.len())));
         }
         let result = self
             .table
@@ -192,6 +202,49 @@ impl DynamoRollups {
             .update_expression(format!("ADD {}", adds.join(", ")))
             .build()
             .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
+
+    fn values_update(
+        &self,
+        generation: u64,
+        survey: &SurveyId,
+        dimensions: &BTreeMap<&str, BTreeSet<&str>>,
+    ) -> Result<Update, StoreError> {
+        let mut adds = Vec::new();
+        let mut update = Update::builder()
+            .table_name(self.table.name())
+            .set_key(Some(key_item(ItemKey::rollup_values(generation, survey))));
+        for (i, (dimension, values)) in dimensions.iter().enumerate() {
+            adds.push(format!("#d{i} :d{i}"));
+            update = update
+                .expression_attribute_names(format!("#d{i}"), format!("{VALUES_PREFIX}{dimension}"))
+                .expression_attribute_values(
+                    format!(":d{i}"),
+                    AttributeValue::Ss(values.iter().map(|v| (*v).to_owned()).collect()),
+                );
+        }
+        update
+            .update_expression(format!("ADD {}", adds.join(", ")))
+            .build()
+            .map_err(|e| StoreError::Malformed(e.to_string()))
+    }
+
+    /// The segment values a survey has rollups for, by dimension.
+    pub async fn segment_values(
+        &self,
+        generation: u64,
+        survey: &SurveyId,
+    ) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
+        let Some(item) = self.table.get(ItemKey::rollup_values(generation, survey), false).await? else {
+            return Ok(BTreeMap::new());
+        };
+        let mut dimensions = BTreeMap::new();
+        for (name, value) in item {
+            if let (Some(dimension), AttributeValue::Ss(values)) = (name.strip_prefix(VALUES_PREFIX), value) {
+                dimensions.insert(dimension.to_owned(), values.into_iter().collect());
+            }
+        }
+        Ok(dimensions)
     }
 
     /// One rollup's days from `since` to `until` (inclusive, `yyyy-mm-dd`), oldest first.
