@@ -2,18 +2,22 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev dev-reset test bench
+.PHONY: help install dev dev-reset test bench rebuild
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
+	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
 
 install:
 	@infra/scripts/install.sh
 
 dev: install
 	@infra/scripts/dev.sh
+
+rebuild:
+	@infra/scripts/rebuild.sh
 
 dev-reset:
 	rm -rf .local/dynamodb .local/dev.env

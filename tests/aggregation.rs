@@ -1,7 +1,8 @@
 //! The aggregator against DynamoDB Local and its stream: a random history of purchases, scanner
 //! sweeps, clicks, confirmations and changed answers, with aggregation runs cut short (a crash
 //! between two folds) and runs racing each other, must leave rollups equal to a recount of the raw
-//! items, and their NPS equal to the scoring crate's on the raw scores.
+//! items, and their NPS equal to the scoring crate's on the raw scores. Rebuilds, alone or racing
+//! answers, incremental runs and each other, must leave the same.
 //!
 //! The seed is printed; `NPS_SEED=<seed>` replays a failure.
 
@@ -79,12 +80,18 @@ async fn scan(s: &Stack) -> Vec<std::collections::HashMap<String, AttributeValue
     }
 }
 
-/// The rollups as stored: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / day.
+/// The rollups of the generation in use: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / day.
+/// Fails if the table holds rollup items of any other generation.
 async fn stored_rollups(s: &Stack) -> BTreeMap<RollupKey, Counts> {
+    let generation = DynamoRollups::new(s.table.clone()).checkpoint().await.unwrap().generation;
+    let prefix = format!("ROLLUP#{generation}#");
     let mut rollups = BTreeMap::new();
     for item in scan(s).await {
         let pk = item["pk"].as_s().unwrap();
-        let Some(rest) = pk.strip_prefix("ROLLUP#1#") else { continue };
+        if !pk.starts_with("ROLLUP#") || *pk == format!("ROLLUP#{generation}") {
+            continue; // not a rollup, or the rebuild's claim of the generation in use
+        }
+        let rest = pk.strip_prefix(&prefix).unwrap_or_else(|| panic!("{pk}: a rollup of a generation not in use"));
         if item["sk"].as_s().unwrap() == "VALUES" {
             continue;
         }
@@ -153,7 +160,7 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
         }
     }
 
-    let (mut crashes, mut races) = (0, 0);
+    let (mut crashes, mut races, mut rebuilds) = (0, 0, 0);
     for _ in 0..160 {
         let path = &links[rng.usize(..links.len())];
         let score = rng.u8(..=10);
@@ -181,6 +188,19 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
                 crashes += 1;
                 aggregator.run(rng.usize(1..3), Timestamp::now()).await.unwrap();
             }
+            10 if rng.u8(..4) == 0 => {
+                // A rebuild while a person answers and an incremental run folds.
+                rebuilds += 1;
+                let answer = call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
+                let (rebuilt, page, run) = tokio::join!(
+                    aggregator.rebuild(Timestamp::now()),
+                    s.capture.handle(answer),
+                    aggregator.run(usize::MAX, Timestamp::now())
+                );
+                rebuilt.unwrap();
+                run.unwrap();
+                assert_eq!(page.status(), StatusCode::OK);
+            }
             10 => {
                 races += 1;
                 let (a, b) = tokio::join!(
@@ -197,7 +217,7 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
     }
     let last = aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
     assert!(!last.contended && !last.limited, "{last:?}");
-    println!("{crashes} runs cut short, {races} pairs of racing runs");
+    println!("{crashes} runs cut short, {races} pairs of racing runs, {rebuilds} rebuilds");
 
     let stored = stored_rollups(&s).await;
     let (expected, scores) = recount(&s).await;
@@ -207,7 +227,9 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
         values.entry(key.dimension.clone()).or_default().insert(key.value.clone());
     }
     let default = SurveyId::parse("default").unwrap();
-    let listed = DynamoRollups::new(s.table.clone()).segment_values(1, &default).await.unwrap();
+    let rollups = DynamoRollups::new(s.table.clone());
+    let generation = rollups.checkpoint().await.unwrap().generation;
+    let listed = rollups.segment_values(generation, &default).await.unwrap();
     assert_eq!(listed, values, "every segment value with rollups is listed, and no other");
 
     // NPS over all days of the `all` rollups == the scoring crate on the raw confirmed scores.
@@ -238,4 +260,47 @@ async fn an_idle_run_reads_one_item_and_writes_nothing() {
     // It reads again the previous fold's own writes from the stream (they count for nothing).
     assert_eq!(report.folds, 0, "{report:?}");
     assert_eq!((meter.read_units(), meter.write_units()), (1.0, 0.0), "the checkpoint, and nothing else");
+}
+
+#[tokio::test]
+async fn a_rebuild_recounts_what_the_incremental_runs_counted_and_they_go_on_from_it() {
+    let s = stack("aggregation-rebuild", LINKS, &["product"]).await;
+    let aggregator = aggregator(&s, None).await;
+    let mut links = Vec::new();
+    for (i, product) in ["boots", "hats", "boots", "socks"].into_iter().enumerate() {
+        let email = unique(&format!("rebuild{i}"));
+        purchase(&s, &email, &format!("order-{email}"), json!({ "product": product })).await;
+        let (link, _) = emailed_links(&s, &email, 0).await;
+        links.push(link.replace(LINKS, "").split('?').next().unwrap().to_owned());
+    }
+    let answer = |path: &str, score: u8| call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
+    for (path, score) in links.iter().zip([9, 3, 10, 7]) {
+        s.capture.handle(answer(path, score)).await;
+    }
+    s.capture.handle(call(Method::GET, &format!("{}?score=2", links[3]), "Mozilla/5.0 (person)", "")).await;
+    aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
+    let incremental = stored_rollups(&s).await;
+    assert_eq!(incremental, recount(&s).await.0);
+
+    let rebuilt = aggregator.rebuild(Timestamp::now()).await.unwrap();
+    assert_eq!(rebuilt.generation, 2);
+    assert!(rebuilt.deleted > 0, "the first generation's items are gone: {rebuilt:?}");
+    assert_eq!(stored_rollups(&s).await, incremental, "rebuild == incremental");
+
+    // Incremental runs fold into the new generation, from where the rebuild stopped reading.
+    s.capture.handle(answer(&links[1], 8)).await;
+    let run = aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
+    assert!(run.folds > 0, "{run:?}");
+    let (expected, _) = recount(&s).await;
+    assert_eq!(stored_rollups(&s).await, expected);
+
+    // Two rebuilds at once: one switches; the other, overtaken, leaves nothing behind.
+    let (a, b) = tokio::join!(aggregator.rebuild(Timestamp::now()), aggregator.rebuild(Timestamp::now()));
+    for result in [&a, &b] {
+        if let Err(e) = result {
+            assert!(matches!(e, aggregate::RebuildError::Overtaken(_)), "{e}");
+        }
+    }
+    assert!(a.is_ok() || b.is_ok());
+    assert_eq!(stored_rollups(&s).await, expected, "and no rollups of another generation are left");
 }

@@ -78,6 +78,7 @@ NPS_TABLE=$NPS_TABLE
 NPS_INBOX_URL=$NPS_INBOX_URL
 NPS_TRIGGER_URL=$NPS_TRIGGER_URL
 NPS_CAPTURE_URL=$NPS_CAPTURE_URL
+NPS_FUNCTIONS_URL=$functions
 $seeded
 $(cat "$secrets")
 ENV
@@ -90,7 +91,7 @@ cat <<MSG
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
-    Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log)
+    Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
     Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (then click a score in the inbox)
 

@@ -61,6 +61,8 @@ confirmed=$(curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=9&comment=Qui
 check "confirming it thanks the person" grep -q 'role="status"' <<<"$confirmed"
 folded=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{}')
 check "the aggregate invocation folds the answer from the table's stream" grep -Eq '"folds":[1-9]' <<<"$folded"
+rebuilt=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{"rebuild":true}')
+check "the admin invocation rebuilds the rollups as generation 2" grep -q '"generation":2' <<<"$rebuilt"
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

@@ -8,6 +8,8 @@
 //! a fold of its own; the checkpoint is still stored at least hourly, to stay well inside the
 //! stream's 24 hours.
 
+mod rebuild;
+
 use std::collections::HashSet;
 use std::time::Duration;
 
@@ -17,6 +19,8 @@ use nps_adapters::dynamo::{
 use nps_domain::Timestamp;
 use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
 use serde::Serialize;
+
+pub use rebuild::{RebuildError, Rebuilt};
 
 pub struct Aggregator {
     stream: TableStream,
@@ -54,6 +58,11 @@ struct Run<'a> {
 impl Aggregator {
     pub fn new(stream: TableStream, rollups: DynamoRollups) -> Self {
         Aggregator { stream, rollups }
+    }
+
+    /// Recomputes every rollup from the raw items under a new generation, and switches to it.
+    pub async fn rebuild(&self, now: Timestamp) -> Result<Rebuilt, RebuildError> {
+        rebuild::rebuild(&self.stream, &self.rollups, now).await
     }
 
     /// Folds what the stream holds after the checkpoint, in at most `max_folds` transactions.

@@ -1,5 +1,6 @@
 //! Wiring only: logs, config (a bad variable stops init with its name), clients, the loop.
-//! Each invocation (from the schedule; its payload is ignored) folds what the stream holds.
+//! Each invocation from the schedule folds what the stream holds; an admin invocation with the
+//! payload `{"rebuild": true}` recomputes every rollup from the raw items instead.
 
 use std::sync::Arc;
 
@@ -23,9 +24,14 @@ async fn main() -> Result<(), Error> {
     let rollups = DynamoRollups::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table));
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
     let aggregator = Arc::new(Aggregator::new(stream, rollups));
-    lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let aggregator = aggregator.clone();
         async move {
+            if event.payload.get("rebuild") == Some(&Value::Bool(true)) {
+                let rebuilt = aggregator.rebuild(Timestamp::now()).await?;
+                tracing::info!(?rebuilt, "rollups rebuilt");
+                return Ok(serde_json::to_value(rebuilt)?);
+            }
             // A failure (storage, or a stream trimmed past the checkpoint) fails the invocation,
             // so the schedule's retries, dead-letter queue and alarm see it.
             let report = aggregator.run(MAX_FOLDS, Timestamp::now()).await?;

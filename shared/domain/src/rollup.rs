@@ -123,10 +123,15 @@ impl Deltas {
 
     /// Adds what `image` counts (`sign` +1), or takes it away (−1).
     pub fn add(&mut self, image: Option<Image<'_>>, sign: i64) {
-        let Some((keys, counts)) = image.and_then(contribution) else { return };
+        if let Some((keys, counts)) = image.and_then(contribution) {
+            self.add_to(&keys, &counts, sign);
+        }
+    }
+
+    /// Adds `counts` times `sign` to each rollup of `keys`.
+    pub fn add_to(&mut self, keys: &[RollupKey], counts: &Counts, sign: i64) {
         for key in keys {
-            let entry = self.0.entry(key).or_default();
-            entry.add(&counts, sign);
+            self.0.entry(key.clone()).or_default().add(counts, sign);
         }
     }
 

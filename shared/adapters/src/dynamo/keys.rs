@@ -87,6 +87,11 @@ impl ItemKey {
         ItemKey { pk: format!("ROLLUP#{generation}#{survey}"), sk: "VALUES".to_owned() }
     }
 
+    /// A rebuild's claim of a generation (a rollup item, deleted with its generation).
+    pub fn rollup_claim(generation: u64) -> Self {
+        ItemKey { pk: format!("ROLLUP#{generation}"), sk: "CLAIM".to_owned() }
+    }
+
     pub fn checkpoint() -> Self {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
     }

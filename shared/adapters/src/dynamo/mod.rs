@@ -19,7 +19,7 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, WriteRequest};
 use nps_domain::StoreError;
 
 pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
@@ -27,7 +27,7 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Saved};
-pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, ShardPosition};
+pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardPosition};
 pub use stream::{Change, Page, Shard, StreamError, TableStream};
 pub use surveys::{CachedSurveys, DynamoSurveys};
 
@@ -128,6 +128,33 @@ impl Table {
             }
             Err(err) => Err(store_error(err)),
         }
+    }
+
+    /// Writes `requests` in batches of 25, again for what DynamoDB leaves unprocessed.
+    pub(crate) async fn batch_write(&self, requests: Vec<WriteRequest>) -> Result<(), StoreError> {
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            for attempt in 0u32.. {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.name, pending)
+                    .set_return_consumed_capacity(self.capacity())
+                    .send()
+                    .await
+                    .map_err(store_error)?;
+                self.count(Units::Write, out.consumed_capacity());
+                pending = out.unprocessed_items.and_then(|mut left| left.remove(&self.name)).unwrap_or_default();
+                if pending.is_empty() {
+                    break;
+                }
+                if attempt == 8 {
+                    return Err(StoreError::Unavailable("writes left unprocessed after 8 retries".into()));
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50 << attempt)).await;
+            }
+        }
+        Ok(())
     }
 
     pub(crate) fn count<'a>(&self, units: Units, consumed: impl IntoIterator<Item = &'a ConsumedCapacity>) {

@@ -4,6 +4,7 @@
 //!   `unconfirmed`, `suspected_bot`, `sent`, changed only by `ADD`.
 //! - segment values: `ROLLUP#<generation>#<survey>` / `VALUES`: per dimension `d_<dimension>`,
 //!   the set of values it has rollups for (what `group_by` lists), changed only by `ADD`.
+//! - a rebuild's claim of a generation: `ROLLUP#<generation>` / `CLAIM`.
 //! - checkpoint: `AGGREGATOR` / `CHECKPOINT`: a version, the rollups' generation, and per stream
 //!   shard the last sequence folded and whether the shard is read to its end.
 //!
@@ -14,7 +15,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem, Update};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+};
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
 use nps_domain::rollup::{Counts, Deltas, Image, RollupKey};
@@ -289,6 +292,132 @@ impl DynamoRollups {
     }
 }
 
+/// An item a rebuild's scan finds.
+#[derive(Debug, Clone)]
+pub enum Scanned {
+    Counted(Box<Counted>),
+    /// A rollup or a `VALUES` item, of any generation.
+    Rollup {
+        key: ItemKey,
+        generation: u64,
+    },
+}
+
+impl DynamoRollups {
+    /// Reads the whole table once, handing each item the rollups count and each rollup item to
+    /// `each`. The one read whose cost grows with the table: rebuilds only.
+    pub async fn scan(&self, mut each: impl FnMut(Scanned)) -> Result<usize, StoreError> {
+        let mut start: Option<Item> = None;
+        let mut items = 0;
+        loop {
+            let out = self
+                .table
+                .client()
+                .scan()
+                .table_name(self.table.name())
+                .set_exclusive_start_key(start.take())
+                .set_return_consumed_capacity(self.table.capacity())
+                .send()
+                .await
+                .map_err(store_error)?;
+            self.table.count(Units::Read, out.consumed_capacity());
+            for item in out.items() {
+                items += 1;
+                if let Some(counted) = Counted::parse(item)? {
+                    each(Scanned::Counted(Box::new(counted)));
+                } else if let Some(generation) = rollup_generation(item) {
+                    let a = Attrs(item);
+                    let key = ItemKey { pk: a.s(attr::PK)?.to_owned(), sk: a.s(attr::SK)?.to_owned() };
+                    each(Scanned::Rollup { key, generation });
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(items),
+            }
+        }
+    }
+
+    /// Claims the first unclaimed generation from `from` on, so two rebuilds never write the same
+    /// one. The claim (`ROLLUP#<generation>` / `CLAIM`) is a rollup item: deleted with the rest.
+    pub async fn claim_generation(&self, from: u64, now: Timestamp) -> Result<u64, StoreError> {
+        for generation in from.. {
+            let mut item = key_item(ItemKey::rollup_claim(generation));
+            item.insert(WRITTEN_AT.to_owned(), n(now.unix()));
+            let put = self
+                .table
+                .client()
+                .put_item()
+                .table_name(self.table.name())
+                .set_item(Some(item))
+                .condition_expression("attribute_not_exists(#pk)")
+                .expression_attribute_names("#pk", attr::PK)
+                .set_return_consumed_capacity(self.table.capacity())
+                .send()
+                .await;
+            if self.table.conditional(put, |o| o.consumed_capacity())?.is_some() {
+                return Ok(generation);
+            }
+        }
+        Err(StoreError::Malformed("no generation left to claim".into()))
+    }
+
+    /// Stores `totals` as the whole counts of `generation` (a rebuild's, not yet in use), and each
+    /// survey's segment values; returns the keys written.
+    pub async fn write_generation(&self, generation: u64, totals: &Deltas) -> Result<Vec<ItemKey>, StoreError> {
+        let mut items = Vec::new();
+        for (key, counts) in totals.iter() {
+            let mut item = key_item(rollup_key(generation, key));
+            let fields = SCORE_BUCKETS.iter().zip(counts.scores).chain([
+                (&UNCONFIRMED, counts.unconfirmed),
+                (&SUSPECTED_BOT, counts.suspected_bot),
+                (&SENT, counts.sent),
+            ]);
+            item.extend(fields.filter(|(_, count)| *count != 0).map(|(name, count)| ((*name).to_owned(), n(count))));
+            items.push(item);
+        }
+        for (survey, dimensions) in totals.segment_values() {
+            let mut item = key_item(ItemKey::rollup_values(generation, survey));
+            item.extend(dimensions.into_iter().map(|(dimension, values)| {
+                let values = AttributeValue::Ss(values.into_iter().map(str::to_owned).collect());
+                (format!("{VALUES_PREFIX}{dimension}"), values)
+            }));
+            items.push(item);
+        }
+        let mut keys = Vec::with_capacity(items.len());
+        let mut puts = Vec::with_capacity(items.len());
+        for item in items {
+            let a = Attrs(&item);
+            keys.push(ItemKey { pk: a.s(attr::PK)?.to_owned(), sk: a.s(attr::SK)?.to_owned() });
+            let put = PutRequest::builder().set_item(Some(item)).build().map_err(malformed)?;
+            puts.push(WriteRequest::builder().put_request(put).build());
+        }
+        self.table.batch_write(puts).await?;
+        Ok(keys)
+    }
+
+    /// Deletes rollup items (of a generation no longer in use).
+    pub async fn delete(&self, keys: Vec<ItemKey>) -> Result<(), StoreError> {
+        let deletes = keys
+            .into_iter()
+            .map(|key| {
+                let delete = DeleteRequest::builder().set_key(Some(key_item(key))).build().map_err(malformed)?;
+                Ok(WriteRequest::builder().delete_request(delete).build())
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        self.table.batch_write(deletes).await
+    }
+}
+
+fn malformed(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Malformed(e.to_string())
+}
+
+/// The generation of a rollup or `VALUES` item; `None` for any other item.
+fn rollup_generation(item: &Item) -> Option<u64> {
+    Attrs(item).opt_s(attr::PK)?.strip_prefix("ROLLUP#")?.split('#').next()?.parse().ok()
+}
+
 /// A stored item the rollups count, parsed from a stream image.
 #[derive(Debug, Clone)]
 pub enum Counted {
@@ -307,6 +436,14 @@ impl Counted {
             Some(sk) if sk == ItemKey::response(id).sk => Some(Counted::Response(responses::from_item(id, item)?)),
             _ => None,
         })
+    }
+
+    /// The request it is, or belongs to, and whether it is the response.
+    pub fn id(&self) -> (RequestId, bool) {
+        match self {
+            Counted::Request(r) => (r.id, false),
+            Counted::Response(r) => (r.request_id, true),
+        }
     }
 
     pub fn image(&self) -> Image<'_> {
