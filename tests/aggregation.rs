@@ -13,8 +13,7 @@ use std::sync::Arc;
 
 use aggregate::Aggregator;
 use aws_sdk_dynamodb::types::AttributeValue;
-use lambda_http::Body;
-use lambda_http::http::{Method, Request, StatusCode};
+use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{CapacityMeter, Counted, DynamoRollups, TableStream};
 use nps_domain::Timestamp;
@@ -22,7 +21,7 @@ use nps_domain::rollup::{Counts, Deltas, RollupKey};
 use nps_domain::survey::SurveyId;
 use nps_scoring::{Histogram, Score, Summary};
 use serde_json::json;
-use support::{Stack, emailed_links, purchase, stack, unique};
+use support::{Stack, capture_call, emailed_links, purchase, stack, unique};
 
 const LINKS: &str = "https://nps.example";
 const PRODUCTS: [&str; 3] = ["boots", "hats", "socks"];
@@ -45,16 +44,6 @@ async fn aggregator(s: &Stack, meter: Option<Arc<CapacityMeter>>) -> Aggregator 
         None => s.table.clone(),
     };
     Aggregator::new(TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn), DynamoRollups::new(table))
-}
-
-fn call(method: Method, path: &str, agent: &str, form: &str) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1{path}"))
-        .header("user-agent", agent)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap()
 }
 
 /// Every item of the table, raw.
@@ -167,20 +156,21 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
         match rng.u8(..12) {
             0..=3 => {
                 let agent = if rng.bool() { "Mozilla/5.0 (person)" } else { "Mimecast link scanner" };
-                let page = s.capture.handle(call(Method::GET, &format!("{path}?score={score}"), agent, "")).await;
+                let page =
+                    s.capture.handle(capture_call(Method::GET, &format!("{path}?score={score}"), agent, "")).await;
                 assert_eq!(page.status(), StatusCode::OK);
             }
             4..=7 => {
                 let comment = if rng.bool() { "&comment=because" } else { "" };
                 let form = format!("score={score}{comment}");
-                let page = s.capture.handle(call(Method::POST, path, "Mozilla/5.0 (person)", &form)).await;
+                let page = s.capture.handle(capture_call(Method::POST, path, "Mozilla/5.0 (person)", &form)).await;
                 assert_eq!(page.status(), StatusCode::OK);
             }
             8 => {
                 // Sweep all eleven scores within a second, as a scanner does.
                 for sweep in 0..=10 {
                     let sweep_path = format!("{path}?score={sweep}");
-                    s.capture.handle(call(Method::GET, &sweep_path, "Mozilla/5.0 (sandbox)", "")).await;
+                    s.capture.handle(capture_call(Method::GET, &sweep_path, "Mozilla/5.0 (sandbox)", "")).await;
                 }
             }
             9 => {
@@ -191,7 +181,7 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
             10 if rng.u8(..4) == 0 => {
                 // A rebuild while a person answers and an incremental run folds.
                 rebuilds += 1;
-                let answer = call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
+                let answer = capture_call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
                 let (rebuilt, page, run) = tokio::join!(
                     aggregator.rebuild(Timestamp::now()),
                     s.capture.handle(answer),
@@ -211,7 +201,7 @@ async fn rollups_equal_a_recount_after_a_random_history_with_crashes_and_racing_
                 assert!(!(a.limited || b.limited));
             }
             _ => {
-                s.capture.handle(call(Method::HEAD, &format!("{path}?score={score}"), "curl/8", "")).await;
+                s.capture.handle(capture_call(Method::HEAD, &format!("{path}?score={score}"), "curl/8", "")).await;
             }
         }
     }
@@ -273,11 +263,12 @@ async fn a_rebuild_recounts_what_the_incremental_runs_counted_and_they_go_on_fro
         let (link, _) = emailed_links(&s, &email, 0).await;
         links.push(link.replace(LINKS, "").split('?').next().unwrap().to_owned());
     }
-    let answer = |path: &str, score: u8| call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
+    let answer =
+        |path: &str, score: u8| capture_call(Method::POST, path, "Mozilla/5.0 (person)", &format!("score={score}"));
     for (path, score) in links.iter().zip([9, 3, 10, 7]) {
         s.capture.handle(answer(path, score)).await;
     }
-    s.capture.handle(call(Method::GET, &format!("{}?score=2", links[3]), "Mozilla/5.0 (person)", "")).await;
+    s.capture.handle(capture_call(Method::GET, &format!("{}?score=2", links[3]), "Mozilla/5.0 (person)", "")).await;
     aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
     let incremental = stored_rollups(&s).await;
     assert_eq!(incremental, recount(&s).await.0);

@@ -10,18 +10,12 @@ use nps_adapters::dynamo::DynamoResponses;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use serde_json::json;
-use support::{emailed_links, purchase, stack, unique};
+use support::{capture_call, emailed_links, purchase, stack, unique};
 
 const LINKS: &str = "https://nps.example";
 
 fn browser(method: Method, path: &str, form: &str) -> Request<Body> {
-    Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1{path}"))
-        .header("user-agent", "Mozilla/5.0 (journey test)")
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_owned()))
-        .unwrap()
+    capture_call(method, path, "Mozilla/5.0 (journey test)", form)
 }
 
 #[tokio::test]

@@ -45,10 +45,11 @@ functions_port=$(port_or_free 9000)
 functions="http://127.0.0.1:$functions_port"
 export NPS_TRIGGER_URL="$functions/lambda-url/trigger"
 export NPS_CAPTURE_URL="$functions/lambda-url/capture"
+export NPS_API_URL="$functions/lambda-url/api"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
 export RUST_LOG=${RUST_LOG:-info}
 log "building the functions (the first time takes a few minutes)"
-cargo build -q -p trigger -p dispatch -p capture -p aggregate || die "building the functions failed"
+cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api || die "building the functions failed"
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$functions_port" \
   >"$LOCAL/logs/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -78,6 +79,7 @@ NPS_TABLE=$NPS_TABLE
 NPS_INBOX_URL=$NPS_INBOX_URL
 NPS_TRIGGER_URL=$NPS_TRIGGER_URL
 NPS_CAPTURE_URL=$NPS_CAPTURE_URL
+NPS_API_URL=$NPS_API_URL
 NPS_FUNCTIONS_URL=$functions
 $seeded
 $(cat "$secrets")
@@ -89,6 +91,7 @@ cat <<MSG
 
     Inbox (every email sent)   $NPS_INBOX_URL
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
+    Metrics API                curl -H "authorization: Bearer \$NPS_API_KEY" "$NPS_API_URL/v1/metrics?survey=default"
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
     Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all

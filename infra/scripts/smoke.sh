@@ -2,7 +2,7 @@
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
 # runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
 # a signed purchase lands one email in the local inbox and its score link opens the page and takes
-# the answer, which aggregate folds; a forged one is refused, the people API schedules a survey and
+# the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people API schedules a survey and
 # dispatch sends it.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -24,7 +24,7 @@ eval "export $("$ROOT/target/debug/nps-local-stack" seed --name "$NPS_TABLE" | t
 port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
-cargo build -q -p trigger -p dispatch -p capture -p aggregate
+cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -63,6 +63,8 @@ folded=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggrega
 check "the aggregate invocation folds the answer from the table's stream" grep -Eq '"folds":[1-9]' <<<"$folded"
 rebuilt=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{"rebuild":true}')
 check "the admin invocation rebuilds the rollups as generation 2" grep -q '"generation":2' <<<"$rebuilt"
+metrics=$(curl -s --max-time 60 "$functions/lambda-url/api/v1/metrics?survey=default" -H "authorization: Bearer $NPS_API_KEY")
+check "the metrics API counts the answer: one promoter, NPS 100" grep -q '"n":1,.*"nps":100.0' <<<"$metrics"
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

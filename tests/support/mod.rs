@@ -78,18 +78,24 @@ pub fn unique(label: &str) -> String {
 }
 
 /// A signed purchase for `email` with `properties` (a JSON object); the answer's JSON.
+#[allow(dead_code, reason = "each test binary compiles this module; the metrics test purchases at set times")]
 pub async fn purchase(s: &Stack, email: &str, order: &str, properties: Value) -> Value {
-    let event =
-        json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order, "properties": properties});
+    purchase_at(s, email, order, json!({ "properties": properties }), Timestamp::now()).await
+}
+
+/// A signed purchase at `at`, with `fields` (`properties`, `survey`…) added to the event.
+pub async fn purchase_at(s: &Stack, email: &str, order: &str, fields: Value, at: Timestamp) -> Value {
+    let mut event = json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order});
+    event.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
     let body = serde_json::to_vec(&event).unwrap();
     let req = Request::builder()
         .method(Method::POST)
         .uri("http://127.0.0.1/v1/triggers/generic")
         .header("content-type", "application/json")
-        .header(generic::HEADER, generic::sign(SECRET.as_bytes(), Timestamp::now().unix(), &body))
+        .header(generic::HEADER, generic::sign(SECRET.as_bytes(), at.unix(), &body))
         .body(Body::from(body))
         .unwrap();
-    let response = s.trigger.handle(req).await;
+    let response = s.trigger.handle_at(req, at).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     serde_json::from_slice(response.body().as_ref()).unwrap()
 }
@@ -107,4 +113,16 @@ pub async fn emailed_links(s: &Stack, email: &str, score: u8) -> (String, String
     };
     let links = &s.links;
     (find(&format!("{links}/r/")).replace("score=0", &format!("score={score}")), find(&format!("{links}/u/")))
+}
+
+/// A request to the capture function as a browser (or a scanner) sends it: `form` is the body.
+#[allow(dead_code, reason = "each test binary compiles this module; the browser test sends real requests")]
+pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Request<Body> {
+    Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1{path}"))
+        .header("user-agent", agent)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_owned()))
+        .unwrap()
 }

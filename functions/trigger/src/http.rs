@@ -1,56 +1,15 @@
-//! Routing, input bounds, and the one mapping of errors to HTTP answers
-//! (`{"error": {"code", "message"}}`; 5xx means "retry me").
+//! Routing, and what the trigger's own errors mean to the caller (the JSON error answer itself
+//! is `nps_http`'s).
 
-use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use nps_domain::intake::{EventError, Outcome, TriggerEvent};
-use nps_domain::{StoreError, Timestamp};
+use nps_domain::Timestamp;
+use nps_domain::intake::{Outcome, TriggerEvent};
+use nps_http::{ApiError, api_path, json_body, json_response};
 use nps_sending::IntakeError;
-use serde_json::json;
 
 use crate::App;
 use crate::sources::{Incoming, SignatureError, Source};
-
-/// Largest body accepted (a Shopify order with many line items stays well below).
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-
-#[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    retry_after: Option<u64>,
-    allow: Option<&'static str>,
-}
-
-impl ApiError {
-    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, message: message.into(), retry_after: None, allow: None }
-    }
-
-    fn retry_after(mut self, seconds: u64) -> Self {
-        self.retry_after = Some(seconds);
-        self
-    }
-
-    pub fn into_response(self) -> Response<Body> {
-        let body = json!({"error": {"code": self.code, "message": self.message}});
-        let mut response = json_response(self.status, &body);
-        if let Some(seconds) = self.retry_after {
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
-        }
-        if let Some(allow) = self.allow {
-            response.headers_mut().insert(header::ALLOW, HeaderValue::from_static(allow));
-        }
-        response
-    }
-}
-
-impl From<EventError> for ApiError {
-    fn from(e: EventError) -> Self {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string())
-    }
-}
 
 impl From<SignatureError> for ApiError {
     fn from(e: SignatureError) -> Self {
@@ -58,43 +17,21 @@ impl From<SignatureError> for ApiError {
     }
 }
 
-impl From<StoreError> for ApiError {
-    fn from(e: StoreError) -> Self {
-        if e.is_retryable() {
-            tracing::warn!(error = %e, source = ?std::error::Error::source(&e), "storage unavailable");
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", "temporarily unavailable; retry")
-                .retry_after(5)
-        } else {
-            tracing::error!(error = %e, source = ?std::error::Error::source(&e), "storage failure");
-            ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; retry later")
+/// What the outbox's refusal means to the caller.
+fn intake_error(e: IntakeError) -> ApiError {
+    match e {
+        IntakeError::UnknownSurvey(id) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_survey", format!("no survey with id {id}"))
         }
+        IntakeError::InvalidKey(e) => ApiError::invalid(e.to_string()),
+        IntakeError::InProgress { retry_after } => ApiError::new(
+            StatusCode::CONFLICT,
+            "in_progress",
+            "this event is being processed by another delivery; retry",
+        )
+        .retry_after(retry_after),
+        IntakeError::Unavailable(e) => e.into(),
     }
-}
-
-impl From<IntakeError> for ApiError {
-    fn from(e: IntakeError) -> Self {
-        match e {
-            IntakeError::UnknownSurvey(id) => {
-                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_survey", format!("no survey with id {id}"))
-            }
-            IntakeError::InvalidKey(e) => ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", e.to_string()),
-            IntakeError::InProgress { retry_after } => ApiError::new(
-                StatusCode::CONFLICT,
-                "in_progress",
-                "this event is being processed by another delivery; retry",
-            )
-            .retry_after(retry_after),
-            IntakeError::Unavailable(e) => e.into(),
-        }
-    }
-}
-
-pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_string()));
-    *response.status_mut() = status;
-    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
-    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    response
 }
 
 /// 202 for a new event, 200 for a repeat answered with the first outcome.
@@ -103,49 +40,16 @@ pub fn outcome_response(outcome: &Outcome, repeat: bool) -> Response<Body> {
     json_response(status, &serde_json::to_value(outcome).unwrap_or_default())
 }
 
-fn method_not_allowed(allow: &'static str) -> ApiError {
-    let mut e = ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", format!("use {allow}"));
-    e.allow = Some(allow);
-    e
-}
-
-/// The body, if it is JSON and within bounds.
-pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
-    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    let media_type = content_type.split(';').next().unwrap_or("").trim();
-    if !media_type.eq_ignore_ascii_case("application/json") {
-        return Err(ApiError::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send Content-Type: application/json",
-        ));
-    }
-    let body: &[u8] = req.body().as_ref();
-    if body.len() > MAX_BODY_BYTES {
-        return Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "payload_too_large",
-            format!("the body is over {MAX_BODY_BYTES} bytes"),
-        ));
-    }
-    if body.is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_request", "body: is empty"));
-    }
-    Ok(body)
-}
-
 impl App {
     pub(crate) async fn route(&self, req: Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
-        // Behind a stage or a local URL prefix, the API's own path starts at "/v1/".
-        let path = req.uri().path().to_owned();
-        let path = path.find("/v1/").map_or(path.as_str(), |i| &path[i..]);
-        let segments: Vec<&str> = path.trim_end_matches('/').split('/').skip(1).collect();
+        let path = api_path(&req);
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
         match (segments.as_slice(), req.method()) {
             (["v1", "triggers", source], &Method::POST) => self.webhook(source, &req, now).await,
-            (["v1", "triggers", _], _) => Err(method_not_allowed("POST")),
+            (["v1", "triggers", _], _) => Err(ApiError::method_not_allowed("POST")),
             (["v1", "people"], &Method::POST) => self.people(&req, now).await,
-            (["v1", "people"], _) => Err(method_not_allowed("POST")),
-            _ => Err(ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such route")),
+            (["v1", "people"], _) => Err(ApiError::method_not_allowed("POST")),
+            _ => Err(ApiError::not_found()),
         }
     }
 
@@ -173,7 +77,7 @@ impl App {
         event: &TriggerEvent,
         now: Timestamp,
     ) -> Result<Response<Body>, ApiError> {
-        let accepted = self.outbox.accept(source, event, now).await?;
+        let accepted = self.outbox.accept(source, event, now).await.map_err(intake_error)?;
         tracing::info!(
             source,
             status = ?accepted.outcome.status,

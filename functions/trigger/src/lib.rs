@@ -15,7 +15,7 @@ use nps_domain::Timestamp;
 use nps_sending::Outbox;
 
 pub use config::Config;
-pub use http::ApiError;
+pub use nps_http::ApiError;
 
 /// Everything a request needs, built once at init.
 pub struct App {
@@ -39,9 +39,6 @@ impl App {
     }
 
     pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
-        match self.route(req, now).await {
-            Ok(response) => response,
-            Err(err) => err.into_response(),
-        }
+        nps_http::respond(self.route(req, now).await)
     }
 }

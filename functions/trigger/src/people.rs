@@ -4,17 +4,17 @@
 
 use std::time::Duration;
 
-use lambda_http::http::{StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::Scope;
 use nps_domain::Timestamp;
 use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::survey::SurveyId;
+use nps_http::{ApiError, authorize, json_body};
 use serde::Deserialize;
 use serde_json::Value;
 
 use crate::App;
-use crate::http::{ApiError, json_body, outcome_response};
+use crate::http::outcome_response;
 
 const MAX_DELAY_SECS: u64 = 90 * 86_400;
 
@@ -31,10 +31,6 @@ struct Person {
     properties: Option<serde_json::Map<String, Value>>,
     /// `false`: validate only, send nothing.
     send: Option<bool>,
-}
-
-fn unauthorized(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
 }
 
 fn event(p: Person, event_id: String) -> Result<TriggerEvent, EventError> {
@@ -64,17 +60,7 @@ fn event(p: Person, event_id: String) -> Result<TriggerEvent, EventError> {
 
 impl App {
     pub(crate) async fn people(&self, req: &Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
-        let presented = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?;
-        let key =
-            self.api_keys.verify(presented.trim()).await?.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
-        if !key.scope.allows(Scope::Write) {
-            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this API key may only read"));
-        }
+        authorize(req, &self.api_keys, Scope::Write).await?;
         let body = json_body(req)?;
         let person: Person = serde_json::from_slice(body).map_err(|e| EventError::invalid("body", e.to_string()))?;
         let send = person.send.unwrap_or(true);

@@ -48,7 +48,12 @@ pub fn listing_keys(survey: &SurveyId, created_at: Timestamp, id: RequestId) -> 
 
 impl ItemKey {
     pub fn survey(id: &SurveyId) -> Self {
-        ItemKey { pk: "SURVEY".to_owned(), sk: id.to_string() }
+        ItemKey { pk: Self::survey_partition().to_owned(), sk: id.to_string() }
+    }
+
+    /// The partition holding every survey.
+    pub fn survey_partition() -> &'static str {
+        "SURVEY"
     }
 
     pub fn request(id: RequestId) -> Self {

@@ -96,6 +96,15 @@ impl Table {
         Ok(out.item)
     }
 
+    /// A query of every item in partition `pk` (more conditions may follow), for [`Table::query`].
+    pub(crate) fn partition(&self, pk: impl Into<String>) -> QueryFluentBuilder {
+        self.client
+            .query()
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", keys::attr::PK)
+            .expression_attribute_values(":pk", item::s(pk))
+    }
+
     /// Runs a query built on this table's client, its reads counted.
     pub(crate) async fn query(&self, query: QueryFluentBuilder) -> Result<QueryOutput, StoreError> {
         let out = query

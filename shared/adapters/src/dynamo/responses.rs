@@ -58,14 +58,7 @@ impl DynamoResponses {
     /// partition, so this is one round trip and one read unit where two reads cost two of each.
     pub async fn with_request(&self, id: RequestId) -> Result<Option<(SurveyRequest, Option<Response>)>, StoreError> {
         let (request_key, response_key) = (ItemKey::request(id), ItemKey::response(id));
-        let query = self
-            .table
-            .client()
-            .query()
-            .key_condition_expression("#pk = :pk")
-            .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_values(":pk", s(request_key.pk))
-            .consistent_read(true);
+        let query = self.table.partition(request_key.pk).consistent_read(true);
         let out = self.table.query(query).await?;
         let (mut request, mut response) = (None, None);
         for item in out.items() {

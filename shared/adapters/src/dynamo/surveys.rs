@@ -7,7 +7,7 @@ use nps_domain::StoreError;
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 
 use super::item::{Attrs, Item, key_item, n, s};
-use super::keys::ItemKey;
+use super::keys::{ItemKey, attr};
 use super::{Table, Units, store_error};
 
 const KIND: &str = "kind";
@@ -36,6 +36,25 @@ impl DynamoSurveys {
     }
 
     /// Creates or replaces a survey (validated first).
+    /// Every survey (a deployment has a handful), by id.
+    pub async fn list(&self) -> Result<Vec<Survey>, StoreError> {
+        let mut surveys = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self.table.partition(ItemKey::survey_partition()).set_exclusive_start_key(start.take());
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                let id = Attrs(item).s(attr::SK)?;
+                let id = SurveyId::parse(id).map_err(|_| StoreError::Malformed(format!("survey id {id}")))?;
+                surveys.push(from_item(&id, item)?);
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(surveys),
+            }
+        }
+    }
+
     pub async fn put(&self, survey: &Survey) -> Result<(), StoreError> {
         survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
         let out = self

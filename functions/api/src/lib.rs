@@ -1,0 +1,54 @@
+//! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
+//! `GET /v1/metrics` answers from the day rollups the aggregate function keeps.
+
+pub mod metrics;
+
+use lambda_http::http::{Method, StatusCode};
+use lambda_http::{Body, Request, Response};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, DynamoSurveys, Scope, Table};
+use nps_domain::Timestamp;
+use nps_http::{ApiError, api_path, authorize, json_response};
+
+/// Everything a request needs, built once at init.
+pub struct App {
+    api_keys: DynamoApiKeys,
+    rollups: DynamoRollups,
+    surveys: DynamoSurveys,
+}
+
+impl App {
+    pub fn new(table: Table) -> Self {
+        App {
+            api_keys: DynamoApiKeys::new(table.clone()),
+            rollups: DynamoRollups::new(table.clone()),
+            surveys: DynamoSurveys::new(table),
+        }
+    }
+
+    /// Answers one request; every failure becomes a JSON error response here.
+    pub async fn handle(&self, req: Request) -> Response<Body> {
+        self.handle_at(req, Timestamp::now()).await
+    }
+
+    pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
+        nps_http::respond(self.route(req, now).await)
+    }
+
+    async fn route(&self, req: Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
+        let path = api_path(&req);
+        let segments: Vec<&str> = path.iter().map(String::as_str).collect();
+        match (segments.as_slice(), req.method()) {
+            (["v1", "metrics"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                let metrics = self.metrics(req.uri().query(), now).await?;
+                let body = serde_json::to_value(&metrics).map_err(|e| {
+                    tracing::error!(error = %e, "metrics did not serialise");
+                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; retry later")
+                })?;
+                Ok(json_response(StatusCode::OK, &body))
+            }
+            (["v1", "metrics"], _) => Err(ApiError::method_not_allowed("GET")),
+            _ => Err(ApiError::not_found()),
+        }
+    }
+}

@@ -1,0 +1,22 @@
+//! Wiring only: logs, config (a bad variable stops init with its name), clients, the loop.
+
+use std::sync::Arc;
+
+use api::App;
+use lambda_http::{Error, service_fn};
+use nps_adapters::aws::load_sdk_config;
+use nps_adapters::dynamo::Table;
+use nps_sending::config::{Env, Lookup};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    lambda_http::tracing::init_default_subscriber();
+    let table = Env.required("NPS_TABLE")?;
+    let sdk = load_sdk_config().await;
+    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table)));
+    lambda_http::run(service_fn(move |req| {
+        let app = app.clone();
+        async move { Ok::<_, Error>(app.handle(req).await) }
+    }))
+    .await
+}

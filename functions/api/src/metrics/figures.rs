@@ -1,0 +1,175 @@
+//! The figures of a set of rollup counts, as `/v1/metrics` answers them: the scoring crate's
+//! summary of the confirmed scores, with the published interval (adjusted Wald), plus the counts
+//! that are not scores (sent, unconfirmed, suspected bots).
+
+use nps_domain::rollup::Counts;
+use nps_scoring::{Comparison, Summary, compare};
+use serde::Serialize;
+
+/// eNPS answers under a segment are shown only from this many on (methodology.md's k).
+pub const ENPS_MIN_ANSWERS: u64 = 5;
+
+/// Every figure of one set of counts. All `null` when withheld; the undefined ones (n = 0) `null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Figures {
+    /// An eNPS segment with fewer than 5 answers: nothing about it is shown.
+    pub withheld: bool,
+    pub n: Option<u64>,
+    /// The same as `n`: confirmed answers.
+    pub response_count: Option<u64>,
+    pub nps: Option<f64>,
+    pub nps_rounded: Option<i64>,
+    /// The 95% adjusted-Wald interval, clipped to [-100, 100].
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub margin: Option<f64>,
+    pub promoter_count: Option<u64>,
+    pub passive_count: Option<u64>,
+    pub detractor_count: Option<u64>,
+    pub promoter_percent: Option<f64>,
+    pub passive_percent: Option<f64>,
+    pub detractor_percent: Option<f64>,
+    pub mean_score: Option<f64>,
+    pub min_n_met: Option<bool>,
+    /// Surveys sent in the period.
+    pub sent_count: Option<u64>,
+    /// Answers confirmed in the period ÷ surveys sent in it (a short period may exceed 1: an
+    /// answer counts on the day of its first click, its survey on the day it was requested).
+    pub response_rate: Option<f64>,
+    /// Responses with clicks but no confirmed answer.
+    pub unconfirmed_count: Option<u64>,
+    /// Responses flagged as probably automated, confirmed or not.
+    pub suspected_bot_count: Option<u64>,
+}
+
+/// Figures and the summary behind them (for comparisons); `None` when withheld.
+#[derive(Debug, Clone)]
+pub struct Summarised {
+    pub figures: Figures,
+    pub summary: Option<Summary>,
+}
+
+/// The counts held a negative number: the rollups are damaged (a rebuild repairs them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Damaged;
+
+fn count(v: i64) -> Result<u64, Damaged> {
+    u64::try_from(v).map_err(|_| Damaged)
+}
+
+/// The figures of `counts`; withheld when `small_group_withheld` and fewer than 5 answers.
+pub fn summarise(counts: &Counts, small_group_withheld: bool) -> Result<Summarised, Damaged> {
+    let histogram = counts.histogram().ok_or(Damaged)?;
+    let (sent, unconfirmed, bots) = (count(counts.sent)?, count(counts.unconfirmed)?, count(counts.suspected_bot)?);
+    if small_group_withheld && histogram.n() < ENPS_MIN_ANSWERS {
+        return Ok(Summarised { figures: withheld(), summary: None });
+    }
+    let s = Summary::of(&histogram);
+    let interval = s.adjusted_wald;
+    let figures = Figures {
+        withheld: false,
+        n: Some(s.n),
+        response_count: Some(s.n),
+        nps: s.nps,
+        nps_rounded: s.nps_rounded,
+        ci_low: interval.map(|i| i.low),
+        ci_high: interval.map(|i| i.high),
+        margin: interval.map(|i| i.margin),
+        promoter_count: Some(s.promoter_count),
+        passive_count: Some(s.passive_count),
+        detractor_count: Some(s.detractor_count),
+        promoter_percent: s.promoter_percent,
+        passive_percent: s.passive_percent,
+        detractor_percent: s.detractor_percent,
+        mean_score: s.mean_score,
+        min_n_met: Some(s.min_n_met),
+        sent_count: Some(sent),
+        response_rate: (sent > 0).then(|| s.n as f64 / sent as f64),
+        unconfirmed_count: Some(unconfirmed),
+        suspected_bot_count: Some(bots),
+    };
+    Ok(Summarised { figures, summary: Some(s) })
+}
+
+fn withheld() -> Figures {
+    Figures {
+        withheld: true,
+        n: None,
+        response_count: None,
+        nps: None,
+        nps_rounded: None,
+        ci_low: None,
+        ci_high: None,
+        margin: None,
+        promoter_count: None,
+        passive_count: None,
+        detractor_count: None,
+        promoter_percent: None,
+        passive_percent: None,
+        detractor_percent: None,
+        mean_score: None,
+        min_n_met: None,
+        sent_count: None,
+        response_rate: None,
+        unconfirmed_count: None,
+        suspected_bot_count: None,
+    }
+}
+
+/// This period against the one before it: `None` when either is withheld or has no answers.
+pub fn comparison(current: &Summarised, previous: &Summarised) -> Option<Comparison> {
+    compare(current.summary.as_ref()?, previous.summary.as_ref()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(scores: [i64; 11], sent: i64) -> Counts {
+        Counts { scores, sent, unconfirmed: 2, suspected_bot: 1 }
+    }
+
+    #[test]
+    fn figures_are_the_scoring_crates_with_the_adjusted_wald_interval() {
+        // methodology.md, vendor doc example B: P 8, Pa 2, D 3.
+        let c = counts([3, 0, 0, 0, 0, 0, 0, 2, 0, 0, 8], 26);
+        let f = summarise(&c, false).unwrap().figures;
+        assert_eq!((f.n, f.promoter_count, f.passive_count, f.detractor_count), (Some(13), Some(8), Some(2), Some(3)));
+        assert!((f.nps.unwrap() - 38.4615).abs() < 1e-4);
+        assert_eq!(f.nps_rounded, Some(38));
+        assert!((f.margin.unwrap() - 40.512).abs() < 1e-3);
+        assert!((f.ci_low.unwrap() - (31.250 - 40.512)).abs() < 1e-3);
+        assert_eq!(f.response_rate, Some(0.5));
+        assert_eq!((f.unconfirmed_count, f.suspected_bot_count, f.sent_count), (Some(2), Some(1), Some(26)));
+        assert_eq!(f.min_n_met, Some(false));
+    }
+
+    #[test]
+    fn no_answers_give_nulls_not_zeros() {
+        let f = summarise(&Counts::default(), false).unwrap().figures;
+        assert_eq!((f.n, f.nps, f.ci_low, f.mean_score, f.response_rate), (Some(0), None, None, None, None));
+        assert!(!f.withheld);
+    }
+
+    #[test]
+    fn small_enps_groups_are_withheld_entirely() {
+        let four = counts([0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2], 10);
+        let s = summarise(&four, true).unwrap();
+        assert_eq!(s.figures, withheld());
+        assert!(s.summary.is_none());
+        let five = counts([1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2], 10);
+        assert_eq!(summarise(&five, true).unwrap().figures.n, Some(5));
+        assert_eq!(summarise(&four, false).unwrap().figures.n, Some(4), "only where asked");
+        assert_eq!(comparison(&summarise(&five, true).unwrap(), &s), None);
+    }
+
+    #[test]
+    fn negative_counts_are_damage_not_figures() {
+        let mut c = Counts::default();
+        c.scores[3] = -1;
+        assert_eq!(summarise(&c, false).unwrap_err(), Damaged);
+        c.scores[3] = 0;
+        c.sent = -1;
+        assert_eq!(summarise(&c, false).unwrap_err(), Damaged);
+    }
+}

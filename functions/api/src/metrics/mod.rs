@@ -1,0 +1,247 @@
+//! `GET /v1/metrics`: NPS with its interval for a range, a segment or a breakdown, a series per
+//! day, week or month, and a comparison with the previous period. It reads day rollups only
+//! (docs/data-model.md, access pattern 11), never raw responses.
+
+pub mod figures;
+pub mod query;
+
+use std::collections::BTreeMap;
+
+use futures_util::future::try_join_all;
+use lambda_http::http::StatusCode;
+use nps_domain::rollup::{ALL, Counts};
+use nps_domain::survey::{Survey, SurveyKind};
+use nps_domain::{StoreError, Timestamp};
+use nps_http::ApiError;
+use serde::Serialize;
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::App;
+use figures::{Damaged, Figures, summarise};
+use query::{MetricsQuery, format_day};
+
+/// Most values one `group_by` breaks down into (each is a query).
+pub const MAX_GROUPS: usize = 100;
+
+#[derive(Debug, Serialize)]
+pub struct Metrics {
+    /// The survey asked for, or `null` when a kind combines several.
+    pub survey: Option<String>,
+    pub kind: &'static str,
+    /// The surveys counted.
+    pub surveys: Vec<String>,
+    pub since: String,
+    pub until: String,
+    pub granularity: &'static str,
+    pub segment: Option<SegmentOut>,
+    pub group_by: Option<String>,
+    #[serde(flatten)]
+    pub figures: Figures,
+    pub series: Vec<Bucket>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<Group>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<ComparisonOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SegmentOut {
+    pub dimension: String,
+    pub value: String,
+}
+
+/// One day, week or month of the range (the first and last clipped to it).
+#[derive(Debug, Serialize)]
+pub struct Bucket {
+    pub start: String,
+    pub end: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Group {
+    pub value: String,
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ComparisonOut {
+    pub previous_since: String,
+    pub previous_until: String,
+    pub previous: Figures,
+    /// NPS points, this period minus the previous; `null` when either has no answers or is withheld.
+    pub delta: Option<f64>,
+    pub z: Option<f64>,
+    /// |z| > 1.96.
+    pub significant: bool,
+}
+
+/// A rollup's days, by date.
+type Days = BTreeMap<Date, Counts>;
+
+fn total(days: &Days, from: Date, to: Date) -> Counts {
+    let mut sum = Counts::default();
+    if from > to {
+        return sum;
+    }
+    for counts in days.range(from..=to).map(|(_, c)| c) {
+        sum.add(counts, 1);
+    }
+    sum
+}
+
+fn damaged(_: Damaged) -> ApiError {
+    tracing::error!("a rollup holds a negative count; rebuild the rollups");
+    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the rollups need a rebuild")
+}
+
+fn invalid(parameter: &str, problem: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!("{parameter}: {problem}"))
+}
+
+impl App {
+    pub(crate) async fn metrics(&self, raw_query: Option<&str>, now: Timestamp) -> Result<Metrics, ApiError> {
+        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
+        let q = query::parse(raw_query, today).map_err(|e| ApiError::invalid(e.to_string()))?;
+        let surveys = self.surveys_of(&q).await?;
+        let kind =
+            q.kind.or(surveys.first().map(|s| s.kind)).ok_or_else(|| invalid("survey", "name a survey or a kind"))?;
+        for (parameter, dimension) in [
+            (q.segment.as_ref().map(|s| format!("segment.{}", s.dimension)), q.segment.as_ref().map(|s| &s.dimension)),
+            (q.group_by.as_ref().map(|_| "group_by".to_owned()), q.group_by.as_ref()),
+        ] {
+            if let (Some(parameter), Some(dimension)) = (parameter, dimension)
+                && !surveys.iter().any(|s| s.segment_properties.contains(dimension))
+            {
+                return Err(invalid(&parameter, format!("{dimension} is not a segment dimension of these surveys")));
+            }
+        }
+        let generation = self.rollups.checkpoint().await?.generation;
+        let from = if q.compare { q.previous_period().0 } else { q.since };
+        let (from_day, until_day) = (format_day(from), format_day(q.until));
+
+        // The dimension values to read: the whole survey or one segment, and the breakdown's values.
+        let (dimension, value) = match &q.segment {
+            Some(s) => (s.dimension.as_str(), s.value.as_str()),
+            None => (ALL, ALL),
+        };
+        let mut wanted: Vec<(&str, String)> = vec![(dimension, value.to_owned())];
+        if let Some(group_by) = &q.group_by {
+            let listed = try_join_all(surveys.iter().map(|s| self.rollups.segment_values(generation, &s.id))).await?;
+            let mut values: Vec<String> =
+                listed.into_iter().flat_map(|mut d| d.remove(group_by).unwrap_or_default()).collect();
+            values.sort();
+            values.dedup();
+            if values.len() > MAX_GROUPS {
+                return Err(invalid(
+                    "group_by",
+                    format!("{group_by} has over {MAX_GROUPS} values; filter with segment.{group_by}"),
+                ));
+            }
+            wanted.extend(values.into_iter().map(|v| (group_by.as_str(), v)));
+        }
+        let reads = surveys.iter().flat_map(|s| wanted.iter().map(move |(d, v)| (s, *d, v.as_str())));
+        let (from_day, until_day) = (&from_day, &until_day);
+        let read = try_join_all(reads.map(|(survey, d, v)| async move {
+            let days = self.rollups.days(generation, &survey.id, d, v, from_day, until_day).await?;
+            Ok::<_, StoreError>(((d, v), days))
+        }))
+        .await?;
+        let mut by_value: BTreeMap<(&str, &str), Days> = BTreeMap::new();
+        for (key, days) in read {
+            let merged = by_value.entry(key).or_default();
+            for (day, counts) in days {
+                let day = query::stored_day(&day)
+                    .ok_or_else(|| ApiError::from(StoreError::Malformed(format!("rollup day {day}"))))?;
+                merged.entry(day).or_default().add(&counts, 1);
+            }
+        }
+        let empty = Days::new();
+        let main = by_value.get(&(dimension, value)).unwrap_or(&empty);
+
+        // eNPS: a segment (a filter, a group) with fewer than 5 answers shows nothing.
+        let enps = kind == SurveyKind::Enps;
+        let under_segment = q.segment.is_some();
+        let current = summarise(&total(main, q.since, q.until), enps && under_segment).map_err(damaged)?;
+        let series = series(main, &q, enps && under_segment)?;
+        let groups = match &q.group_by {
+            Some(group_by) => Some(
+                by_value
+                    .iter()
+                    .filter(|((d, _), _)| d == group_by)
+                    .map(|((_, v), days)| {
+                        let figures = summarise(&total(days, q.since, q.until), enps).map_err(damaged)?.figures;
+                        Ok::<_, ApiError>(Group { value: (*v).to_owned(), figures })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?,
+            ),
+            None => None,
+        };
+        let comparison = if q.compare {
+            let (previous_since, previous_until) = q.previous_period();
+            let previous =
+                summarise(&total(main, previous_since, previous_until), enps && under_segment).map_err(damaged)?;
+            let compared = figures::comparison(&current, &previous);
+            Some(ComparisonOut {
+                previous_since: format_day(previous_since),
+                previous_until: format_day(previous_until),
+                previous: previous.figures,
+                delta: compared.map(|c| c.delta),
+                z: compared.and_then(|c| c.z),
+                significant: compared.is_some_and(|c| c.significant),
+            })
+        } else {
+            None
+        };
+        Ok(Metrics {
+            survey: q.survey.as_ref().map(ToString::to_string),
+            kind: kind.as_str(),
+            surveys: surveys.iter().map(|s| s.id.to_string()).collect(),
+            since: format_day(q.since),
+            until: format_day(q.until),
+            granularity: q.granularity.as_str(),
+            segment: q.segment.as_ref().map(|s| SegmentOut { dimension: s.dimension.clone(), value: s.value.clone() }),
+            group_by: q.group_by.clone(),
+            figures: current.figures,
+            series,
+            groups,
+            comparison,
+        })
+    }
+
+    /// The survey named, or every survey of the kind named.
+    async fn surveys_of(&self, q: &MetricsQuery) -> Result<Vec<Survey>, ApiError> {
+        match &q.survey {
+            Some(id) => {
+                let survey =
+                    self.surveys.get(id).await?.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))?;
+                if let Some(kind) = q.kind
+                    && kind != survey.kind
+                {
+                    return Err(invalid("kind", format!("survey {id} is of kind {}", survey.kind.as_str())));
+                }
+                Ok(vec![survey])
+            }
+            None => {
+                let mut surveys = self.surveys.list().await?;
+                surveys.retain(|s| Some(s.kind) == q.kind);
+                Ok(surveys)
+            }
+        }
+    }
+}
+
+/// One bucket per day, week or month of the range, empty ones included.
+fn series(days: &Days, q: &MetricsQuery, small_group_withheld: bool) -> Result<Vec<Bucket>, ApiError> {
+    let mut buckets = Vec::new();
+    let mut start = q.since;
+    while start <= q.until {
+        let end = q.granularity.bucket_end(q.granularity.bucket_start(start)).min(q.until);
+        let figures = summarise(&total(days, start, end), small_group_withheld).map_err(damaged)?.figures;
+        buckets.push(Bucket { start: format_day(start), end: format_day(end), figures });
+        start = end + Duration::days(1);
+    }
+    Ok(buckets)
+}
