@@ -31,3 +31,4 @@ bench: install
 	infra/scripts/with-stack.sh cargo bench -p trigger --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
 	infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
+	infra/scripts/with-stack.sh cargo bench -p api --bench latency

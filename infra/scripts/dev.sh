@@ -47,6 +47,8 @@ export NPS_TRIGGER_URL="$functions/lambda-url/trigger"
 export NPS_CAPTURE_URL="$functions/lambda-url/capture"
 export NPS_API_URL="$functions/lambda-url/api"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
+# Alerts (detractors, drops) land in the local inbox too.
+export NPS_ALERT_EMAILS=${NPS_ALERT_EMAILS:-cx@example.com} NPS_ALERT_FROM=${NPS_ALERT_FROM:-NPS alerts <alerts@example.com>}
 export RUST_LOG=${RUST_LOG:-info}
 log "building the functions (the first time takes a few minutes)"
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api || die "building the functions failed"
@@ -89,7 +91,7 @@ cat <<MSG
 
   The local stack is up (Ctrl-C stops it):
 
-    Inbox (every email sent)   $NPS_INBOX_URL
+    Inbox (every email sent)   $NPS_INBOX_URL   (alerts go to $NPS_ALERT_EMAILS)
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     Metrics API                curl -H "authorization: Bearer \$NPS_API_KEY" "$NPS_API_URL/v1/metrics?survey=default"
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE

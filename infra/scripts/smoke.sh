@@ -24,6 +24,7 @@ eval "export $("$ROOT/target/debug/nps-local-stack" seed --name "$NPS_TABLE" | t
 port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
+export NPS_ALERT_EMAILS="cx-smoke-$$@example.com" NPS_ALERT_FROM="alerts@example.com"
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
@@ -50,11 +51,14 @@ check "its email is in the inbox" [ "$(inbox_count "$buyer")" = 1 ]
 forged=$(signed_post "{\"event_id\":\"forged-$stamp\",\"email\":\"x-$stamp@example.com\"}" "not-the-secret-at-all")
 check "a forged purchase is answered 401" [ "$(tail -n 1 <<<"$forged")" = 401 ]
 
-link=$(curl -s "$NPS_INBOX_URL/store" | python3 -c '
+score_link() { # the score-9 link of the email to $1
+  curl -s "$NPS_INBOX_URL/store" | python3 -c '
 import json, re, sys
 for e in json.load(sys.stdin)["emails"]:
     if sys.argv[1] in e["destination"]["to"]:
-        print(re.search(r"http\S+/r/\S+\?score=9", e["body"]["text"]).group(0)); break' "$buyer")
+        print(re.search(r"http\S+/r/\S+\?score=9", e["body"]["text"]).group(0)); break' "$1"
+}
+link=$(score_link "$buyer")
 check "the emailed score-9 link opens the page with 9 selected" \
   grep -q 'value="9" required checked' <<<"$(curl -s --max-time 120 -A 'Mozilla/5.0 smoke' "$link")"
 confirmed=$(curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=9&comment=Quick+delivery' "${link%%\?*}")
@@ -65,6 +69,12 @@ rebuilt=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggreg
 check "the admin invocation rebuilds the rollups as generation 2" grep -q '"generation":2' <<<"$rebuilt"
 metrics=$(curl -s --max-time 60 "$functions/lambda-url/api/v1/metrics?survey=default" -H "authorization: Bearer $NPS_API_KEY")
 check "the metrics API counts the answer: one promoter, NPS 100" grep -q '"n":1,.*"nps":100.0' <<<"$metrics"
+critic="smoke-critic-$stamp@example.com"
+signed_post "{\"event_id\":\"smoke-critic-$stamp\",\"email\":\"$critic\",\"transaction_id\":\"order-c-$stamp\"}" >/dev/null
+critic_link=$(score_link "$critic")
+curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=2&comment=Arrived+broken' "${critic_link%%\?*}" >/dev/null
+curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{}' >/dev/null
+check "a detractor's answer alerts ops by email after the next aggregate run" [ "$(inbox_count "$NPS_ALERT_EMAILS")" = 1 ]
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

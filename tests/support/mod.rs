@@ -126,3 +126,10 @@ pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Requ
         .body(Body::from(form.to_owned()))
         .unwrap()
 }
+
+/// The emails in the local inbox to `address`.
+#[allow(dead_code, reason = "each test binary compiles this module; only the alert tests read whole emails")]
+pub async fn emails_to(s: &Stack, address: &str) -> Vec<Value> {
+    let store: Value = reqwest::get(format!("{}/store", s.inbox)).await.unwrap().json().await.unwrap();
+    store["emails"].as_array().unwrap().iter().filter(|e| e["destination"]["to"][0] == address).cloned().collect()
+}

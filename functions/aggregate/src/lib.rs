@@ -7,7 +7,12 @@
 //! that count for nothing move the checkpoint only in memory, so a fold does not feed the next run
 //! a fold of its own; the checkpoint is still stored at least hourly, to stay well inside the
 //! stream's 24 hours.
+//!
+//! With alerting configured, a run also raises detractor alerts from the changes it folds,
+//! delivers due alerts, and once an hour checks the rollups for drops (`alerts`).
 
+pub mod alerts;
+pub mod config;
 mod rebuild;
 
 use std::collections::HashSet;
@@ -17,14 +22,17 @@ use nps_adapters::dynamo::{
     Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Shard, StreamError, TableStream,
 };
 use nps_domain::Timestamp;
+use nps_domain::alert::{self, Alert};
 use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
 use serde::Serialize;
 
+pub use alerts::Alerting;
 pub use rebuild::{RebuildError, Rebuilt};
 
 pub struct Aggregator {
     stream: TableStream,
     rollups: DynamoRollups,
+    alerting: Option<Alerting>,
 }
 
 /// What one run did.
@@ -38,6 +46,11 @@ pub struct Report {
     pub contended: bool,
     /// Stopped at the run's limit of folds; the next run goes on from the checkpoint.
     pub limited: bool,
+    /// Alerts raised (new ones: a subject alerts once a day) and delivered.
+    pub alerts_raised: usize,
+    pub alerts_delivered: usize,
+    /// This run checked the segments for drops (the first run of each hour does).
+    pub drops_checked: bool,
 }
 
 /// How often a checkpoint that only skips changes counting for nothing is stored anyway.
@@ -57,7 +70,13 @@ struct Run<'a> {
 
 impl Aggregator {
     pub fn new(stream: TableStream, rollups: DynamoRollups) -> Self {
-        Aggregator { stream, rollups }
+        Aggregator { stream, rollups, alerting: None }
+    }
+
+    /// Raises and delivers alerts as it runs.
+    pub fn with_alerting(mut self, alerting: Alerting) -> Self {
+        self.alerting = Some(alerting);
+        self
     }
 
     /// Recomputes every rollup from the raw items under a new generation, and switches to it.
@@ -65,8 +84,21 @@ impl Aggregator {
         rebuild::rebuild(&self.stream, &self.rollups, now).await
     }
 
-    /// Folds what the stream holds after the checkpoint, in at most `max_folds` transactions.
+    /// Folds what the stream holds after the checkpoint, in at most `max_folds` transactions;
+    /// then delivers due alerts and, once an hour, checks for drops.
     pub async fn run(&self, max_folds: usize, now: Timestamp) -> Result<Report, StreamError> {
+        let mut report = self.fold_stream(max_folds, now).await?;
+        if let Some(alerting) = &self.alerting {
+            if alerting.store.claim_hourly_check(now).await? {
+                report.drops_checked = true;
+                report.alerts_raised += alerting.check_drops(&self.rollups, now).await?;
+            }
+            report.alerts_delivered = alerting.deliver(now).await?;
+        }
+        Ok(report)
+    }
+
+    async fn fold_stream(&self, max_folds: usize, now: Timestamp) -> Result<Report, StreamError> {
         let shards = self.stream.shards().await?;
         let stored = self.rollups.checkpoint().await?;
         let mut run = Run {
@@ -127,6 +159,10 @@ impl Aggregator {
                     continue;
                 }
                 next.written_at = run.now;
+                // Raised before the fold that counts their changes: never lost, kept once.
+                if let Some(alerting) = &self.alerting {
+                    run.report.alerts_raised += alerting.raise(&batch.alerts, run.now).await?;
+                }
                 if self.rollups.fold(&run.stored, &next, &batch.deltas).await? == Folded::Contended {
                     run.report.contended = true;
                     return Ok(false);
@@ -147,8 +183,11 @@ impl Aggregator {
 }
 
 /// Changes folded in one transaction.
+#[derive(Default)]
 struct Batch {
     deltas: Deltas,
+    /// Detractor alerts the changes raise.
+    alerts: Vec<Alert>,
     changes: usize,
     /// The sequence of its last change; `None` for the empty end of a closed shard.
     upto: Option<String>,
@@ -157,16 +196,23 @@ struct Batch {
 /// Cuts a page of changes into folds of at most [`MAX_WRITES_PER_FOLD`] writes each.
 fn batches(changes: &[Change]) -> Result<Vec<Batch>, StreamError> {
     let mut batches = Vec::new();
-    let mut batch = Batch { deltas: Deltas::default(), changes: 0, upto: None };
+    let mut batch = Batch::default();
     for change in changes {
         if batch.deltas.writes_bound() + MAX_WRITES_PER_CHANGE > MAX_WRITES_PER_FOLD {
-            batches.push(std::mem::replace(&mut batch, Batch { deltas: Deltas::default(), changes: 0, upto: None }));
+            batches.push(std::mem::take(&mut batch));
         }
         // Deletions by TTL: retention removes raw data, not what was counted.
         if !change.expired {
             let parse = |image: &Option<_>| image.as_ref().map(Counted::parse).transpose().map(Option::flatten);
             let (old, new) = (parse(&change.old)?, parse(&change.new)?);
             batch.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));
+            if let Some(Counted::Response(new)) = &new {
+                let old = match &old {
+                    Some(Counted::Response(old)) => Some(old),
+                    _ => None,
+                };
+                batch.alerts.extend(alert::detractor(old, new));
+            }
         }
         batch.changes += 1;
         batch.upto = Some(change.sequence.clone());

@@ -8,6 +8,7 @@ use aggregate::Aggregator;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
+use nps_adapters::ses::SesMailer;
 use nps_domain::Timestamp;
 use nps_sending::config::{Env, Lookup};
 use serde_json::Value;
@@ -21,9 +22,14 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let (table, stream) = (Env.required("NPS_TABLE")?, Env.required("NPS_TABLE_STREAM_ARN")?);
     let sdk = load_sdk_config().await;
-    let rollups = DynamoRollups::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table));
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table);
+    let alerting = aggregate::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
-    let aggregator = Arc::new(Aggregator::new(stream, rollups));
+    let mut aggregator = Aggregator::new(stream, DynamoRollups::new(table));
+    if let Some(alerting) = alerting {
+        aggregator = aggregator.with_alerting(alerting);
+    }
+    let aggregator = Arc::new(aggregator);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let aggregator = aggregator.clone();
         async move {

@@ -1,6 +1,7 @@
 //! What the functions share that is not AWS: values parsed once at the boundary, and the ports
 //! (traits) through which the domain reaches storage and mail. Adapters live in `nps-adapters`.
 
+pub mod alert;
 pub mod crypto;
 pub mod email;
 mod escape;

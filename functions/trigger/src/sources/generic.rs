@@ -53,11 +53,7 @@ pub fn verify(req: &Incoming, secret: &[u8], now: Timestamp) -> Result<(), Signa
 
 /// Signs `body` as a sender must (used by the README's example and the tests).
 pub fn sign(secret: &[u8], t: i64, body: &[u8]) -> String {
-    let mut mac = hmac_sha256(secret);
-    mac.update(t.to_string().as_bytes());
-    mac.update(b".");
-    mac.update(body);
-    format!("t={t},v1={}", hex::encode(mac.finalize().into_bytes()))
+    nps_domain::crypto::sign_timestamped(secret, t, body)
 }
 
 /// `3600` (seconds), or `"45s"`, `"30m"`, `"12h"`, `"7d"`; at most 90 days.

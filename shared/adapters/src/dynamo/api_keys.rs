@@ -80,19 +80,9 @@ impl DynamoApiKeys {
             (NAME.to_owned(), s(name)),
             (CREATED_AT.to_owned(), n(now.unix())),
         ]);
-        let out = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Write, out.consumed_capacity());
+        if !self.table.put_new(item).await? {
+            return Err(StoreError::Malformed(format!("API key id {id} exists already")));
+        }
         Ok((ApiKey { id: id.clone(), scope }, format!("nps_{id}_{secret}")))
     }
 

@@ -97,8 +97,18 @@ impl ItemKey {
         ItemKey { pk: format!("ROLLUP#{generation}"), sk: "CLAIM".to_owned() }
     }
 
+    /// At most one alert per kind, subject and day.
+    pub fn alert(kind: &str, subject: &str, day: &str) -> Self {
+        ItemKey { pk: format!("ALERT#{kind}#{subject}"), sk: day.to_owned() }
+    }
+
     pub fn checkpoint() -> Self {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
+    }
+
+    /// The hour the aggregator last checked for NPS drops.
+    pub fn drop_check() -> Self {
+        ItemKey { pk: "AGGREGATOR".to_owned(), sk: "DROPS".to_owned() }
     }
 
     pub fn api_key(key_id: &str) -> Self {

@@ -1,5 +1,6 @@
 //! The single table of docs/data-model.md.
 
+mod alerts;
 mod api_keys;
 mod idempotency;
 mod item;
@@ -19,9 +20,11 @@ use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, WriteRequest};
 use nps_domain::StoreError;
 
+pub use alerts::{Claimed, Delivery, DynamoAlerts};
 pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
 pub use idempotency::DynamoIdempotencyStore;
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
@@ -94,6 +97,30 @@ impl Table {
             .map_err(store_error)?;
         self.count(Units::Read, out.consumed_capacity());
         Ok(out.item)
+    }
+
+    /// Puts `item` unless an item with its key exists: `true` if it was put.
+    pub(crate) async fn put_new(&self, item: item::Item) -> Result<bool, StoreError> {
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", keys::attr::PK)
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await;
+        Ok(self.conditional(put, |o| o.consumed_capacity())?.is_some())
+    }
+
+    /// An update of the item at `key`, its capacity reported while metering.
+    pub(crate) fn update(&self, key: keys::ItemKey) -> UpdateItemFluentBuilder {
+        self.client
+            .update_item()
+            .table_name(&self.name)
+            .set_key(Some(item::key_item(key)))
+            .set_return_consumed_capacity(self.capacity())
     }
 
     /// A query of every item in partition `pk` (more conditions may follow), for [`Table::query`].

@@ -119,19 +119,8 @@ impl DynamoPeople {
     ) -> Result<(), StoreError> {
         let mut item: Item = key_item(ItemKey::suppression(person));
         item.extend([(REASON.to_owned(), s(reason.as_str())), (AT.to_owned(), n(at.unix()))]);
-        let put = self
-            .table
-            .client()
-            .put_item()
-            .table_name(self.table.name())
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(#pk)")
-            .expression_attribute_names("#pk", attr::PK)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await;
         // Already suppressed (a failed condition) is the same outcome.
-        self.table.conditional(put, |o| o.consumed_capacity()).map(|_| ())
+        self.table.put_new(item).await.map(|_| ())
     }
 }
 

@@ -344,18 +344,7 @@ impl DynamoRollups {
         for generation in from.. {
             let mut item = key_item(ItemKey::rollup_claim(generation));
             item.insert(WRITTEN_AT.to_owned(), n(now.unix()));
-            let put = self
-                .table
-                .client()
-                .put_item()
-                .table_name(self.table.name())
-                .set_item(Some(item))
-                .condition_expression("attribute_not_exists(#pk)")
-                .expression_attribute_names("#pk", attr::PK)
-                .set_return_consumed_capacity(self.table.capacity())
-                .send()
-                .await;
-            if self.table.conditional(put, |o| o.consumed_capacity())?.is_some() {
+            if self.table.put_new(item).await? {
                 return Ok(generation);
             }
         }

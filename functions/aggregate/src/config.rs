@@ -1,0 +1,114 @@
+//! The alerting settings from the environment, parsed once at init: a bad value stops the
+//! function from starting, naming the variable. No channel configured: no alerts are raised.
+
+use nps_adapters::dynamo::{DynamoAlerts, DynamoSurveys, Table};
+use nps_adapters::ses::SesMailer;
+use nps_domain::EmailAddress;
+use nps_domain::alert::DEFAULT_DROP_MIN_N;
+use nps_domain::survey::sender_address;
+use nps_sending::config::{ConfigError, Lookup};
+
+use crate::alerts::{Alerting, EmailChannel, WebhookChannel};
+
+/// `NPS_ALERT_EMAILS` (comma-separated) with `NPS_ALERT_FROM` (an SES-verified sender),
+/// `NPS_ALERT_WEBHOOK_URL` with `NPS_ALERT_WEBHOOK_SECRET`, and `NPS_DROP_MIN_N` (30).
+pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Option<Alerting>, ConfigError> {
+    let set = |name: &'static str| env.var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    let email = match set("NPS_ALERT_EMAILS") {
+        None => None,
+        Some(list) => {
+            let to = list
+                .split(',')
+                .map(|a| EmailAddress::parse(a.trim()))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| ConfigError::new("NPS_ALERT_EMAILS", "must be addresses separated by commas"))?;
+            let from = env.required("NPS_ALERT_FROM")?;
+            sender_address(&from)
+                .ok_or_else(|| ConfigError::new("NPS_ALERT_FROM", "must be an address or `Name <address>`"))?;
+            Some(EmailChannel { mailer, from, to })
+        }
+    };
+    let webhook = match set("NPS_ALERT_WEBHOOK_URL") {
+        None => None,
+        Some(url) => {
+            let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+            if !(url.starts_with("https://") || local) || url.contains(' ') {
+                return Err(ConfigError::new("NPS_ALERT_WEBHOOK_URL", "must be an https URL"));
+            }
+            let secret = env.required("NPS_ALERT_WEBHOOK_SECRET")?;
+            if secret.len() < 16 {
+                return Err(ConfigError::new("NPS_ALERT_WEBHOOK_SECRET", "must be at least 16 characters"));
+            }
+            Some(
+                WebhookChannel::new(url, secret)
+                    .map_err(|e| ConfigError::new("NPS_ALERT_WEBHOOK_URL", e.to_string()))?,
+            )
+        }
+    };
+    let drop_min_n =
+        match set("NPS_DROP_MIN_N") {
+            None => DEFAULT_DROP_MIN_N,
+            Some(v) => v.parse().ok().filter(|n| (5..=100_000).contains(n)).ok_or_else(|| {
+                ConfigError::new("NPS_DROP_MIN_N", "must be a whole number of answers from 5 to 100000")
+            })?,
+        };
+    if email.is_none() && webhook.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(Alerting {
+        store: DynamoAlerts::new(table.clone()),
+        surveys: DynamoSurveys::new(table),
+        email,
+        webhook,
+        drop_min_n,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> Result<Option<Alerting>, ConfigError> {
+        let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let lookup = |k: &str| vars.get(k).cloned();
+        let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), "nps");
+        alerting(&lookup, table, SesMailer::new(SesMailer::client(&sdk), None))
+    }
+
+    #[test]
+    fn no_channel_means_no_alerts_and_bad_values_are_named() {
+        assert!(parse(&[]).unwrap().is_none());
+        let both = parse(&[
+            ("NPS_ALERT_EMAILS", "cx@shop.example, lead@shop.example"),
+            ("NPS_ALERT_FROM", "NPS <alerts@shop.example>"),
+            ("NPS_ALERT_WEBHOOK_URL", "https://hooks.slack.com/services/T/B/X"),
+            ("NPS_ALERT_WEBHOOK_SECRET", "0123456789abcdef"),
+        ])
+        .unwrap()
+        .unwrap();
+        assert_eq!(both.email.unwrap().to.len(), 2);
+        assert_eq!(both.drop_min_n, 30);
+        let named = |vars: &[(&str, &str)]| parse(vars).err().map(|e| e.variable);
+        assert_eq!(named(&[("NPS_ALERT_EMAILS", "cx@shop.example")]), Some("NPS_ALERT_FROM"));
+        assert_eq!(
+            named(&[("NPS_ALERT_EMAILS", "not an address"), ("NPS_ALERT_FROM", "a@b.example")]),
+            Some("NPS_ALERT_EMAILS")
+        );
+        assert_eq!(
+            named(&[
+                ("NPS_ALERT_WEBHOOK_URL", "http://hooks.example/x"),
+                ("NPS_ALERT_WEBHOOK_SECRET", "0123456789abcdef")
+            ]),
+            Some("NPS_ALERT_WEBHOOK_URL"),
+            "plain http only on loopback"
+        );
+        assert_eq!(named(&[("NPS_ALERT_WEBHOOK_URL", "https://h.example/x")]), Some("NPS_ALERT_WEBHOOK_SECRET"));
+        assert_eq!(
+            named(&[("NPS_ALERT_EMAILS", "a@b.example"), ("NPS_ALERT_FROM", "a@b.example"), ("NPS_DROP_MIN_N", "2")]),
+            Some("NPS_DROP_MIN_N")
+        );
+    }
+}
