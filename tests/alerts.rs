@@ -5,67 +5,21 @@
 mod support;
 
 use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
 
 use aggregate::Aggregator;
-use aggregate::alerts::{EVENT_ID_HEADER, SIGNATURE_HEADER};
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoResponses, DynamoRollups, TableStream};
 use nps_adapters::ses::SesMailer;
-use nps_domain::crypto::sign_timestamped;
-use nps_domain::person::PersonId;
-use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::response::Response;
-use nps_domain::survey::{Locale, SurveyId, SurveyKind};
-use nps_domain::{EmailAddress, Timestamp};
-use nps_scoring::Score;
-use serde_json::{Value, json};
-use support::{Stack, capture_call, emailed_links, emails_to, purchase, stack, unique};
+use nps_domain::survey::SurveyKind;
+use nps_domain::{Timestamp, fixtures};
+use serde_json::json;
+use support::{Stack, capture_call, emailed_links, emails_to, purchase, receiver, stack, unique};
 
 const LINKS: &str = "https://nps.example";
 const WEBHOOK_SECRET: &str = "alerts-webhook-secret-0123456789";
 const PERSON: &str = "Mozilla/5.0 (person)";
-
-/// What the webhook receiver was sent: each request's headers of interest and its body.
-type Received = Arc<Mutex<Vec<(String, String, Value)>>>;
-
-/// A webhook receiver on loopback that answers 200 and keeps what it is sent.
-async fn receiver() -> (String, Received) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/hooks/nps", listener.local_addr().unwrap());
-    let received: Received = Arc::default();
-    let kept = received.clone();
-    tokio::spawn(async move {
-        loop {
-            let (socket, _) = listener.accept().await.unwrap();
-            let kept = kept.clone();
-            tokio::spawn(async move {
-                let service = service_fn(move |req: hyper::Request<Incoming>| {
-                    let kept = kept.clone();
-                    async move {
-                        let header = |name: &str| {
-                            req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
-                        };
-                        let (signature, event) = (header(SIGNATURE_HEADER), header(EVENT_ID_HEADER));
-                        let body = req.into_body().collect().await.unwrap().to_bytes();
-                        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                        kept.lock().unwrap().push((signature, event, body));
-                        Ok::<_, Infallible>(hyper::Response::new(Full::new(Bytes::from_static(b"ok"))))
-                    }
-                });
-                let _ = http1::Builder::new().serve_connection(TokioIo::new(socket), service).await;
-            });
-        }
-    });
-    (url, received)
-}
 
 /// The aggregator with alerts to `cx` by email and to `webhook`, configured as in Lambda.
 async fn aggregator(s: &Stack, cx: &str, webhook: &str) -> Aggregator {
@@ -85,16 +39,10 @@ async fn aggregator(s: &Stack, cx: &str, webhook: &str) -> Aggregator {
     Aggregator::new(stream, DynamoRollups::new(s.table.clone())).with_alerting(alerting)
 }
 
-/// The signature is ours: `t=…,v1=HMAC("<t>.<body>")` with the configured secret.
-fn assert_signed(signature: &str, body: &Value) {
-    let t: i64 = signature.strip_prefix("t=").and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
-    assert_eq!(signature, sign_timestamped(WEBHOOK_SECRET.as_bytes(), t, body.to_string().as_bytes()));
-}
-
 #[tokio::test]
 async fn a_detractor_alerts_once_by_email_and_signed_webhook() {
     let s = stack("alerts-detractor", LINKS, &["product"]).await;
-    let (url, received) = receiver().await;
+    let (url, received) = receiver(0).await;
     let cx = unique("cx");
     let aggregator = aggregator(&s, &cx, &url).await;
 
@@ -122,8 +70,8 @@ async fn a_detractor_alerts_once_by_email_and_signed_webhook() {
     {
         let hooks = received.lock().unwrap();
         assert_eq!(hooks.len(), 1, "one webhook call");
-        let (signature, event, body) = &hooks[0];
-        assert_signed(signature, body);
+        hooks[0].assert_signed(WEBHOOK_SECRET);
+        let (event, body) = (&hooks[0].event_id, &hooks[0].body);
         assert!(event.starts_with("ALERT#detractor#"), "{event}");
         assert_eq!((body["alert"]["kind"].clone(), body["alert"]["score"].clone()), (json!("detractor"), json!(3)));
         assert_eq!(body["alert"]["segment"], json!({"product": "boots"}));
@@ -142,34 +90,14 @@ async fn a_detractor_alerts_once_by_email_and_signed_webhook() {
 }
 
 fn response(i: usize, product: &str, score: u8, at: Timestamp) -> Response {
-    let request = SurveyRequest {
-        id: RequestId::new(at),
-        survey_id: SurveyId::parse("default").unwrap(),
-        person_id: PersonId::from_stored(&format!("{i:032x}")).unwrap(),
-        email: EmailAddress::parse("drop@example.com").unwrap(),
-        name: None,
-        locale: Locale::En,
-        properties: BTreeMap::from([("product".to_owned(), product.to_owned())]),
-        source: "generic".into(),
-        event_id: format!("e{i}"),
-        transaction_id: None,
-        created_at: at,
-        due_at: at,
-        state: RequestState::Sent,
-        attempts: 0,
-        lease_until: None,
-        sent_at: Some(at),
-    };
-    let mut r = Response::new(&request, SurveyKind::Transactional, at);
-    r.score = Some(Score::try_from(score).unwrap());
-    r.version = 1;
-    r
+    let request = fixtures::sent_request(i, "default", &[("product", product)], at);
+    fixtures::response(&request, SurveyKind::Transactional, Some(score), 1)
 }
 
 #[tokio::test]
 async fn a_drop_in_one_product_alerts_once_naming_it() {
     let s = stack("alerts-drop", LINKS, &["product"]).await;
-    let (url, received) = receiver().await;
+    let (url, received) = receiver(0).await;
     let cx = unique("cx-drop");
     let aggregator = aggregator(&s, &cx, &url).await;
 
@@ -216,10 +144,10 @@ async fn a_drop_in_one_product_alerts_once_naming_it() {
     assert!(text.contains("NPS -80.0") && text.contains("against 80.0") && text.contains("(n = 35)"), "{text}");
     {
         let hooks = received.lock().unwrap();
-        let drops: Vec<_> = hooks.iter().filter(|(_, _, body)| body["alert"]["kind"] == "drop").collect();
+        let drops: Vec<_> = hooks.iter().filter(|post| post.body["alert"]["kind"] == "drop").collect();
         assert_eq!(drops.len(), 1);
-        let (signature, _, body) = drops[0];
-        assert_signed(signature, body);
+        drops[0].assert_signed(WEBHOOK_SECRET);
+        let body = &drops[0].body;
         assert_eq!(
             (body["alert"]["dimension"].clone(), body["alert"]["value"].clone()),
             (json!("product"), json!("boots"))

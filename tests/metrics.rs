@@ -13,14 +13,13 @@ use aggregate::Aggregator;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{Counted, DynamoApiKeys, DynamoRollups, DynamoSurveys, Scope, TableStream};
+use nps_adapters::dynamo::{Counted, DynamoApiKeys, DynamoRollups, Scope, TableStream};
 use nps_domain::Timestamp;
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::Response;
-use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 use nps_scoring::{Histogram, Summary, compare};
 use serde_json::{Value, json};
-use support::{Stack, capture_call, emailed_links, purchase_at, stack, unique};
+use support::{Stack, capture_call, emailed_links, enps_survey, purchase_at, stack, unique};
 use time::{Date, Duration, OffsetDateTime, Weekday};
 
 const LINKS: &str = "https://nps.example";
@@ -129,20 +128,7 @@ async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
     println!("NPS_SEED={seed}");
     let mut rng = fastrand::Rng::with_seed(seed);
     let s = stack("metrics", LINKS, &["product", "region"]).await;
-    DynamoSurveys::new(s.table.clone())
-        .put(&Survey {
-            id: SurveyId::parse("staff").unwrap(),
-            kind: SurveyKind::Enps,
-            product_name: "Journey Shop".into(),
-            sender: "Journey Shop <people@journey.example>".into(),
-            default_locale: Locale::En,
-            throttle_days: 0,
-            delay_seconds: 0,
-            reminder_after_days: None,
-            segment_properties: vec!["team".into()],
-        })
-        .await
-        .unwrap();
+    enps_survey(&s, "staff", &["team"]).await;
 
     // Purchases over 120 days, each answered (or only clicked) an hour or two later; eNPS answers
     // from a big team and a small one (3 people: under k = 5).

@@ -71,6 +71,25 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
     }
 }
 
+/// An eNPS survey `id` (anonymous answers) segmented by `segments`, beside the `default` one.
+#[allow(dead_code, reason = "each test binary compiles this module; only some tests survey staff")]
+pub async fn enps_survey(s: &Stack, id: &str, segments: &[&str]) {
+    DynamoSurveys::new(s.table.clone())
+        .put(&Survey {
+            id: SurveyId::parse(id).unwrap(),
+            kind: SurveyKind::Enps,
+            product_name: "Journey Shop".into(),
+            sender: "Journey Shop <people@journey.example>".into(),
+            default_locale: Locale::En,
+            throttle_days: 0,
+            delay_seconds: 0,
+            reminder_after_days: None,
+            segment_properties: segments.iter().map(|s| (*s).to_owned()).collect(),
+        })
+        .await
+        .unwrap();
+}
+
 /// An address no other test uses.
 pub fn unique(label: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
@@ -132,4 +151,70 @@ pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Requ
 pub async fn emails_to(s: &Stack, address: &str) -> Vec<Value> {
     let store: Value = reqwest::get(format!("{}/store", s.inbox)).await.unwrap().json().await.unwrap();
     store["emails"].as_array().unwrap().iter().filter(|e| e["destination"]["to"][0] == address).cloned().collect()
+}
+
+/// One request a webhook receiver was sent.
+#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
+pub struct Post {
+    pub signature: String,
+    pub event_id: String,
+    /// The body as sent (the signature covers these bytes).
+    pub raw: String,
+    pub body: Value,
+}
+
+impl Post {
+    /// The signature is ours: `t=…,v1=HMAC-SHA256("<t>.<body>")` over the bytes sent, with `secret`.
+    #[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
+    #[track_caller]
+    pub fn assert_signed(&self, secret: &str) {
+        let t: i64 = self.signature.strip_prefix("t=").and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
+        assert_eq!(self.signature, nps_domain::crypto::sign_timestamped(secret.as_bytes(), t, self.raw.as_bytes()));
+    }
+}
+
+#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
+pub type Received = Arc<std::sync::Mutex<Vec<Post>>>;
+
+/// A webhook receiver on loopback: answers 503 to the first `failures` requests, then 200, and
+/// keeps every request it is sent.
+#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
+pub async fn receiver(failures: usize) -> (String, Received) {
+    use aggregate::webhook::{EVENT_ID_HEADER, SIGNATURE_HEADER};
+    use http_body_util::{BodyExt, Full};
+    use hyper::body::{Bytes, Incoming};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/hooks/nps", listener.local_addr().unwrap());
+    let received: Received = Arc::default();
+    let kept = received.clone();
+    tokio::spawn(async move {
+        loop {
+            let (socket, _) = listener.accept().await.unwrap();
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
+                    let kept = kept.clone();
+                    async move {
+                        let header = |name: &str| {
+                            req.headers().get(name).and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned()
+                        };
+                        let (signature, event_id) = (header(SIGNATURE_HEADER), header(EVENT_ID_HEADER));
+                        let bytes = req.into_body().collect().await.unwrap().to_bytes();
+                        let raw = String::from_utf8_lossy(&bytes).into_owned();
+                        let body: Value = serde_json::from_str(&raw).unwrap_or(Value::Null);
+                        let mut kept = kept.lock().unwrap();
+                        kept.push(Post { signature, event_id, raw, body });
+                        let status = if kept.len() <= failures { 503 } else { 200 };
+                        let mut answer = hyper::Response::new(Full::new(Bytes::from_static(b"")));
+                        *answer.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+                        Ok::<_, std::convert::Infallible>(answer)
+                    }
+                });
+                let io = hyper_util::rt::TokioIo::new(socket);
+                let _ = hyper::server::conn::http1::Builder::new().serve_connection(io, service).await;
+            });
+        }
+    });
+    (url, received)
 }

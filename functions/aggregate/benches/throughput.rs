@@ -5,21 +5,16 @@
 //! Writes N confirmed responses (3 products, 7 days), then times one run that folds them all,
 //! and an idle run after it. Capacity units are DynamoDB Local's own figures.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use aggregate::Aggregator;
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, Table, TableStream};
-use nps_domain::EmailAddress;
-use nps_domain::Timestamp;
-use nps_domain::person::PersonId;
-use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::response::Response;
-use nps_domain::survey::{Locale, SurveyId, SurveyKind};
+use nps_domain::survey::SurveyKind;
+use nps_domain::{Timestamp, fixtures};
 use nps_local_stack::testing::{dynamodb, fresh_table};
-use nps_scoring::Score;
 
 const N: usize = 20_000;
 const WRITERS: usize = 16;
@@ -27,28 +22,8 @@ const PRODUCTS: [&str; 3] = ["boots", "hats", "socks"];
 
 fn response(i: usize, start: Timestamp) -> Response {
     let at = start.plus(Duration::from_secs((i % 7) as u64 * 86_400 + (i / 7 % 3600) as u64));
-    let request = SurveyRequest {
-        id: RequestId::new(at),
-        survey_id: SurveyId::parse("default").expect("id"),
-        person_id: PersonId::from_stored(&format!("{i:032x}")).expect("person"),
-        email: EmailAddress::parse("bench@example.com").expect("email"),
-        name: None,
-        locale: Locale::En,
-        properties: BTreeMap::from([("product".to_owned(), PRODUCTS[i % 3].to_owned())]),
-        source: "generic".into(),
-        event_id: format!("e{i}"),
-        transaction_id: None,
-        created_at: at,
-        due_at: at,
-        state: RequestState::Sent,
-        attempts: 0,
-        lease_until: None,
-        sent_at: Some(at),
-    };
-    let mut r = Response::new(&request, SurveyKind::Transactional, at);
-    r.score = Some(Score::try_from((i * 7 % 11) as u8).expect("score"));
-    r.version = 1;
-    r
+    let request = fixtures::sent_request(i, "default", &[("product", PRODUCTS[i % 3])], at);
+    fixtures::response(&request, SurveyKind::Transactional, Some((i * 7 % 11) as u8), 1)
 }
 
 #[tokio::main(flavor = "current_thread")]

@@ -5,24 +5,20 @@
 //! A detractor alert is raised before the fold that counts its change: a crash in between, or a
 //! run that loses the race to fold, raises it again and the conditional put keeps one.
 
-use std::time::Duration;
-
-use nps_adapters::dynamo::{Claimed, Delivery, DynamoAlerts, DynamoRollups, DynamoSurveys};
+use nps_adapters::dynamo::keys::ItemKey;
+use nps_adapters::dynamo::{Claimed, Delivery, DynamoOutbound, DynamoRollups, DynamoSurveys};
 use nps_adapters::ses::SesMailer;
 use nps_domain::alert::{self, Alert, BASELINE_DAYS, RECENT_DAYS};
-use nps_domain::crypto::sign_timestamped;
 use nps_domain::mail::{MailError, Mailer};
 use nps_domain::rollup::{ALL, Counts, day};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
+
+use crate::webhook::{Posted, WebhookChannel, backoff};
 
 /// Alerts delivered per run at most (the rest wait for the next run).
 const DELIVERIES_PER_RUN: i32 = 25;
 /// Attempts before an alert is given up as failed.
 const MAX_ATTEMPTS: u32 = 10;
-/// The header of the webhook's signature: `t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">`.
-pub const SIGNATURE_HEADER: &str = "x-nps-signature";
-/// The header with the alert's id (kind, subject and day), for receivers that deduplicate.
-pub const EVENT_ID_HEADER: &str = "x-nps-event-id";
 
 pub struct EmailChannel {
     pub mailer: SesMailer,
@@ -30,21 +26,9 @@ pub struct EmailChannel {
     pub to: Vec<EmailAddress>,
 }
 
-pub struct WebhookChannel {
-    pub client: reqwest::Client,
-    pub url: String,
-    pub secret: String,
-}
-
-impl WebhookChannel {
-    pub fn new(url: String, secret: String) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
-        Ok(WebhookChannel { client, url, secret })
-    }
-}
-
 pub struct Alerting {
-    pub store: DynamoAlerts,
+    /// The `Alerts` queue.
+    pub store: DynamoOutbound,
     pub surveys: DynamoSurveys,
     pub email: Option<EmailChannel>,
     pub webhook: Option<WebhookChannel>,
@@ -52,19 +36,14 @@ pub struct Alerting {
     pub drop_min_n: u64,
 }
 
-/// What one channel did with one alert.
-enum Sent {
-    Delivered,
-    Later,
-    Refused,
-}
-
 impl Alerting {
     /// Raises alerts (each kept once per subject and day); the count of new ones.
     pub async fn raise(&self, alerts: &[Alert], now: Timestamp) -> Result<usize, StoreError> {
         let mut raised = 0;
         for alert in alerts {
-            raised += usize::from(self.store.raise(alert, now).await?);
+            let key = ItemKey::alert(alert.kind(), &alert.subject(), &alert.day());
+            let body = serde_json::to_string(alert).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            raised += usize::from(self.store.raise(key, body, now).await?);
         }
         Ok(raised)
     }
@@ -82,25 +61,32 @@ impl Alerting {
     }
 
     async fn send(&self, claimed: &Claimed, now: Timestamp) -> Delivery {
-        let mut channels: Vec<(String, Sent)> = Vec::new();
+        let alert: Alert = match serde_json::from_str(&claimed.body) {
+            Ok(alert) => alert,
+            Err(e) => {
+                tracing::error!(error = %e, alert = %claimed.key.pk, "an alert that does not parse is dropped");
+                return Delivery::Failed;
+            }
+        };
+        let mut channels: Vec<(String, Posted)> = Vec::new();
         if let Some(email) = &self.email {
             for to in &email.to {
                 let name = format!("email:{to}");
                 if !claimed.delivered.contains(&name) {
-                    let sent = match email.mailer.send(&claimed.alert.email(&email.from, to)).await {
-                        Ok(_) => Sent::Delivered,
+                    let sent = match email.mailer.send(&alert.email(&email.from, to)).await {
+                        Ok(_) => Posted::Delivered,
                         Err(MailError::Unavailable(e)) => {
                             tracing::warn!(error = %e, "alert email not sent; retrying later");
-                            Sent::Later
+                            Posted::Later
                         }
                         // Maybe sent: never twice.
                         Err(MailError::Uncertain(e)) => {
                             tracing::warn!(error = %e, "alert email may not have been sent; not sent again");
-                            Sent::Delivered
+                            Posted::Delivered
                         }
                         Err(MailError::Rejected(e)) => {
                             tracing::error!(error = %e, "alert email refused");
-                            Sent::Refused
+                            Posted::Refused
                         }
                     };
                     channels.push((name, sent));
@@ -110,16 +96,20 @@ impl Alerting {
         if let Some(webhook) = &self.webhook
             && !claimed.delivered.iter().any(|c| c == "webhook")
         {
-            channels.push(("webhook".to_owned(), post(webhook, claimed, now).await));
+            let event_id = format!("{}#{}", claimed.key.pk, claimed.key.sk);
+            let posted = match webhook.post(alert.webhook_body().to_string(), &event_id, now).await {
+                // The receiver may have it: an alert is never sent twice.
+                Posted::Unknown => Posted::Delivered,
+                posted => posted,
+            };
+            channels.push(("webhook".to_owned(), posted));
         }
         let mut delivered = claimed.delivered.clone();
-        delivered.extend(channels.iter().filter(|(_, s)| matches!(s, Sent::Delivered)).map(|(c, _)| c.clone()));
-        if channels.iter().any(|(_, s)| matches!(s, Sent::Later)) && claimed.attempts + 1 < MAX_ATTEMPTS {
-            // 1, 2, 4 … minutes, at most an hour.
-            let wait = Duration::from_secs(60 << claimed.attempts.min(6)).min(Duration::from_secs(3600));
-            return Delivery::Retry { at: now.plus(wait), delivered };
+        delivered.extend(channels.iter().filter(|(_, s)| matches!(s, Posted::Delivered)).map(|(c, _)| c.clone()));
+        if channels.iter().any(|(_, s)| matches!(s, Posted::Later)) && claimed.attempts + 1 < MAX_ATTEMPTS {
+            return Delivery::Retry { at: now.plus(backoff(claimed.attempts)), delivered };
         }
-        if channels.iter().all(|(_, s)| matches!(s, Sent::Refused)) && !channels.is_empty() {
+        if channels.iter().all(|(_, s)| matches!(s, Posted::Refused)) && !channels.is_empty() {
             return Delivery::Failed;
         }
         Delivery::Done
@@ -159,39 +149,5 @@ impl Alerting {
             }
         }
         Ok(raised)
-    }
-}
-
-async fn post(webhook: &WebhookChannel, claimed: &Claimed, now: Timestamp) -> Sent {
-    let body = claimed.alert.webhook_body().to_string();
-    let signature = sign_timestamped(webhook.secret.as_bytes(), now.unix(), body.as_bytes());
-    let sent = webhook
-        .client
-        .post(&webhook.url)
-        .header("content-type", "application/json")
-        .header(SIGNATURE_HEADER, signature)
-        .header(EVENT_ID_HEADER, format!("{}#{}", claimed.key.pk, claimed.key.sk))
-        .body(body)
-        .send()
-        .await;
-    match sent {
-        Ok(response) if response.status().is_success() => Sent::Delivered,
-        Ok(response) if response.status().as_u16() == 429 || response.status().is_server_error() => {
-            tracing::warn!(status = %response.status(), "alert webhook answered; retrying later");
-            Sent::Later
-        }
-        Ok(response) => {
-            tracing::error!(status = %response.status(), "alert webhook refused the alert");
-            Sent::Refused
-        }
-        // The receiver may have it: never twice.
-        Err(e) if e.is_timeout() => {
-            tracing::warn!(error = %e, "alert webhook timed out; not sent again");
-            Sent::Delivered
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "alert webhook unreachable; retrying later");
-            Sent::Later
-        }
     }
 }

@@ -1,14 +1,17 @@
-//! The alerting settings from the environment, parsed once at init: a bad value stops the
-//! function from starting, naming the variable. No channel configured: no alerts are raised.
+//! The alert and response-webhook settings from the environment, parsed once at init: a bad value
+//! stops the function from starting, naming the variable. No channel configured: no alerts are
+//! raised; no response webhook: no events.
 
-use nps_adapters::dynamo::{DynamoAlerts, DynamoSurveys, Table};
+use nps_adapters::dynamo::{DynamoOutbound, DynamoRequests, DynamoSurveys, Queue, Table};
 use nps_adapters::ses::SesMailer;
 use nps_domain::EmailAddress;
 use nps_domain::alert::DEFAULT_DROP_MIN_N;
 use nps_domain::survey::sender_address;
 use nps_sending::config::{ConfigError, Lookup};
 
-use crate::alerts::{Alerting, EmailChannel, WebhookChannel};
+use crate::alerts::{Alerting, EmailChannel};
+use crate::events::ResponseWebhooks;
+use crate::webhook::WebhookChannel;
 
 /// `NPS_ALERT_EMAILS` (comma-separated) with `NPS_ALERT_FROM` (an SES-verified sender),
 /// `NPS_ALERT_WEBHOOK_URL` with `NPS_ALERT_WEBHOOK_SECRET`, and `NPS_DROP_MIN_N` (30).
@@ -28,23 +31,7 @@ pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Op
             Some(EmailChannel { mailer, from, to })
         }
     };
-    let webhook = match set("NPS_ALERT_WEBHOOK_URL") {
-        None => None,
-        Some(url) => {
-            let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
-            if !(url.starts_with("https://") || local) || url.contains(' ') {
-                return Err(ConfigError::new("NPS_ALERT_WEBHOOK_URL", "must be an https URL"));
-            }
-            let secret = env.required("NPS_ALERT_WEBHOOK_SECRET")?;
-            if secret.len() < 16 {
-                return Err(ConfigError::new("NPS_ALERT_WEBHOOK_SECRET", "must be at least 16 characters"));
-            }
-            Some(
-                WebhookChannel::new(url, secret)
-                    .map_err(|e| ConfigError::new("NPS_ALERT_WEBHOOK_URL", e.to_string()))?,
-            )
-        }
-    };
+    let webhook = webhook(env, "NPS_ALERT_WEBHOOK_URL", "NPS_ALERT_WEBHOOK_SECRET")?;
     let drop_min_n =
         match set("NPS_DROP_MIN_N") {
             None => DEFAULT_DROP_MIN_N,
@@ -56,12 +43,41 @@ pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Op
         return Ok(None);
     }
     Ok(Some(Alerting {
-        store: DynamoAlerts::new(table.clone()),
+        store: DynamoOutbound::new(table.clone(), Queue::Alerts),
         surveys: DynamoSurveys::new(table),
         email,
         webhook,
         drop_min_n,
     }))
+}
+
+/// `NPS_RESPONSE_WEBHOOK_URL` with `NPS_RESPONSE_WEBHOOK_SECRET`: where response events go.
+pub fn response_webhooks(env: &impl Lookup, table: Table) -> Result<Option<ResponseWebhooks>, ConfigError> {
+    Ok(webhook(env, "NPS_RESPONSE_WEBHOOK_URL", "NPS_RESPONSE_WEBHOOK_SECRET")?.map(|webhook| ResponseWebhooks {
+        store: DynamoOutbound::new(table.clone(), Queue::ResponseEvents),
+        requests: DynamoRequests::new(table),
+        webhook,
+    }))
+}
+
+/// A webhook target: an https URL (plain http on loopback only) and a signing secret.
+fn webhook(
+    env: &impl Lookup,
+    url_variable: &'static str,
+    secret_variable: &'static str,
+) -> Result<Option<WebhookChannel>, ConfigError> {
+    let Some(url) = env.var(url_variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
+    if !(url.starts_with("https://") || local) || url.contains(' ') {
+        return Err(ConfigError::new(url_variable, "must be an https URL"));
+    }
+    let secret = env.required(secret_variable)?;
+    if secret.len() < 16 {
+        return Err(ConfigError::new(secret_variable, "must be at least 16 characters"));
+    }
+    WebhookChannel::new(url, secret).map(Some).map_err(|e| ConfigError::new(url_variable, e.to_string()))
 }
 
 #[cfg(test)]
@@ -110,5 +126,22 @@ mod tests {
             named(&[("NPS_ALERT_EMAILS", "a@b.example"), ("NPS_ALERT_FROM", "a@b.example"), ("NPS_DROP_MIN_N", "2")]),
             Some("NPS_DROP_MIN_N")
         );
+    }
+
+    #[test]
+    fn the_response_webhook_needs_https_and_a_secret() {
+        let parse = |vars: &[(&str, &str)]| {
+            let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+            let lookup = |k: &str| vars.get(k).cloned();
+            let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+            response_webhooks(&lookup, Table::new(aws_sdk_dynamodb::Client::new(&sdk), "nps")).map(|w| w.is_some())
+        };
+        assert_eq!(parse(&[]), Ok(false));
+        let url = ("NPS_RESPONSE_WEBHOOK_URL", "https://crm.example/hooks/nps");
+        assert_eq!(parse(&[url, ("NPS_RESPONSE_WEBHOOK_SECRET", "0123456789abcdef")]), Ok(true));
+        assert_eq!(parse(&[url]).unwrap_err().variable, "NPS_RESPONSE_WEBHOOK_SECRET");
+        let plain = ("NPS_RESPONSE_WEBHOOK_URL", "http://crm.example/hooks");
+        let secret = ("NPS_RESPONSE_WEBHOOK_SECRET", "0123456789abcdef");
+        assert_eq!(parse(&[plain, secret]).unwrap_err().variable, "NPS_RESPONSE_WEBHOOK_URL");
     }
 }

@@ -9,11 +9,14 @@
 //! stream's 24 hours.
 //!
 //! With alerting configured, a run also raises detractor alerts from the changes it folds,
-//! delivers due alerts, and once an hour checks the rollups for drops (`alerts`).
+//! delivers due alerts, and once an hour checks the rollups for drops (`alerts`); with a response
+//! webhook, it posts an event for each new confirmed version of a response (`events`).
 
 pub mod alerts;
 pub mod config;
+pub mod events;
 mod rebuild;
+pub mod webhook;
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -27,12 +30,14 @@ use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
 use serde::Serialize;
 
 pub use alerts::Alerting;
+pub use events::ResponseWebhooks;
 pub use rebuild::{RebuildError, Rebuilt};
 
 pub struct Aggregator {
     stream: TableStream,
     rollups: DynamoRollups,
     alerting: Option<Alerting>,
+    webhooks: Option<ResponseWebhooks>,
 }
 
 /// What one run did.
@@ -51,6 +56,9 @@ pub struct Report {
     pub alerts_delivered: usize,
     /// This run checked the segments for drops (the first run of each hour does).
     pub drops_checked: bool,
+    /// Response events raised (one per confirmed version) and delivered to the response webhook.
+    pub events_raised: usize,
+    pub events_delivered: usize,
 }
 
 /// How often a checkpoint that only skips changes counting for nothing is stored anyway.
@@ -70,12 +78,18 @@ struct Run<'a> {
 
 impl Aggregator {
     pub fn new(stream: TableStream, rollups: DynamoRollups) -> Self {
-        Aggregator { stream, rollups, alerting: None }
+        Aggregator { stream, rollups, alerting: None, webhooks: None }
     }
 
     /// Raises and delivers alerts as it runs.
     pub fn with_alerting(mut self, alerting: Alerting) -> Self {
         self.alerting = Some(alerting);
+        self
+    }
+
+    /// Posts `response.created` and `response.updated` events as it runs.
+    pub fn with_response_webhooks(mut self, webhooks: ResponseWebhooks) -> Self {
+        self.webhooks = Some(webhooks);
         self
     }
 
@@ -89,11 +103,14 @@ impl Aggregator {
     pub async fn run(&self, max_folds: usize, now: Timestamp) -> Result<Report, StreamError> {
         let mut report = self.fold_stream(max_folds, now).await?;
         if let Some(alerting) = &self.alerting {
-            if alerting.store.claim_hourly_check(now).await? {
+            if self.rollups.claim_drop_check(now).await? {
                 report.drops_checked = true;
                 report.alerts_raised += alerting.check_drops(&self.rollups, now).await?;
             }
             report.alerts_delivered = alerting.deliver(now).await?;
+        }
+        if let Some(webhooks) = &self.webhooks {
+            report.events_delivered = webhooks.deliver(now).await?;
         }
         Ok(report)
     }
@@ -141,7 +158,7 @@ impl Aggregator {
             if page.changes.is_empty() && !finished {
                 return Ok(true); // caught up with an open shard
             }
-            let batches = batches(&page.changes)?;
+            let batches = batches(&page.changes, run.now)?;
             let last = batches.len() - 1;
             for (i, batch) in batches.into_iter().enumerate() {
                 let mut next = run.read.clone();
@@ -162,6 +179,9 @@ impl Aggregator {
                 // Raised before the fold that counts their changes: never lost, kept once.
                 if let Some(alerting) = &self.alerting {
                     run.report.alerts_raised += alerting.raise(&batch.alerts, run.now).await?;
+                }
+                if let Some(webhooks) = &self.webhooks {
+                    run.report.events_raised += webhooks.raise(&batch.events, run.now).await?;
                 }
                 if self.rollups.fold(&run.stored, &next, &batch.deltas).await? == Folded::Contended {
                     run.report.contended = true;
@@ -188,13 +208,15 @@ struct Batch {
     deltas: Deltas,
     /// Detractor alerts the changes raise.
     alerts: Vec<Alert>,
+    /// Response events (new confirmed versions).
+    events: Vec<events::ResponseEvent>,
     changes: usize,
     /// The sequence of its last change; `None` for the empty end of a closed shard.
     upto: Option<String>,
 }
 
 /// Cuts a page of changes into folds of at most [`MAX_WRITES_PER_FOLD`] writes each.
-fn batches(changes: &[Change]) -> Result<Vec<Batch>, StreamError> {
+fn batches(changes: &[Change], now: Timestamp) -> Result<Vec<Batch>, StreamError> {
     let mut batches = Vec::new();
     let mut batch = Batch::default();
     for change in changes {
@@ -212,6 +234,7 @@ fn batches(changes: &[Change]) -> Result<Vec<Batch>, StreamError> {
                     _ => None,
                 };
                 batch.alerts.extend(alert::detractor(old, new));
+                batch.events.extend(events::event(old, new, now));
             }
         }
         batch.changes += 1;

@@ -24,10 +24,14 @@ async fn main() -> Result<(), Error> {
     let sdk = load_sdk_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table);
     let alerting = aggregate::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
+    let webhooks = aggregate::config::response_webhooks(&Env, table.clone())?;
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
     let mut aggregator = Aggregator::new(stream, DynamoRollups::new(table));
     if let Some(alerting) = alerting {
         aggregator = aggregator.with_alerting(alerting);
+    }
+    if let Some(webhooks) = webhooks {
+        aggregator = aggregator.with_response_webhooks(webhooks);
     }
     let aggregator = Arc::new(aggregator);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {

@@ -210,34 +210,13 @@ fn segment_name(dimension: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::person::PersonId;
-    use crate::request::{RequestId, RequestState, SurveyRequest};
+    use crate::fixtures;
     use crate::response::Comment;
-    use crate::survey::Locale;
-    use nps_scoring::Score;
 
     fn response(kind: SurveyKind, score: Option<u8>) -> Response {
-        let at = Timestamp::from_unix(1_795_392_000);
-        let request = SurveyRequest {
-            id: RequestId::new(at),
-            survey_id: SurveyId::parse("default").unwrap(),
-            person_id: PersonId::from_stored(&format!("{:032x}", 1)).unwrap(),
-            email: EmailAddress::parse("a@example.com").unwrap(),
-            name: None,
-            locale: Locale::En,
-            properties: BTreeMap::from([("product".to_owned(), "boots".to_owned())]),
-            source: "generic".into(),
-            event_id: "e".into(),
-            transaction_id: None,
-            created_at: at,
-            due_at: at,
-            state: RequestState::Sent,
-            attempts: 0,
-            lease_until: None,
-            sent_at: Some(at),
-        };
-        let mut r = Response::new(&request, kind, at);
-        r.score = score.map(|s| Score::try_from(s).unwrap());
+        let request =
+            fixtures::sent_request(1, "default", &[("product", "boots")], Timestamp::from_unix(1_795_392_000));
+        let mut r = fixtures::response(&request, kind, score, 1);
         r.comment = Comment::parse("<b>late</b> & broken").unwrap();
         r
     }

@@ -5,6 +5,8 @@ pub mod alert;
 pub mod crypto;
 pub mod email;
 mod escape;
+#[cfg(any(test, feature = "fixtures"))]
+pub mod fixtures;
 pub mod idempotency;
 pub mod intake;
 pub mod mail;

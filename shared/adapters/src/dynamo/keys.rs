@@ -102,6 +102,11 @@ impl ItemKey {
         ItemKey { pk: format!("ALERT#{kind}#{subject}"), sk: day.to_owned() }
     }
 
+    /// One version of a response, as an event for the response webhook.
+    pub fn response_event(response: &str, version: u32) -> Self {
+        ItemKey { pk: format!("WEBHOOK#{response}#v{version}"), sk: "DELIVERY".to_owned() }
+    }
+
     pub fn checkpoint() -> Self {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
     }

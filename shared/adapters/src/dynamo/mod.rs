@@ -1,10 +1,10 @@
 //! The single table of docs/data-model.md.
 
-mod alerts;
 mod api_keys;
 mod idempotency;
 mod item;
 pub mod keys;
+mod outbound;
 mod people;
 mod requests;
 mod responses;
@@ -24,9 +24,9 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, WriteRequest};
 use nps_domain::StoreError;
 
-pub use alerts::{Claimed, Delivery, DynamoAlerts};
 pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
 pub use idempotency::DynamoIdempotencyStore;
+pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Saved};

@@ -338,6 +338,21 @@ impl DynamoRollups {
         }
     }
 
+    /// Whether this run is the first of the current hour to check for drops (at most one is).
+    pub async fn claim_drop_check(&self, now: Timestamp) -> Result<bool, StoreError> {
+        let hour = now.unix().div_euclid(3600);
+        let update = self
+            .table
+            .update(ItemKey::drop_check())
+            .update_expression("SET #hour = :hour")
+            .condition_expression("attribute_not_exists(#hour) OR #hour < :hour")
+            .expression_attribute_names("#hour", "checked_hour")
+            .expression_attribute_values(":hour", n(hour))
+            .send()
+            .await;
+        Ok(self.table.conditional(update, |o| o.consumed_capacity())?.is_some())
+    }
+
     /// Claims the first unclaimed generation from `from` on, so two rebuilds never write the same
     /// one. The claim (`ROLLUP#<generation>` / `CLAIM`) is a rollup item: deleted with the rest.
     pub async fn claim_generation(&self, from: u64, now: Timestamp) -> Result<u64, StoreError> {

@@ -1,19 +1,20 @@
-//! Alerts and their delivery (docs/data-model.md): `ALERT#<kind>#<subject>` / `<yyyy-mm-dd>`.
+//! Outbound messages waiting for delivery (docs/data-model.md): alerts (`ALERT#<kind>#<subject>` /
+//! `<yyyy-mm-dd>`) and response events for webhooks (`WEBHOOK#<response id>#v<version>` /
+//! `DELIVERY`).
 //!
-//! Raising one is a conditional put, so a subject alerts at most once a day however often it is
-//! raised. A raised alert waits in the `outbox` index (partition `ALERTS`) until delivered, like a
-//! survey request: claimed (state `sending`, with a lease), sent on each channel, then recorded. A
-//! claim whose lease ran out is not sent again (its send may have happened): it is `uncertain`.
+//! Raising one is a conditional put, so each key is raised once however often it is raised. A
+//! raised message waits in the `outbox` index (partition `ALERTS` or `WEBHOOKS`) until delivered,
+//! like a survey request: claimed (state `sending`, with a lease), sent on each channel, then
+//! recorded. A claim whose lease ran out is sent again if the queue delivers at least once
+//! (response events: receivers deduplicate by event id), or else never again: `uncertain` (alerts).
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use nps_domain::alert::Alert;
 use nps_domain::{StoreError, Timestamp};
 
 use super::Table;
-use super::item::{Attrs, Item, key_item, n, s};
+use super::item::{Attrs, key_item, n, s};
 use super::keys::{ItemKey, attr, index};
 
-const OUTBOX_ALERTS: &str = "ALERTS";
 const BODY: &str = "body";
 const STATE: &str = "state";
 const ATTEMPTS: &str = "attempts";
@@ -23,16 +24,40 @@ const CREATED_AT: &str = "created_at";
 const SENT_AT: &str = "sent_at";
 /// Channels already delivered, so a retry sends only the others.
 const DELIVERED: &str = "delivered";
-/// Alerts are kept this long, then removed by TTL.
-const KEEP_SECS: i64 = 30 * 86_400;
 /// How long a claim holds before the alert counts as uncertain.
 const LEASE_SECS: i64 = 120;
 
-/// A claimed alert: deliver it, then [`DynamoAlerts::finish`] it.
+/// Which messages, and how they are delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Queue {
+    /// At most once per channel; kept 30 days.
+    Alerts,
+    /// At least once (receivers deduplicate by event id); kept 7 days.
+    ResponseEvents,
+}
+
+impl Queue {
+    fn partition(self) -> &'static str {
+        match self {
+            Queue::Alerts => "ALERTS",
+            Queue::ResponseEvents => "WEBHOOKS",
+        }
+    }
+
+    fn keep_secs(self) -> i64 {
+        match self {
+            Queue::Alerts => 30 * 86_400,
+            Queue::ResponseEvents => 7 * 86_400,
+        }
+    }
+}
+
+/// A claimed message: deliver it, then [`DynamoOutbound::finish`] it.
 #[derive(Debug, Clone)]
 pub struct Claimed {
     pub key: ItemKey,
-    pub alert: Alert,
+    /// As raised (JSON).
+    pub body: String,
     pub attempt_id: String,
     pub attempts: u32,
     /// Channels a previous attempt delivered.
@@ -50,41 +75,36 @@ pub enum Delivery {
 }
 
 #[derive(Debug, Clone)]
-pub struct DynamoAlerts {
+pub struct DynamoOutbound {
     table: Table,
-}
-
-fn key(alert: &Alert) -> ItemKey {
-    ItemKey::alert(alert.kind(), &alert.subject(), &alert.day())
+    queue: Queue,
 }
 
 fn outbox_sort_key(due: Timestamp, key: &ItemKey) -> String {
     format!("{:011}#{}#{}", due.unix().max(0), key.pk, key.sk)
 }
 
-impl DynamoAlerts {
-    pub fn new(table: Table) -> Self {
-        DynamoAlerts { table }
+impl DynamoOutbound {
+    pub fn new(table: Table, queue: Queue) -> Self {
+        DynamoOutbound { table, queue }
     }
 
-    /// Stores `alert` for delivery, unless its subject already alerted that day: `true` if new.
-    pub async fn raise(&self, alert: &Alert, now: Timestamp) -> Result<bool, StoreError> {
-        let key = key(alert);
-        let body = serde_json::to_string(alert).map_err(|e| StoreError::Malformed(e.to_string()))?;
+    /// Stores `body` for delivery under `key`, unless it was raised before: `true` if new.
+    pub async fn raise(&self, key: ItemKey, body: String, now: Timestamp) -> Result<bool, StoreError> {
         let mut item = key_item(key.clone());
         item.extend([
             (BODY.to_owned(), s(body)),
             (STATE.to_owned(), s("pending")),
             (ATTEMPTS.to_owned(), n(0)),
             (CREATED_AT.to_owned(), n(now.unix())),
-            (attr::OUTBOX_PK.to_owned(), s(OUTBOX_ALERTS)),
+            (attr::OUTBOX_PK.to_owned(), s(self.queue.partition())),
             (attr::OUTBOX_SK.to_owned(), s(outbox_sort_key(now, &key))),
-            (attr::EXPIRES_AT.to_owned(), n(now.unix() + KEEP_SECS)),
+            (attr::EXPIRES_AT.to_owned(), n(now.unix() + self.queue.keep_secs())),
         ]);
         self.table.put_new(item).await
     }
 
-    /// Alerts waiting for delivery by `now`, oldest first (keys only).
+    /// Messages waiting for delivery by `now`, oldest first (keys only).
     pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<ItemKey>, StoreError> {
         let query = self
             .table
@@ -94,7 +114,7 @@ impl DynamoAlerts {
             .key_condition_expression("#opk = :partition AND #osk < :after")
             .expression_attribute_names("#opk", attr::OUTBOX_PK)
             .expression_attribute_names("#osk", attr::OUTBOX_SK)
-            .expression_attribute_values(":partition", s(OUTBOX_ALERTS))
+            .expression_attribute_values(":partition", s(self.queue.partition()))
             .expression_attribute_values(":after", s(format!("{:011}", now.unix().max(0) + 1)))
             .limit(limit);
         let out = self.table.query(query).await?;
@@ -107,36 +127,41 @@ impl DynamoAlerts {
             .collect()
     }
 
-    /// Claims a due alert for delivery; `None` if another run has it, it is gone, or its last
-    /// claim ran out (then it is marked `uncertain` and never sent again).
+    /// Claims a due message for delivery; `None` if another run has it or it is gone. A claim
+    /// whose lease ran out is claimed again (at-least-once queues) or marked `uncertain`.
     pub async fn claim(&self, key: &ItemKey, now: Timestamp) -> Result<Option<Claimed>, StoreError> {
         let Some(item) = self.table.get(key.clone(), true).await? else { return Ok(None) };
         let a = Attrs(&item);
         let attempts = u32::try_from(a.n(ATTEMPTS)?).unwrap_or(u32::MAX);
+        let lapsed = a.opt_time(LEASE_UNTIL)?.is_some_and(|until| until < now);
         match a.s(STATE)? {
             "pending" => {}
-            "sending" if a.opt_time(LEASE_UNTIL)?.is_some_and(|until| until < now) => {
-                tracing::warn!(alert = %key.pk, "an alert's delivery was interrupted; not sent again");
+            "sending" if lapsed && self.queue == Queue::ResponseEvents => {}
+            "sending" if lapsed => {
+                tracing::warn!(message = %key.pk, "a delivery was interrupted; not sent again");
                 self.record(key, a.s(ATTEMPT_ID)?, "uncertain", now).await?;
                 return Ok(None);
             }
             _ => return Ok(None),
         }
-        let alert: Alert =
-            serde_json::from_str(a.s(BODY)?).map_err(|e| StoreError::Malformed(format!("alert body: {e}")))?;
+        let body = a.s(BODY)?.to_owned();
         let delivered = a.strings(DELIVERED)?;
         let attempt_id = format!("{:016x}", fastrand::u64(..));
         let update = self
             .table
             .update(key.clone())
             .update_expression("SET #state = :sending, #attempt = :attempt, #lease = :lease")
-            .condition_expression("#state = :pending AND #attempts = :attempts")
+            // Pending, or a lapsed claim: a second run claiming it at the same time finds the new lease.
+            .condition_expression(
+                "#attempts = :attempts AND (#state = :pending OR (#state = :sending AND #lease < :now))",
+            )
             .expression_attribute_names("#state", STATE)
             .expression_attribute_names("#attempt", ATTEMPT_ID)
             .expression_attribute_names("#lease", LEASE_UNTIL)
             .expression_attribute_names("#attempts", ATTEMPTS)
             .expression_attribute_values(":sending", s("sending"))
             .expression_attribute_values(":pending", s("pending"))
+            .expression_attribute_values(":now", n(now.unix()))
             .expression_attribute_values(":attempt", s(attempt_id.clone()))
             .expression_attribute_values(":lease", n(now.unix() + LEASE_SECS))
             .expression_attribute_values(":attempts", n(i64::from(attempts)))
@@ -144,7 +169,7 @@ impl DynamoAlerts {
             .await;
         Ok(self.table.conditional(update, |o| o.consumed_capacity())?.map(|_| Claimed {
             key: key.clone(),
-            alert,
+            body,
             attempt_id,
             attempts,
             delivered,
@@ -185,7 +210,7 @@ impl DynamoAlerts {
         }
     }
 
-    /// Ends an alert's delivery in `state`, out of the outbox.
+    /// Ends a delivery in `state`, out of the outbox.
     async fn record(&self, key: &ItemKey, attempt: &str, state: &str, now: Timestamp) -> Result<(), StoreError> {
         let update = self
             .table
@@ -204,26 +229,5 @@ impl DynamoAlerts {
             .send()
             .await;
         self.table.conditional(update, |o| o.consumed_capacity()).map(|_| ())
-    }
-
-    /// Whether this run is the first of the current hour to check for drops (at most one is).
-    pub async fn claim_hourly_check(&self, now: Timestamp) -> Result<bool, StoreError> {
-        let hour = now.unix().div_euclid(3600);
-        let update = self
-            .table
-            .update(ItemKey::drop_check())
-            .update_expression("SET #hour = :hour")
-            .condition_expression("attribute_not_exists(#hour) OR #hour < :hour")
-            .expression_attribute_names("#hour", "checked_hour")
-            .expression_attribute_values(":hour", n(hour))
-            .send()
-            .await;
-        Ok(self.table.conditional(update, |o| o.consumed_capacity())?.is_some())
-    }
-
-    /// Where `alert`'s delivery stands: `pending`, `sending`, `sent`, `failed` or `uncertain`.
-    pub async fn state(&self, alert: &Alert) -> Result<Option<String>, StoreError> {
-        let item: Option<Item> = self.table.get(key(alert), true).await?;
-        Ok(item.as_ref().and_then(|i| Attrs(i).opt_s(STATE)).map(str::to_owned))
     }
 }
