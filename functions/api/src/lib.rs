@@ -7,7 +7,7 @@ use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
-use nps_http::{ApiError, api_path, authorize, json_response};
+use nps_http::{ApiError, api_path, authorize, json_of};
 
 /// Everything a request needs, built once at init.
 pub struct App {
@@ -41,11 +41,7 @@ impl App {
             (["v1", "metrics"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 let metrics = self.metrics(req.uri().query(), now).await?;
-                let body = serde_json::to_value(&metrics).map_err(|e| {
-                    tracing::error!(error = %e, "metrics did not serialise");
-                    ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; retry later")
-                })?;
-                Ok(json_response(StatusCode::OK, &body))
+                json_of(StatusCode::OK, &metrics)
             }
             (["v1", "metrics"], _) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found()),

@@ -83,7 +83,20 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
 }
 
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
-    let mut response = Response::new(Body::from(body.to_string()));
+    json_text(status, body.to_string())
+}
+
+/// `body` as JSON with its fields in their declared order (a `Value` would sort them).
+pub fn json_of<T: serde::Serialize>(status: StatusCode, body: &T) -> Result<Response<Body>, ApiError> {
+    let text = serde_json::to_string(body).map_err(|e| {
+        tracing::error!(error = %e, "an answer did not serialise");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error; retry later")
+    })?;
+    Ok(json_text(status, text))
+}
+
+fn json_text(status: StatusCode, text: String) -> Response<Body> {
+    let mut response = Response::new(Body::from(text));
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

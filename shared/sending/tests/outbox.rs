@@ -9,7 +9,7 @@ use nps_adapters::dynamo::{DynamoPeople, DynamoSurveys, SuppressionReason, Table
 use nps_adapters::ses::SesMailer;
 use nps_domain::intake::{Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::person::{PersonId, PersonKey};
-use nps_domain::request::RequestId;
+use nps_domain::request::{RequestId, RequestState};
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 use nps_domain::token::{self, TokenKeys};
 use nps_domain::{EmailAddress, Timestamp};
@@ -247,9 +247,16 @@ async fn one_reminder_unless_the_person_answered() {
     let h = harness("reminder", survey(Some(3))).await;
     let t = now();
     let to = unique_address("remind");
-    h.outbox.accept("generic", &event(&to, "evt-r1", "order-r1"), t).await.unwrap();
+    let outcome = h.outbox.accept("generic", &event(&to, "evt-r1", "order-r1"), t).await.unwrap().outcome;
+    let id = RequestId::parse(&outcome.survey_request_id.unwrap()).unwrap();
+    let requests = nps_adapters::dynamo::DynamoRequests::new(h.table.clone());
+    // The first email's time is its sent time (what capture's evidence and the `sent` rollup read),
+    // though a reminder is scheduled; the reminder's is kept apart.
+    let first = requests.get(id).await.unwrap().unwrap();
+    assert_eq!((first.state, first.sent_at), (RequestState::ReminderScheduled, Some(t)));
     assert_eq!(h.outbox.dispatch(t.plus(2 * DAY)).await.unwrap().sent, 0);
     assert_eq!(h.outbox.dispatch(t.plus(3 * DAY)).await.unwrap().sent, 1);
+    assert_eq!(requests.get(id).await.unwrap().unwrap().sent_at, Some(t), "a reminder keeps the first sent time");
     assert_eq!(h.outbox.dispatch(t.plus(30 * DAY)).await.unwrap().due, 0, "one reminder at most");
     let emails = inbox_for(&h.inbox, &to).await;
     assert_eq!(emails.len(), 2);

@@ -254,7 +254,8 @@ impl DynamoRequests {
                 update.expression_attribute_names("#attempts", ATTEMPTS).expression_attribute_values(":zero", n(0));
         }
         if let Some(at) = t.sent_at {
-            let name = if t.to.is_reminder() { "reminded_at" } else { SENT_AT };
+            // Sending a reminder (from `ReminderSending`) keeps the first email's time apart.
+            let name = if t.from.is_reminder() { "reminded_at" } else { SENT_AT };
             set.push("#sent_at = :sent_at");
             update = update
                 .expression_attribute_names("#sent_at", name)
