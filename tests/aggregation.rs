@@ -289,6 +289,23 @@ async fn a_rebuild_recounts_what_the_incremental_runs_counted_and_they_go_on_fro
     let (expected, _) = recount(&s).await;
     assert_eq!(stored_rollups(&s).await, expected);
 
+    // A rebuild that died after writing part of its generation, before the switch: the next
+    // rebuild claims another generation and deletes the leftovers.
+    let rollups = DynamoRollups::new(s.table.clone());
+    let crashed = rollups.claim_generation(3, Timestamp::now()).await.unwrap();
+    let mut partial = Deltas::default();
+    let stray = RollupKey {
+        survey: SurveyId::parse("default").unwrap(),
+        dimension: "product".into(),
+        value: "boots".into(),
+        day: "2026-01-01".into(),
+    };
+    partial.add_to(&[stray], &Counts { sent: 7, ..Counts::default() }, 1);
+    rollups.write_generation(crashed, &partial).await.unwrap();
+    let rebuilt = aggregator.rebuild(Timestamp::now()).await.unwrap();
+    assert!(rebuilt.generation > crashed, "{rebuilt:?}");
+    assert_eq!(stored_rollups(&s).await, expected, "no rollups of the crashed generation are left");
+
     // Two rebuilds at once: one switches; the other, overtaken, leaves nothing behind.
     let (a, b) = tokio::join!(aggregator.rebuild(Timestamp::now()), aggregator.rebuild(Timestamp::now()));
     for result in [&a, &b] {
