@@ -69,6 +69,8 @@ rebuilt=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggreg
 check "the admin invocation rebuilds the rollups as generation 2" grep -q '"generation":2' <<<"$rebuilt"
 metrics=$(curl -s --max-time 60 "$functions/lambda-url/api/v1/metrics?survey=default" -H "authorization: Bearer $NPS_API_KEY")
 check "the metrics API counts the answer: one promoter, NPS 100" grep -q '"n":1,.*"nps":100.0' <<<"$metrics"
+listed=$(curl -s --max-time 60 "$functions/lambda-url/api/v1/responses?survey=default" -H "authorization: Bearer $NPS_API_KEY")
+check "the responses API lists the answer with its comment" grep -q '"score":9,"category":"promoter","comment":"Quick delivery"' <<<"$listed"
 critic="smoke-critic-$stamp@example.com"
 signed_post "{\"event_id\":\"smoke-critic-$stamp\",\"email\":\"$critic\",\"transaction_id\":\"order-c-$stamp\"}" >/dev/null
 critic_link=$(score_link "$critic")

@@ -1,11 +1,16 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
-//! `GET /v1/metrics` answers from the day rollups the aggregate function keeps.
+//! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
+//! `GET /v1/responses` (and `.csv`) lists a survey's responses.
 
+mod csv;
 pub mod metrics;
+mod responses;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, DynamoSurveys, Scope, Table};
+use nps_adapters::dynamo::{
+    DynamoApiKeys, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope, Table,
+};
 use nps_domain::Timestamp;
 use nps_http::{ApiError, api_path, authorize, json_of};
 
@@ -14,6 +19,8 @@ pub struct App {
     api_keys: DynamoApiKeys,
     rollups: DynamoRollups,
     surveys: DynamoSurveys,
+    responses: DynamoResponses,
+    requests: DynamoRequests,
 }
 
 impl App {
@@ -21,7 +28,9 @@ impl App {
         App {
             api_keys: DynamoApiKeys::new(table.clone()),
             rollups: DynamoRollups::new(table.clone()),
-            surveys: DynamoSurveys::new(table),
+            surveys: DynamoSurveys::new(table.clone()),
+            responses: DynamoResponses::new(table.clone()),
+            requests: DynamoRequests::new(table),
         }
     }
 
@@ -44,6 +53,15 @@ impl App {
                 json_of(StatusCode::OK, &metrics)
             }
             (["v1", "metrics"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "responses"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.list_responses(req.uri().path(), req.uri().query(), now).await
+            }
+            (["v1", "responses.csv"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.export_responses(req.uri().path(), req.uri().query(), now).await
+            }
+            (["v1", "responses" | "responses.csv"], _) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found()),
         }
     }

@@ -1,7 +1,7 @@
 //! Responses: `REQUEST#<request id>` / `RESPONSE`, one per survey request. Saved whole, guarded by
 //! a revision, so two concurrent changes cannot overwrite each other: the loser re-reads and retries.
 
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
@@ -95,6 +95,91 @@ impl DynamoResponses {
             }
             None => Saved::Conflict,
         })
+    }
+}
+
+/// One page of a survey's responses in one month's `listing` partition, oldest first.
+#[derive(Debug, Clone)]
+pub struct Listed {
+    pub responses: Vec<Response>,
+    /// The listing sort key of the last response read: where the next page starts.
+    pub last: Option<String>,
+    /// No more responses in the partition within the bounds.
+    pub exhausted: bool,
+}
+
+impl DynamoResponses {
+    /// Up to `limit` responses of `survey` created in `month` (`2026-11`), with listing sort keys
+    /// above `after` and below `before` (`<created at, 11 digits>…`), oldest first. The index holds
+    /// keys only; the responses are read in batches of 100 (eventually consistent).
+    pub async fn listed(
+        &self,
+        survey: &SurveyId,
+        month: &str,
+        after: &str,
+        before: &str,
+        limit: i32,
+    ) -> Result<Listed, StoreError> {
+        let query = self
+            .table
+            .client()
+            .query()
+            .index_name(super::keys::index::LISTING)
+            .key_condition_expression("#lpk = :lpk AND #lsk BETWEEN :after AND :before")
+            .expression_attribute_names("#lpk", attr::LISTING_PK)
+            .expression_attribute_names("#lsk", attr::LISTING_SK)
+            .expression_attribute_values(":lpk", s(format!("RESPONSES#{survey}#{month}")))
+            // BETWEEN is inclusive: the cursor's own key is skipped below.
+            .expression_attribute_values(":after", s(after))
+            .expression_attribute_values(":before", s(before))
+            .limit(limit.saturating_add(1));
+        let out = self.table.query(query).await?;
+        let mut keys = Vec::new();
+        for item in out.items() {
+            let a = Attrs(item);
+            let sk = a.s(attr::LISTING_SK)?;
+            if sk == after {
+                continue;
+            }
+            let pk = a.s(attr::PK)?;
+            let id = pk
+                .strip_prefix("REQUEST#")
+                .and_then(RequestId::parse)
+                .ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?;
+            keys.push((id, sk.to_owned()));
+        }
+        let exhausted = keys.len() <= usize::try_from(limit).unwrap_or(0) && out.last_evaluated_key.is_none();
+        keys.truncate(usize::try_from(limit).unwrap_or(0));
+        let mut responses = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let wanted: Vec<Item> = chunk.iter().map(|(id, _)| key_item(ItemKey::response(*id))).collect();
+            let request = KeysAndAttributes::builder()
+                .set_keys(Some(wanted))
+                .build()
+                .map_err(|e| StoreError::Rejected(Box::new(e)))?;
+            let out = self
+                .table
+                .client()
+                .batch_get_item()
+                .request_items(self.table.name(), request)
+                .set_return_consumed_capacity(self.table.capacity())
+                .send()
+                .await
+                .map_err(super::store_error)?;
+            self.table.count(super::Units::Read, out.consumed_capacity());
+            if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
+                return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
+            }
+            let items = out.responses.and_then(|mut r| r.remove(self.table.name())).unwrap_or_default();
+            // In listing order; one deleted since the index was read is left out.
+            for (id, _) in chunk {
+                let pk = ItemKey::response(*id).pk;
+                if let Some(item) = items.iter().find(|i| Attrs(i).opt_s(attr::PK) == Some(pk.as_str())) {
+                    responses.push(from_item(*id, item)?);
+                }
+            }
+        }
+        Ok(Listed { responses, last: keys.last().map(|(_, sk)| sk.clone()), exhausted })
     }
 }
 

@@ -1,0 +1,427 @@
+//! `GET /v1/responses` and `GET /v1/responses.csv`: a survey's responses, oldest first, from the
+//! `listing` index (a partition per survey and month, sorted by creation time; docs/data-model.md).
+//! Pages are cut by an opaque cursor (the month and the last listing key read), so every response
+//! appears exactly once however many arrive while a client pages.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use futures_util::future::try_join_all;
+use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::{Body, Response as HttpResponse};
+use nps_adapters::dynamo::Listed;
+use nps_domain::request::{RequestId, SurveyRequest};
+use nps_domain::response::Response;
+use nps_domain::survey::{SurveyId, SurveyKind};
+use nps_domain::{StoreError, Timestamp};
+use nps_http::{ApiError, json_of};
+use nps_scoring::Category;
+use serde::Serialize;
+use time::{Date, Duration, Month, OffsetDateTime};
+
+use crate::App;
+use crate::metrics::query::{MAX_QUERY_LEN, format_day, stored_day};
+
+/// Default and largest page of the JSON list.
+const DEFAULT_PER_PAGE: usize = 20;
+const MAX_PER_PAGE: usize = 100;
+/// Rows of one CSV answer (API Gateway answers at most 10 MB; a row is well under 2 KB).
+const CSV_ROWS: usize = 2000;
+/// Responses read per call at most, so a filter that matches little still answers promptly
+/// (with fewer rows and a cursor to go on).
+const MAX_EXAMINED: usize = 2000;
+/// The longest range, in days.
+const MAX_RANGE_DAYS: i64 = 3 * 366;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Confirmed {
+    Yes,
+    No,
+    Any,
+}
+
+#[derive(Debug, Clone)]
+struct ListQuery {
+    survey: SurveyId,
+    since: Date,
+    until: Date,
+    category: Option<Category>,
+    confirmed: Confirmed,
+    segment: Option<(String, String)>,
+    updated_since: Option<Timestamp>,
+    per_page: usize,
+    cursor: Option<Cursor>,
+    expand_person: bool,
+}
+
+/// Where the next page starts: a month's partition and the last listing key read in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Cursor {
+    month: String,
+    after: String,
+}
+
+impl Cursor {
+    fn encode(&self) -> String {
+        URL_SAFE_NO_PAD.encode(format!("1|{}|{}", self.month, self.after))
+    }
+
+    fn decode(text: &str) -> Option<Cursor> {
+        if text.len() > 120 {
+            return None;
+        }
+        let raw = String::from_utf8(URL_SAFE_NO_PAD.decode(text).ok()?).ok()?;
+        let mut parts = raw.split('|');
+        let (version, month, after) = (parts.next()?, parts.next()?, parts.next()?);
+        let month_ok = month.len() == 7 && month.as_bytes()[4] == b'-' && month_of(month).is_some();
+        let (stamp, id) = after.split_once('#')?;
+        let after_ok = stamp.len() == 11 && stamp.bytes().all(|b| b.is_ascii_digit()) && RequestId::parse(id).is_some();
+        (version == "1" && month_ok && after_ok && parts.next().is_none())
+            .then(|| Cursor { month: month.to_owned(), after: after.to_owned() })
+    }
+}
+
+/// The first day of `2026-11`.
+fn month_of(month: &str) -> Option<Date> {
+    stored_day(&format!("{month}-01"))
+}
+
+fn month_key(day: Date) -> String {
+    format_day(day)[..7].to_owned()
+}
+
+fn next_month(first: Date) -> Option<Date> {
+    match first.month() {
+        Month::December => Date::from_calendar_date(first.year() + 1, Month::January, 1).ok(),
+        m => Date::from_calendar_date(first.year(), m.next(), 1).ok(),
+    }
+}
+
+fn invalid(parameter: &str, problem: impl std::fmt::Display) -> ApiError {
+    ApiError::invalid(format!("{parameter}: {problem}"))
+}
+
+fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
+    let query = query.unwrap_or("");
+    if query.len() > MAX_QUERY_LEN {
+        return Err(invalid("query", format!("is over {MAX_QUERY_LEN} characters")));
+    }
+    let mut seen = std::collections::HashSet::new();
+    let (mut survey, mut since, mut until, mut category, mut segment, mut updated_since) =
+        (None, None, None, None, None, None);
+    let (mut confirmed, mut per_page, mut cursor, mut expand_person) = (Confirmed::Yes, DEFAULT_PER_PAGE, None, false);
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        let (name, value) = (name.as_ref(), value.as_ref());
+        if !seen.insert(name.to_owned()) {
+            return Err(invalid(name, "is given more than once"));
+        }
+        let day = |v: &str| stored_day(v).ok_or_else(|| invalid(name, "must be a date, YYYY-MM-DD (UTC)"));
+        match name {
+            "survey" => survey = Some(SurveyId::parse(value).map_err(|e| invalid(name, e))?),
+            "since" => since = Some(day(value)?),
+            "until" => until = Some(day(value)?),
+            "category" => {
+                category = Some(match value {
+                    "promoter" => Category::Promoter,
+                    "passive" => Category::Passive,
+                    "detractor" => Category::Detractor,
+                    _ => return Err(invalid(name, "must be promoter, passive or detractor")),
+                })
+            }
+            "confirmed" => {
+                confirmed = match value {
+                    "true" => Confirmed::Yes,
+                    "false" => Confirmed::No,
+                    "any" => Confirmed::Any,
+                    _ => return Err(invalid(name, "must be true, false or any")),
+                }
+            }
+            "updated_since" => {
+                let seconds: i64 = value.parse().map_err(|_| invalid(name, "must be a time in Unix seconds"))?;
+                updated_since = Some(Timestamp::from_unix(seconds));
+            }
+            "per_page" => {
+                per_page = value
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=MAX_PER_PAGE).contains(n))
+                    .ok_or_else(|| invalid(name, format!("must be 1 to {MAX_PER_PAGE}")))?
+            }
+            "cursor" => {
+                cursor = Some(Cursor::decode(value).ok_or_else(|| invalid(name, "is not a cursor of this list"))?)
+            }
+            "expand" => {
+                if value != "person" {
+                    return Err(invalid(name, "must be person"));
+                }
+                expand_person = true;
+            }
+            _ => match name.strip_prefix("segment.") {
+                Some(dimension) => {
+                    if segment.is_some() {
+                        return Err(invalid(name, "one segment at a time"));
+                    }
+                    if dimension.is_empty() || value.is_empty() || value.chars().count() > 100 {
+                        return Err(invalid(name, "must name a dimension and a value of 1 to 100 characters"));
+                    }
+                    segment = Some((dimension.to_owned(), value.to_owned()));
+                }
+                None => return Err(invalid(name, "is not a parameter of this list")),
+            },
+        }
+    }
+    let survey = survey.ok_or_else(|| invalid("survey", "is required"))?;
+    if category.is_some() && confirmed != Confirmed::Yes {
+        return Err(invalid("category", "only confirmed answers have a category"));
+    }
+    let until = until.unwrap_or(today);
+    let since = since.unwrap_or(until - Duration::days(29));
+    if since > until {
+        return Err(invalid("since", "must not be after until"));
+    }
+    if (until - since).whole_days() + 1 > MAX_RANGE_DAYS {
+        return Err(invalid("since", format!("the range may span at most {MAX_RANGE_DAYS} days")));
+    }
+    if let Some(c) = &cursor {
+        let month = month_of(&c.month).unwrap_or(since);
+        if month > until || next_month(month).is_none_or(|next| next <= since) {
+            return Err(invalid("cursor", "is outside since and until"));
+        }
+    }
+    Ok(ListQuery { survey, since, until, category, confirmed, segment, updated_since, per_page, cursor, expand_person })
+}
+
+/// One response as listed: Delighted's field names where they overlap.
+#[derive(Debug, Serialize)]
+pub struct Listing {
+    pub id: String,
+    pub survey: String,
+    pub survey_type: SurveyKind,
+    pub score: Option<u8>,
+    pub category: Option<&'static str>,
+    pub comment: Option<String>,
+    pub confirmed: bool,
+    pub suspected_bot: bool,
+    pub bot_reasons: Vec<&'static str>,
+    pub version: u32,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub person_properties: std::collections::BTreeMap<String, String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub person: Option<Option<Person>>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Person {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+struct Page {
+    responses: Vec<Listing>,
+    /// `null` at the end of the range.
+    next_cursor: Option<String>,
+}
+
+pub(crate) fn category_name(category: Category) -> &'static str {
+    match category {
+        Category::Promoter => "promoter",
+        Category::Passive => "passive",
+        Category::Detractor => "detractor",
+    }
+}
+
+fn listing(r: Response, person: Option<Option<Person>>) -> Listing {
+    Listing {
+        id: r.request_id.to_string(),
+        survey: r.survey_id.to_string(),
+        survey_type: r.kind,
+        score: r.score.map(|s| s.value()),
+        category: r.score.map(|s| category_name(s.category())),
+        comment: r.comment.as_ref().map(|c| c.as_str().to_owned()),
+        confirmed: r.score.is_some(),
+        suspected_bot: r.suspected_bot(),
+        bot_reasons: r.bot_reasons.iter().map(|b| b.as_str()).collect(),
+        version: r.version,
+        created_at: r.created_at,
+        updated_at: r.updated_at,
+        person_properties: r.properties,
+        person,
+    }
+}
+
+impl ListQuery {
+    fn keeps(&self, r: &Response) -> bool {
+        let confirmed = match self.confirmed {
+            Confirmed::Yes => r.score.is_some(),
+            Confirmed::No => r.score.is_none(),
+            Confirmed::Any => true,
+        };
+        confirmed
+            && self.category.is_none_or(|c| r.score.is_some_and(|s| s.category() == c))
+            && self.segment.as_ref().is_none_or(|(d, v)| r.properties.get(d) == Some(v))
+            && self.updated_since.is_none_or(|t| r.updated_at >= t)
+    }
+}
+
+impl App {
+    /// One page: up to `limit` responses after the cursor, and the cursor of the next page.
+    async fn page(&self, q: &ListQuery, limit: usize) -> Result<(Vec<Response>, Option<Cursor>), ApiError> {
+        let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp();
+        let lower = format!("{:011}", day_start(q.since).max(0));
+        let upper = format!("{:011}~", (day_start(q.until + Duration::days(1)) - 1).max(0));
+        let mut month = match &q.cursor {
+            Some(c) => month_of(&c.month).unwrap_or(q.since),
+            None => q.since.replace_day(1).unwrap_or(q.since),
+        };
+        let mut after = q.cursor.as_ref().map_or(lower.clone(), |c| c.after.clone());
+        let (mut kept, mut examined) = (Vec::new(), 0);
+        while month <= q.until {
+            let key = month_key(month);
+            loop {
+                let want = (limit - kept.len()).min(MAX_EXAMINED - examined).max(1);
+                let want = i32::try_from(want).unwrap_or(100);
+                let Listed { responses, last, exhausted } =
+                    self.responses.listed(&q.survey, &key, &after, &upper, want).await?;
+                examined += responses.len();
+                kept.extend(responses.into_iter().filter(|r| q.keeps(r)));
+                after = last.unwrap_or(after);
+                if exhausted {
+                    break;
+                }
+                if kept.len() >= limit || examined >= MAX_EXAMINED {
+                    return Ok((kept, Some(Cursor { month: key, after })));
+                }
+            }
+            let Some(next) = next_month(month) else { break };
+            month = next;
+            after = lower.clone();
+            if kept.len() >= limit || examined >= MAX_EXAMINED {
+                return Ok((kept, (month <= q.until).then(|| Cursor { month: month_key(month), after })));
+            }
+        }
+        Ok((kept, None))
+    }
+
+    /// The people behind `responses` (never for eNPS; `None` once erased).
+    async fn people(&self, responses: &[Response]) -> Result<Vec<Option<Person>>, StoreError> {
+        try_join_all(responses.iter().map(|r| async move {
+            if r.kind == SurveyKind::Enps {
+                return Ok(None);
+            }
+            let request: Option<SurveyRequest> = self.requests.get(r.request_id).await?;
+            Ok(request.map(|q| Person { email: q.email.as_str().to_owned(), name: q.name.clone() }))
+        }))
+        .await
+    }
+
+    pub(crate) async fn list_responses(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        now: Timestamp,
+    ) -> Result<HttpResponse<Body>, ApiError> {
+        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
+        let q = parse(query, today)?;
+        self.known_survey(&q.survey).await?;
+        let (responses, next) = self.page(&q, q.per_page).await?;
+        let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
+        let listed = match people {
+            Some(people) => responses.into_iter().zip(people).map(|(r, p)| listing(r, Some(p))).collect(),
+            None => responses.into_iter().map(|r| listing(r, None)).collect(),
+        };
+        let next_cursor = next.map(|c| c.encode());
+        let mut answer = json_of(StatusCode::OK, &Page { responses: listed, next_cursor: next_cursor.clone() })?;
+        link_next(&mut answer, path, query, next_cursor.as_deref());
+        Ok(answer)
+    }
+
+    pub(crate) async fn export_responses(
+        &self,
+        path: &str,
+        query: Option<&str>,
+        now: Timestamp,
+    ) -> Result<HttpResponse<Body>, ApiError> {
+        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
+        let mut q = parse(query, today)?;
+        if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("per_page="))) {
+            return Err(invalid("per_page", "the CSV export pages by itself (2,000 rows, then a Link to the rest)"));
+        }
+        q.per_page = CSV_ROWS;
+        let survey = self.known_survey(&q.survey).await?;
+        let (responses, next) = self.page(&q, CSV_ROWS).await?;
+        let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
+        let csv = crate::csv::responses(&responses, people.as_deref(), &survey.segment_properties)
+            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        let mut answer = HttpResponse::new(Body::from(csv));
+        let headers = answer.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        let file = format!("attachment; filename=\"responses-{}-{}.csv\"", q.survey, format_day(q.since));
+        if let Ok(value) = HeaderValue::from_str(&file) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        link_next(&mut answer, path, query, next.map(|c| c.encode()).as_deref());
+        Ok(answer)
+    }
+
+    async fn known_survey(&self, id: &SurveyId) -> Result<nps_domain::survey::Survey, ApiError> {
+        self.surveys.get(id).await?.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))
+    }
+}
+
+/// `Link: <path?query with the next cursor>; rel="next"`, when there is a next page.
+fn link_next(answer: &mut HttpResponse<Body>, path: &str, query: Option<&str>, next: Option<&str>) {
+    let Some(next) = next else { return };
+    let mut params: Vec<(String, String)> = form_urlencoded::parse(query.unwrap_or("").as_bytes())
+        .filter(|(k, _)| k != "cursor")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    params.push(("cursor".to_owned(), next.to_owned()));
+    let query = form_urlencoded::Serializer::new(String::new()).extend_pairs(params).finish();
+    if let Ok(value) = HeaderValue::from_str(&format!("<{path}?{query}>; rel=\"next\"")) {
+        answer.headers_mut().insert(header::LINK, value);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::date;
+
+    use super::*;
+
+    const TODAY: Date = date!(2026 - 11 - 24);
+
+    fn refused(query: &str) -> String {
+        let e = parse(Some(query), TODAY).unwrap_err();
+        e.message.split(':').next().unwrap().to_owned()
+    }
+
+    #[test]
+    fn cursors_round_trip_and_anything_else_is_refused() {
+        let c = Cursor { month: "2026-11".into(), after: "01795392000#01KAQ2V5Y0P7F1X6T3ZC9M4N8B".into() };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        for bad in
+            ["", "abc", &URL_SAFE_NO_PAD.encode("1|2026-13|01795392000#x"), &URL_SAFE_NO_PAD.encode("2|2026-11|1#2")]
+        {
+            assert_eq!(Cursor::decode(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn every_refusal_names_its_parameter() {
+        assert_eq!(refused(""), "survey");
+        assert_eq!(refused("survey=s&per_page=0"), "per_page");
+        assert_eq!(refused("survey=s&per_page=101"), "per_page");
+        assert_eq!(refused("survey=s&category=fan"), "category");
+        assert_eq!(refused("survey=s&category=promoter&confirmed=any"), "category");
+        assert_eq!(refused("survey=s&updated_since=yesterday"), "updated_since");
+        assert_eq!(refused("survey=s&cursor=nope"), "cursor");
+        assert_eq!(refused("survey=s&expand=everything"), "expand");
+        assert_eq!(refused("survey=s&since=2026-12-01"), "since");
+        assert_eq!(refused("survey=s&segment.a=1&segment.b=2"), "segment.b");
+        assert_eq!(refused("survey=s&order=desc"), "order");
+        let old = Cursor { month: "2020-01".into(), after: "01577836800#01KAQ2V5Y0P7F1X6T3ZC9M4N8B".into() };
+        assert_eq!(refused(&format!("survey=s&cursor={}", old.encode())), "cursor");
+    }
+}
