@@ -11,7 +11,7 @@ use lambda_http::{Body, Response as HttpResponse};
 use nps_adapters::dynamo::Listed;
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
-use nps_domain::survey::{SurveyId, SurveyKind};
+use nps_domain::survey::{Survey, SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 use nps_http::{ApiError, json_of};
 use nps_scoring::Category;
@@ -321,9 +321,7 @@ impl App {
         query: Option<&str>,
         now: Timestamp,
     ) -> Result<HttpResponse<Body>, ApiError> {
-        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
-        let q = parse(query, today)?;
-        self.known_survey(&q.survey).await?;
+        let (q, _) = self.list_query(query, now).await?;
         let (responses, next) = self.page(&q, q.per_page).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
         let listed = match people {
@@ -342,13 +340,10 @@ impl App {
         query: Option<&str>,
         now: Timestamp,
     ) -> Result<HttpResponse<Body>, ApiError> {
-        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
-        let mut q = parse(query, today)?;
         if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("per_page="))) {
             return Err(invalid("per_page", "the CSV export pages by itself (2,000 rows, then a Link to the rest)"));
         }
-        q.per_page = CSV_ROWS;
-        let survey = self.known_survey(&q.survey).await?;
+        let (q, survey) = self.list_query(query, now).await?;
         let (responses, next) = self.page(&q, CSV_ROWS).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
         let csv = crate::csv::responses(&responses, people.as_deref(), &survey.segment_properties)
@@ -365,8 +360,13 @@ impl App {
         Ok(answer)
     }
 
-    async fn known_survey(&self, id: &SurveyId) -> Result<nps_domain::survey::Survey, ApiError> {
-        self.surveys.get(id).await?.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))
+    /// The parameters, and the survey they name (which must exist).
+    async fn list_query(&self, query: Option<&str>, now: Timestamp) -> Result<(ListQuery, Survey), ApiError> {
+        let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
+        let q = parse(query, today)?;
+        let survey = self.surveys.get(&q.survey).await?;
+        let survey = survey.ok_or_else(|| invalid("survey", format!("no survey with id {}", q.survey)))?;
+        Ok((q, survey))
     }
 }
 

@@ -21,7 +21,7 @@ use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::query::QueryOutput;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
-use aws_sdk_dynamodb::types::{ConsumedCapacity, ReturnConsumedCapacity, WriteRequest};
+use aws_sdk_dynamodb::types::{ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, WriteRequest};
 use nps_domain::StoreError;
 
 pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
@@ -97,6 +97,33 @@ impl Table {
             .map_err(store_error)?;
         self.count(Units::Read, out.consumed_capacity());
         Ok(out.item)
+    }
+
+    /// The items of `keys` (at most 100) that exist, in no particular order. Keys DynamoDB leaves
+    /// unprocessed (throttling) make it fail as retryable.
+    pub(crate) async fn batch_get(
+        &self,
+        keys: Vec<item::Item>,
+        consistent: bool,
+    ) -> Result<Vec<item::Item>, StoreError> {
+        let request = KeysAndAttributes::builder()
+            .set_keys(Some(keys))
+            .consistent_read(consistent)
+            .build()
+            .map_err(|e| StoreError::Rejected(Box::new(e)))?;
+        let out = self
+            .client
+            .batch_get_item()
+            .request_items(&self.name, request)
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.count(Units::Read, out.consumed_capacity());
+        if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
+            return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
+        }
+        Ok(out.responses.and_then(|mut r| r.remove(&self.name)).unwrap_or_default())
     }
 
     /// Puts `item` unless an item with its key exists: `true` if it was put.

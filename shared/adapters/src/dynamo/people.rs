@@ -1,14 +1,13 @@
 //! What is known of a person, by person id: suppression, throttle windows and past transactions.
 
-use aws_sdk_dynamodb::types::KeysAndAttributes;
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
+use super::Table;
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, Units, store_error};
 
 pub(crate) const REASON: &str = "reason";
 pub(crate) const AT: &str = "at";
@@ -68,25 +67,7 @@ impl DynamoPeople {
         let transaction_key = transaction_id.map(|t| ItemKey::transaction(survey, t));
         let mut keys = vec![key_item(ItemKey::suppression(person)), key_item(ItemKey::throttle(person, survey))];
         keys.extend(transaction_key.clone().map(key_item));
-        let request = KeysAndAttributes::builder()
-            .set_keys(Some(keys))
-            .consistent_read(true)
-            .build()
-            .map_err(|e| StoreError::Rejected(Box::new(e)))?;
-        let out = self
-            .table
-            .client()
-            .batch_get_item()
-            .request_items(self.table.name(), request)
-            .set_return_consumed_capacity(self.table.capacity())
-            .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Read, out.consumed_capacity());
-        if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
-            return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
-        }
-        let items = out.responses.and_then(|mut r| r.remove(self.table.name())).unwrap_or_default();
+        let items = self.table.batch_get(keys, true).await?;
         let find = |key: &ItemKey| {
             items
                 .iter()

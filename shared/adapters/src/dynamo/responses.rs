@@ -1,7 +1,7 @@
 //! Responses: `REQUEST#<request id>` / `RESPONSE`, one per survey request. Saved whole, guarded by
 //! a revision, so two concurrent changes cannot overwrite each other: the loser re-reads and retries.
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
@@ -153,24 +153,7 @@ impl DynamoResponses {
         let mut responses = Vec::with_capacity(keys.len());
         for chunk in keys.chunks(100) {
             let wanted: Vec<Item> = chunk.iter().map(|(id, _)| key_item(ItemKey::response(*id))).collect();
-            let request = KeysAndAttributes::builder()
-                .set_keys(Some(wanted))
-                .build()
-                .map_err(|e| StoreError::Rejected(Box::new(e)))?;
-            let out = self
-                .table
-                .client()
-                .batch_get_item()
-                .request_items(self.table.name(), request)
-                .set_return_consumed_capacity(self.table.capacity())
-                .send()
-                .await
-                .map_err(super::store_error)?;
-            self.table.count(super::Units::Read, out.consumed_capacity());
-            if out.unprocessed_keys().is_some_and(|u| !u.is_empty()) {
-                return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
-            }
-            let items = out.responses.and_then(|mut r| r.remove(self.table.name())).unwrap_or_default();
+            let items = self.table.batch_get(wanted, false).await?;
             // In listing order; one deleted since the index was read is left out.
             for (id, _) in chunk {
                 let pk = ItemKey::response(*id).pk;
