@@ -1,5 +1,7 @@
 //! What the cross-function tests share: the functions wired to one fresh table and the local
-//! inbox, a signed purchase, and the links of the email it sends.
+//! inbox, a signed purchase, the links of the email it sends, and a webhook receiver.
+
+#![allow(dead_code, reason = "each test binary compiles this module and uses a part of it")]
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -23,7 +25,6 @@ const TOKEN_KEYS: &str = "1:journey-token-key-that-is-long-enough-12";
 pub struct Stack {
     pub trigger: trigger::App,
     pub capture: Arc<capture::App>,
-    #[allow(dead_code, reason = "each test binary compiles this module; the browser test sends no SES events")]
     pub ses_events: ses_events::App,
     pub table: Table,
     inbox: String,
@@ -72,7 +73,6 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
 }
 
 /// An eNPS survey `id` (anonymous answers) segmented by `segments`, beside the `default` one.
-#[allow(dead_code, reason = "each test binary compiles this module; only some tests survey staff")]
 pub async fn enps_survey(s: &Stack, id: &str, segments: &[&str]) {
     DynamoSurveys::new(s.table.clone())
         .put(&Survey {
@@ -97,7 +97,6 @@ pub fn unique(label: &str) -> String {
 }
 
 /// A signed purchase for `email` with `properties` (a JSON object); the answer's JSON.
-#[allow(dead_code, reason = "each test binary compiles this module; the metrics test purchases at set times")]
 pub async fn purchase(s: &Stack, email: &str, order: &str, properties: Value) -> Value {
     purchase_at(s, email, order, json!({ "properties": properties }), Timestamp::now()).await
 }
@@ -135,7 +134,6 @@ pub async fn emailed_links(s: &Stack, email: &str, score: u8) -> (String, String
 }
 
 /// A request to the capture function as a browser (or a scanner) sends it: `form` is the body.
-#[allow(dead_code, reason = "each test binary compiles this module; the browser test sends real requests")]
 pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Request<Body> {
     Request::builder()
         .method(method)
@@ -147,14 +145,12 @@ pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Requ
 }
 
 /// The emails in the local inbox to `address`.
-#[allow(dead_code, reason = "each test binary compiles this module; only the alert tests read whole emails")]
 pub async fn emails_to(s: &Stack, address: &str) -> Vec<Value> {
     let store: Value = reqwest::get(format!("{}/store", s.inbox)).await.unwrap().json().await.unwrap();
     store["emails"].as_array().unwrap().iter().filter(|e| e["destination"]["to"][0] == address).cloned().collect()
 }
 
 /// One request a webhook receiver was sent.
-#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
 pub struct Post {
     pub signature: String,
     pub event_id: String,
@@ -165,20 +161,16 @@ pub struct Post {
 
 impl Post {
     /// The signature is ours: `t=…,v1=HMAC-SHA256("<t>.<body>")` over the bytes sent, with `secret`.
-    #[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
     #[track_caller]
     pub fn assert_signed(&self, secret: &str) {
         let t: i64 = self.signature.strip_prefix("t=").and_then(|r| r.split(',').next()).unwrap().parse().unwrap();
         assert_eq!(self.signature, nps_domain::crypto::sign_timestamped(secret.as_bytes(), t, self.raw.as_bytes()));
     }
 }
-
-#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
 pub type Received = Arc<std::sync::Mutex<Vec<Post>>>;
 
 /// A webhook receiver on loopback: answers 503 to the first `failures` requests, then 200, and
 /// keeps every request it is sent.
-#[allow(dead_code, reason = "each test binary compiles this module; only the webhook tests receive")]
 pub async fn receiver(failures: usize) -> (String, Received) {
     use aggregate::webhook::{EVENT_ID_HEADER, SIGNATURE_HEADER};
     use http_body_util::{BodyExt, Full};

@@ -1,10 +1,11 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
-//! `GET /v1/responses` (and `.csv`) lists a survey's responses.
+//! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys.
 
 mod csv;
 pub mod metrics;
 mod responses;
+mod surveys;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
@@ -62,6 +63,24 @@ impl App {
                 self.export_responses(req.uri().path(), req.uri().query(), now).await
             }
             (["v1", "responses" | "responses.csv"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "surveys"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.list_surveys().await
+            }
+            (["v1", "surveys"], &Method::POST) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.create_survey(&req).await
+            }
+            (["v1", "surveys"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["v1", "surveys", id], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.get_survey(id).await
+            }
+            (["v1", "surveys", id], &Method::PUT) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.replace_survey(id, &req).await
+            }
+            (["v1", "surveys", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
             _ => Err(ApiError::not_found()),
         }
     }

@@ -35,7 +35,6 @@ impl DynamoSurveys {
         item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
-    /// Creates or replaces a survey (validated first).
     /// Every survey (a deployment has a handful), by id.
     pub async fn list(&self) -> Result<Vec<Survey>, StoreError> {
         let mut surveys = Vec::new();
@@ -55,6 +54,30 @@ impl DynamoSurveys {
         }
     }
 
+    /// Creates a survey (validated first) unless one has its id: `true` if created.
+    pub async fn create(&self, survey: &Survey) -> Result<bool, StoreError> {
+        survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
+        self.table.put_new(to_item(survey)).await
+    }
+
+    /// Replaces an existing survey (validated first): `false` if there is none.
+    pub async fn replace(&self, survey: &Survey) -> Result<bool, StoreError> {
+        survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
+        let put = self
+            .table
+            .client()
+            .put_item()
+            .table_name(self.table.name())
+            .set_item(Some(to_item(survey)))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .set_return_consumed_capacity(self.table.capacity())
+            .send()
+            .await;
+        Ok(self.table.conditional(put, |o| o.consumed_capacity())?.is_some())
+    }
+
+    /// Creates or replaces a survey (validated first).
     pub async fn put(&self, survey: &Survey) -> Result<(), StoreError> {
         survey.validate().map_err(|e| StoreError::Rejected(Box::new(e)))?;
         let out = self
