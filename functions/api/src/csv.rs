@@ -14,34 +14,18 @@ pub fn cell(text: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
-/// The CSV of `responses`, with the person's email and name when `people` is given.
+/// The CSV of `responses`, with the person's email and name when `people` is given; the header
+/// row first when `header`.
 pub fn responses(
     responses: &[Response],
     people: Option<&[Option<Person>]>,
     dimensions: &[String],
+    header: bool,
 ) -> Result<String, csv::Error> {
     let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
-    let mut header: Vec<String> = [
-        "id",
-        "survey",
-        "survey_type",
-        "created_at",
-        "updated_at",
-        "score",
-        "category",
-        "comment",
-        "confirmed",
-        "suspected_bot",
-        "version",
-    ]
-    .iter()
-    .map(|h| (*h).to_owned())
-    .collect();
-    if people.is_some() {
-        header.extend(["email".to_owned(), "name".to_owned()]);
+    if header {
+        out.write_record(header_row(people.is_some(), dimensions))?;
     }
-    header.extend(dimensions.iter().map(|d| format!("property.{d}")));
-    out.write_record(&header)?;
     for (i, r) in responses.iter().enumerate() {
         let mut row: Vec<String> = vec![
             r.request_id.to_string(),
@@ -66,6 +50,30 @@ pub fn responses(
     }
     let bytes = out.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
     Ok(String::from_utf8(bytes).unwrap_or_default())
+}
+
+fn header_row(people: bool, dimensions: &[String]) -> Vec<String> {
+    let mut header: Vec<String> = [
+        "id",
+        "survey",
+        "survey_type",
+        "created_at",
+        "updated_at",
+        "score",
+        "category",
+        "comment",
+        "confirmed",
+        "suspected_bot",
+        "version",
+    ]
+    .iter()
+    .map(|h| (*h).to_owned())
+    .collect();
+    if people {
+        header.extend(["email".to_owned(), "name".to_owned()]);
+    }
+    header.extend(dimensions.iter().map(|d| format!("property.{d}")));
+    header
 }
 
 #[cfg(test)]

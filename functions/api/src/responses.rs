@@ -346,7 +346,7 @@ impl App {
         let (q, survey) = self.list_query(query, now).await?;
         let (responses, next) = self.page(&q, CSV_ROWS).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
-        let csv = crate::csv::responses(&responses, people.as_deref(), &survey.segment_properties)
+        let csv = crate::csv::responses(&responses, people.as_deref(), &survey.segment_properties, true)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
         let mut answer = HttpResponse::new(Body::from(csv));
         let headers = answer.headers_mut();
@@ -358,6 +358,35 @@ impl App {
         }
         link_next(&mut answer, path, query, next.map(|c| c.encode()).as_deref());
         Ok(answer)
+    }
+
+    /// Every row of the CSV export for `query` (the parameters of `/v1/responses.csv`) into `out`,
+    /// page after page: for the ops CLI, where no answer size limits an export. A `per_page` in
+    /// `query` sets the rows of each read (2,000 otherwise).
+    pub async fn export_all(
+        &self,
+        query: &str,
+        now: Timestamp,
+        out: &mut dyn std::io::Write,
+    ) -> Result<usize, ApiError> {
+        let (mut q, survey) = self.list_query(Some(query), now).await?;
+        let rows_per_read = if query.split('&').any(|p| p.starts_with("per_page=")) { q.per_page } else { CSV_ROWS };
+        let internal =
+            |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
+        let (mut rows, mut header) = (0, true);
+        loop {
+            let (responses, next) = self.page(&q, rows_per_read).await?;
+            let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
+            let dimensions = &survey.segment_properties;
+            let csv =
+                crate::csv::responses(&responses, people.as_deref(), dimensions, header).map_err(|e| internal(&e))?;
+            out.write_all(csv.as_bytes()).map_err(|e| internal(&e))?;
+            (rows, header) = (rows + responses.len(), false);
+            match next {
+                Some(cursor) => q.cursor = Some(cursor),
+                None => return Ok(rows),
+            }
+        }
     }
 
     /// The parameters, and the survey they name (which must exist).

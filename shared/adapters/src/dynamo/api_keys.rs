@@ -5,9 +5,9 @@ use nps_domain::{StoreError, Timestamp};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use super::Table;
 use super::item::{Attrs, key_item, n, s};
 use super::keys::{ItemKey, attr};
-use super::{Table, Units, store_error};
 
 const SECRET_SHA256: &str = "secret_sha256";
 const SCOPE: &str = "scope";
@@ -45,6 +45,16 @@ impl Scope {
 pub struct ApiKey {
     pub id: String,
     pub scope: Scope,
+}
+
+/// A key as listed: never its secret.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyInfo {
+    pub id: String,
+    pub name: String,
+    pub scope: Scope,
+    pub created_at: Timestamp,
+    pub revoked_at: Option<Timestamp>,
 }
 
 #[derive(Debug, Clone)]
@@ -99,7 +109,27 @@ impl DynamoApiKeys {
         Ok(Some(ApiKey { id: id.to_owned(), scope }))
     }
 
-    pub async fn revoke(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
+    /// Every key, live or revoked, without its secret (only a hash of it is stored).
+    pub async fn list(&self) -> Result<Vec<KeyInfo>, StoreError> {
+        let out = self.table.query(self.table.partition(ItemKey::api_key("").pk)).await?;
+        out.items()
+            .iter()
+            .map(|item| {
+                let a = Attrs(item);
+                Ok(KeyInfo {
+                    id: a.s(attr::SK)?.to_owned(),
+                    name: a.s(NAME)?.to_owned(),
+                    scope: Scope::parse(a.s(SCOPE)?)
+                        .ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?,
+                    created_at: a.time(CREATED_AT)?,
+                    revoked_at: a.opt_time(REVOKED_AT)?,
+                })
+            })
+            .collect()
+    }
+
+    /// Revokes a key at once (`false`: no key has that id).
+    pub async fn revoke(&self, id: &str, now: Timestamp) -> Result<bool, StoreError> {
         let out = self
             .table
             .client()
@@ -113,10 +143,8 @@ impl DynamoApiKeys {
             .expression_attribute_values(":now", n(now.unix()))
             .set_return_consumed_capacity(self.table.capacity())
             .send()
-            .await
-            .map_err(store_error)?;
-        self.table.count(Units::Write, out.consumed_capacity());
-        Ok(())
+            .await;
+        Ok(self.table.conditional(out, |o| o.consumed_capacity())?.is_some())
     }
 }
 

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::operation::update_item::builders::UpdateItemFluentBuilder;
 use aws_sdk_dynamodb::types::{ConsumedCapacity, KeysAndAttributes, ReturnConsumedCapacity, WriteRequest};
 use nps_domain::StoreError;
 
-pub use api_keys::{ApiKey, DynamoApiKeys, Scope};
+pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
 pub use idempotency::DynamoIdempotencyStore;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
