@@ -77,6 +77,9 @@ critic_link=$(score_link "$critic")
 curl -s --max-time 60 -A 'Mozilla/5.0 smoke' -d 'score=2&comment=Arrived+broken' "${critic_link%%\?*}" >/dev/null
 curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{}' >/dev/null
 check "a detractor's answer alerts ops by email after the next aggregate run" [ "$(inbox_count "$NPS_ALERT_EMAILS")" = 1 ]
+erased=$(curl -s --max-time 60 -X DELETE "$functions/lambda-url/api/v1/people/${critic/@/%40}" -H "authorization: Bearer $NPS_API_KEY")
+check "erasing the critic removes their survey request and the identity on their answer" \
+  grep -q '"survey_requests":1,"response_identities":1' <<<"$erased"
 
 later="smoke-later-$stamp@example.com"
 scheduled=$(curl -s --max-time 60 "$functions/lambda-url/trigger/v1/people" -H "authorization: Bearer $NPS_API_KEY" \

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 use trigger::sources::generic;
 
 const SECRET: &str = "journey-webhook-secret-0123456789";
-const PERSON_KEY: &str = "journey-person-key-that-is-long-enough";
+pub const PERSON_KEY: &str = "journey-person-key-that-is-long-enough";
 const TOKEN_KEYS: &str = "1:journey-token-key-that-is-long-enough-12";
 
 pub struct Stack {
@@ -69,6 +69,13 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
         table,
         inbox,
         links: links.trim_end_matches('/').to_owned(),
+    }
+}
+
+impl Stack {
+    /// The `api` function on this stack's table, with its person key (as in Lambda).
+    pub fn api(&self) -> api::App {
+        api::App::new(self.table.clone()).with_person_key(PersonKey::new(PERSON_KEY).unwrap())
     }
 }
 

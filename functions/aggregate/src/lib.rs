@@ -223,8 +223,8 @@ fn batches(changes: &[Change], now: Timestamp) -> Result<Vec<Batch>, StreamError
         if batch.deltas.writes_bound() + MAX_WRITES_PER_CHANGE > MAX_WRITES_PER_FOLD {
             batches.push(std::mem::take(&mut batch));
         }
-        // Deletions by TTL: retention removes raw data, not what was counted.
-        if !change.expired {
+        // Deletions by TTL or erasure remove raw data, not what was counted.
+        if !change.keeps_counts {
             let parse = |image: &Option<_>| image.as_ref().map(Counted::parse).transpose().map(Option::flatten);
             let (old, new) = (parse(&change.old)?, parse(&change.new)?);
             batch.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));

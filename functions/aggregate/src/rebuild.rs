@@ -62,7 +62,7 @@ type ItemId = (RequestId, bool);
 /// The newest image of an item in the stream.
 struct Newest {
     image: Counted,
-    /// Deleted, not by TTL: it counts for nothing any more (`image` is its last, for its keys).
+    /// Deleted, not by TTL nor erasure: it counts for nothing any more (`image` is its last, for its keys).
     deleted: bool,
 }
 
@@ -177,10 +177,10 @@ async fn read_shard(
         for change in &page.changes {
             *changes += 1;
             position.sequence = Some(change.sequence.clone());
-            // Deleted by TTL: its last image still counts, as it does for incremental runs.
+            // Deleted by TTL or erased: its last image still counts, as for incremental runs.
             let (image, deleted) = match (&change.new, &change.old) {
                 (Some(new), _) => (new, false),
-                (None, Some(old)) => (old, !change.expired),
+                (None, Some(old)) => (old, !change.keeps_counts),
                 (None, None) => continue,
             };
             if let Some(counted) = Counted::parse(image)? {

@@ -1,18 +1,21 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
-//! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys.
+//! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys;
+//! `DELETE /v1/people/{email}` erases a person.
 
 mod csv;
 pub mod metrics;
+mod people;
 mod responses;
 mod surveys;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{
-    DynamoApiKeys, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope, Table,
+    DynamoApiKeys, DynamoErasure, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope, Table,
 };
 use nps_domain::Timestamp;
+use nps_domain::person::PersonKey;
 use nps_http::{ApiError, api_path, authorize, json_of};
 
 /// Everything a request needs, built once at init.
@@ -22,6 +25,9 @@ pub struct App {
     surveys: DynamoSurveys,
     responses: DynamoResponses,
     requests: DynamoRequests,
+    erasure: DynamoErasure,
+    /// Hashes an address to the person id (erasure); the function always has it.
+    person_key: Option<PersonKey>,
 }
 
 impl App {
@@ -31,8 +37,16 @@ impl App {
             rollups: DynamoRollups::new(table.clone()),
             surveys: DynamoSurveys::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
-            requests: DynamoRequests::new(table),
+            requests: DynamoRequests::new(table.clone()),
+            erasure: DynamoErasure::new(table),
+            person_key: None,
         }
+    }
+
+    /// Enables `DELETE /v1/people/{email}`, which needs the deployment's person key.
+    pub fn with_person_key(mut self, key: PersonKey) -> Self {
+        self.person_key = Some(key);
+        self
     }
 
     /// Answers one request; every failure becomes a JSON error response here.
@@ -81,6 +95,11 @@ impl App {
                 self.replace_survey(id, &req).await
             }
             (["v1", "surveys", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
+            (["v1", "people", email], &Method::DELETE) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.erase_person(email, now).await
+            }
+            (["v1", "people", _], _) => Err(ApiError::method_not_allowed("DELETE")),
             _ => Err(ApiError::not_found()),
         }
     }

@@ -6,14 +6,17 @@ use api::App;
 use lambda_http::{Error, service_fn};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::Table;
-use nps_sending::config::{Env, Lookup};
+use nps_domain::person::PersonKey;
+use nps_sending::config::{ConfigError, Env, Lookup};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let table = Env.required("NPS_TABLE")?;
+    let person_key = PersonKey::new(&Env.required("NPS_PERSON_KEY")?)
+        .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
     let sdk = load_sdk_config().await;
-    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table)));
+    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table)).with_person_key(person_key));
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();
         async move { Ok::<_, Error>(app.handle(req).await) }

@@ -17,6 +17,9 @@ pub mod attr {
     pub const LISTING_SK: &str = "listing_sk";
     /// TTL attribute: epoch seconds after which DynamoDB may delete the item.
     pub const EXPIRES_AT: &str = "expires_at";
+    /// Set on a survey request just before a GDPR erasure deletes it, and on the response whose
+    /// identity it removes: the stream then tells that deletion from one that uncounts.
+    pub const ERASED_AT: &str = "erased_at";
 }
 
 /// Global secondary index names.

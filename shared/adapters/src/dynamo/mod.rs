@@ -1,6 +1,7 @@
 //! The single table of docs/data-model.md.
 
 mod api_keys;
+mod erasure;
 mod idempotency;
 mod item;
 pub mod keys;
@@ -25,6 +26,7 @@ use aws_sdk_dynamodb::types::{ConsumedCapacity, KeysAndAttributes, ReturnConsume
 use nps_domain::StoreError;
 
 pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
+pub use erasure::{DynamoErasure, Erased};
 pub use idempotency::DynamoIdempotencyStore;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
@@ -139,6 +141,21 @@ impl Table {
             .send()
             .await;
         Ok(self.conditional(put, |o| o.consumed_capacity())?.is_some())
+    }
+
+    /// Deletes the item at `key` (nothing if it is gone already).
+    pub(crate) async fn delete(&self, key: keys::ItemKey) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .delete_item()
+            .table_name(&self.name)
+            .set_key(Some(item::key_item(key)))
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.count(Units::Write, out.consumed_capacity());
+        Ok(())
     }
 
     /// An update of the item at `key`, its capacity reported while metering.

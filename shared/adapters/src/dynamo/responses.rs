@@ -72,6 +72,29 @@ impl DynamoResponses {
         Ok(request.map(|request| (request, response)))
     }
 
+    /// Removes what ties a response to its person (GDPR erasure): the person id, the comment (the
+    /// person's own words may name them) and the clicks' evidence (user agents). The score, its
+    /// day and segment values stay, so no count changes; the revision moves on, so a save in
+    /// flight fails and re-reads. `false`: there is no response.
+    pub async fn erase_identity(&self, id: RequestId, now: Timestamp) -> Result<bool, StoreError> {
+        let result = self
+            .table
+            .update(ItemKey::response(id))
+            .update_expression("REMOVE #person, #comment, #clicks SET #revision = #revision + :one, #erased = :now")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", attr::PK)
+            .expression_attribute_names("#person", PERSON_ID)
+            .expression_attribute_names("#comment", COMMENT)
+            .expression_attribute_names("#clicks", CLICKS)
+            .expression_attribute_names("#revision", REVISION)
+            .expression_attribute_names("#erased", attr::ERASED_AT)
+            .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.unix()))
+            .send()
+            .await;
+        Ok(self.table.conditional(result, |o| o.consumed_capacity())?.is_some())
+    }
+
     /// Saves `response` if nobody saved it since it was read (its revision), and bumps the revision.
     pub async fn save(&self, response: &mut Response, expires_at: Timestamp) -> Result<Saved, StoreError> {
         let seen = response.revision;

@@ -8,6 +8,7 @@ use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIterato
 use nps_domain::StoreError;
 
 use super::item::Item;
+use super::keys::attr;
 use super::store_error;
 
 /// Records read per call (DynamoDB's most).
@@ -32,8 +33,9 @@ pub struct Change {
     pub sequence: String,
     pub old: Option<Item>,
     pub new: Option<Item>,
-    /// Deleted by DynamoDB's TTL: retention removes raw data, not what was counted.
-    pub expired: bool,
+    /// Deleted by DynamoDB's TTL, or by a GDPR erasure (the old image carries `erased_at`):
+    /// both remove raw data, not what was counted.
+    pub keeps_counts: bool,
 }
 
 /// A page of changes, and where to read on: `None` once a closed shard is read to its end.
@@ -114,16 +116,18 @@ impl TableStream {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|record| {
-                let expired = record
+                let by_ttl = record
                     .user_identity
                     .as_ref()
                     .is_some_and(|who| who.principal_id.as_deref() == Some("dynamodb.amazonaws.com"));
                 let data = record.dynamodb?;
+                let erased = data.new_image.is_none()
+                    && data.old_image.as_ref().is_some_and(|old| old.contains_key(attr::ERASED_AT));
                 Some(Change {
                     sequence: data.sequence_number?,
                     old: data.old_image.map(item),
                     new: data.new_image.map(item),
-                    expired,
+                    keeps_counts: by_ttl || erased,
                 })
             })
             .collect();

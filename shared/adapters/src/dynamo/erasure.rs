@@ -1,0 +1,134 @@
+//! GDPR erasure of one person (docs/data-model.md, "Erasure"): their survey requests (which hold
+//! the address), the markers that point at them, and what ties their responses to them. Counts
+//! stay: a request is marked before it is deleted, so the aggregator keeps what it counted, and a
+//! response keeps its score and day. The suppression entry stays too: it holds no address, and an
+//! erasure must not start mailing someone who unsubscribed or complained.
+
+use nps_domain::person::PersonId;
+use nps_domain::request::RequestId;
+use nps_domain::{StoreError, Timestamp};
+
+use super::item::{Attrs, Item, n};
+use super::keys::{ItemKey, attr};
+use super::{DynamoResponses, Table, requests};
+
+/// Requests erased per call: each costs a few round trips, and an HTTP answer must come in
+/// seconds. A person with more is erased by calling again (`complete` says so).
+const REQUESTS_PER_CALL: usize = 25;
+
+/// What one call removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Erased {
+    /// Survey requests deleted, with their address.
+    pub survey_requests: usize,
+    /// Responses whose person id, comment and click evidence were removed.
+    pub responses: usize,
+    /// Throttle windows, request pointers and transaction markers deleted.
+    pub markers: usize,
+    /// Detractor alerts and response events (which may quote the comment) deleted.
+    pub notifications: usize,
+    /// `false`: more requests are left; call again.
+    pub complete: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct DynamoErasure {
+    table: Table,
+    responses: DynamoResponses,
+}
+
+impl DynamoErasure {
+    pub fn new(table: Table) -> Self {
+        DynamoErasure { responses: DynamoResponses::new(table.clone()), table }
+    }
+
+    /// Erases `person`; idempotent (a repeat finds nothing and removes nothing).
+    pub async fn erase(&self, person: &PersonId, now: Timestamp) -> Result<Erased, StoreError> {
+        let items = self.all(ItemKey::suppression(person).pk, true).await?;
+        let (mut pointers, mut throttles) = (Vec::new(), Vec::new());
+        for item in &items {
+            let sk = Attrs(item).s(attr::SK)?;
+            let key = ItemKey { pk: Attrs(item).s(attr::PK)?.to_owned(), sk: sk.to_owned() };
+            if let Some(id) = sk.strip_prefix("REQUEST#") {
+                let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?;
+                pointers.push((id, key));
+            } else if sk.starts_with("THROTTLE#") {
+                throttles.push(key);
+            }
+        }
+        let mut erased = Erased { complete: pointers.len() <= REQUESTS_PER_CALL, ..Erased::default() };
+        for (id, pointer) in pointers.into_iter().take(REQUESTS_PER_CALL) {
+            self.erase_request(id, now, &mut erased).await?;
+            // Last: until the request and its response are done, a retry finds them from here.
+            self.table.delete(pointer).await?;
+            erased.markers += 1;
+        }
+        if erased.complete {
+            for throttle in throttles {
+                self.table.delete(throttle).await?;
+                erased.markers += 1;
+            }
+        }
+        Ok(erased)
+    }
+
+    async fn erase_request(&self, id: RequestId, now: Timestamp, erased: &mut Erased) -> Result<(), StoreError> {
+        if let Some(item) = self.table.get(ItemKey::request(id), true).await? {
+            let request = requests::from_item(id, &item)?;
+            // Marked first: the deletion's old image then carries the mark, and the aggregator
+            // keeps the `sent` it counted, as for a deletion by TTL.
+            let marked = self
+                .table
+                .update(ItemKey::request(id))
+                .update_expression("SET #erased = :now")
+                .condition_expression("attribute_exists(#pk)")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#erased", attr::ERASED_AT)
+                .expression_attribute_values(":now", n(now.unix()))
+                .send()
+                .await;
+            // Gone meanwhile (a second erasure at once) is the same outcome.
+            if self.table.conditional(marked, |o| o.consumed_capacity())?.is_some() {
+                // Deleted before the response is changed: capture then has no request to save an
+                // answer for, so nothing can write the identity back.
+                self.table.delete(ItemKey::request(id)).await?;
+                erased.survey_requests += 1;
+                if let Some(transaction) = &request.transaction_id {
+                    self.table.delete(ItemKey::transaction(&request.survey_id, transaction)).await?;
+                    erased.markers += 1;
+                }
+            }
+        }
+        let Some(response) = self.responses.get(id).await? else { return Ok(()) };
+        if response.person_id.is_some() || response.comment.is_some() || !response.clicks.is_empty() {
+            self.responses.erase_identity(id, now).await?;
+            erased.responses += 1;
+        }
+        let subject = id.to_string();
+        let mut notifications = self.all(ItemKey::alert("detractor", &subject, "").pk, false).await?;
+        for version in 1..=response.version {
+            notifications.extend(self.table.get(ItemKey::response_event(&subject, version), false).await?);
+        }
+        for item in notifications {
+            let a = Attrs(&item);
+            self.table.delete(ItemKey { pk: a.s(attr::PK)?.to_owned(), sk: a.s(attr::SK)?.to_owned() }).await?;
+            erased.notifications += 1;
+        }
+        Ok(())
+    }
+
+    /// Every item of partition `pk`, page after page.
+    async fn all(&self, pk: String, consistent: bool) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let query = self.table.partition(pk.clone()).consistent_read(consistent).set_exclusive_start_key(start);
+            let out = self.table.query(query).await?;
+            items.extend(out.items.unwrap_or_default());
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(items),
+            }
+        }
+    }
+}
