@@ -49,20 +49,17 @@ if [ "$(cat "$LOCAL/npm/.stamp" 2>/dev/null)" != "$npm_stamp" ]; then
   echo "$npm_stamp" >"$LOCAL/npm/.stamp"
 fi
 
-venv_stamp=$(stamp_of "$ROOT/infra/requirements.txt")
-if [ "$(cat "$LOCAL/venv/.stamp" 2>/dev/null)" != "$venv_stamp" ]; then
-  log "installing cargo-lambda, aws-sam-cli and cfn-lint into .local/venv (a few minutes the first time)"
-  rm -rf "$LOCAL/venv"
-  python3 -m venv "$LOCAL/venv"
-  "$LOCAL/venv/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/requirements.txt"
-  echo "$venv_stamp" >"$LOCAL/venv/.stamp"
-fi
-openapi_stamp=$(stamp_of "$ROOT/infra/openapi/requirements.txt")
-if [ "$(cat "$LOCAL/openapi/.stamp" 2>/dev/null)" != "$openapi_stamp" ]; then
-  log "installing schemathesis into .local/openapi"
-  rm -rf "$LOCAL/openapi"
-  python3 -m venv "$LOCAL/openapi"
-  "$LOCAL/openapi/bin/pip" install --quiet --disable-pip-version-check -r "$ROOT/infra/openapi/requirements.txt"
-  echo "$openapi_stamp" >"$LOCAL/openapi/.stamp"
-fi
+# python_tools DIR REQUIREMENTS WHAT: a venv in .local/DIR with REQUIREMENTS, remade when they change.
+python_tools() {
+  local dir="$LOCAL/$1" requirements="$ROOT/$2" stamp
+  stamp=$(stamp_of "$requirements")
+  [ "$(cat "$dir/.stamp" 2>/dev/null)" = "$stamp" ] && return
+  log "installing $3 into .local/$1"
+  rm -rf "$dir"
+  python3 -m venv "$dir"
+  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  echo "$stamp" >"$dir/.stamp"
+}
+python_tools venv infra/requirements.txt "cargo-lambda, aws-sam-cli and cfn-lint (a few minutes the first time)"
+python_tools openapi infra/openapi/requirements.txt "schemathesis"
 log "installs up to date"
