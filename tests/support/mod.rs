@@ -39,20 +39,7 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
     let client = dynamodb().await;
     let name = fresh_table(&client, purpose).await;
     let table = Table::new(client, name.clone());
-    DynamoSurveys::new(table.clone())
-        .put(&Survey {
-            id: SurveyId::parse("default").unwrap(),
-            kind: SurveyKind::Transactional,
-            product_name: "Journey Shop".into(),
-            sender: "Journey Shop <surveys@journey.example>".into(),
-            default_locale: Locale::En,
-            throttle_days: 0,
-            delay_seconds: 0,
-            reminder_after_days: None,
-            segment_properties: segments.iter().map(|s| (*s).to_owned()).collect(),
-        })
-        .await
-        .unwrap();
+    put_survey(&table, "default", SurveyKind::Transactional, "surveys", segments).await;
     let vars: HashMap<&str, String> = HashMap::from([
         ("NPS_TABLE", name),
         ("NPS_PERSON_KEY", PERSON_KEY.into()),
@@ -81,12 +68,17 @@ impl Stack {
 
 /// An eNPS survey `id` (anonymous answers) segmented by `segments`, beside the `default` one.
 pub async fn enps_survey(s: &Stack, id: &str, segments: &[&str]) {
-    DynamoSurveys::new(s.table.clone())
+    put_survey(&s.table, id, SurveyKind::Enps, "people", segments).await;
+}
+
+/// A Journey Shop survey without throttle, delay or reminder, sent from `<mailbox>@journey.example`.
+async fn put_survey(table: &Table, id: &str, kind: SurveyKind, mailbox: &str, segments: &[&str]) {
+    DynamoSurveys::new(table.clone())
         .put(&Survey {
             id: SurveyId::parse(id).unwrap(),
-            kind: SurveyKind::Enps,
+            kind,
             product_name: "Journey Shop".into(),
-            sender: "Journey Shop <people@journey.example>".into(),
+            sender: format!("Journey Shop <{mailbox}@journey.example>"),
             default_locale: Locale::En,
             throttle_days: 0,
             delay_seconds: 0,
