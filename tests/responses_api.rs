@@ -6,15 +6,14 @@
 mod support;
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::time::Duration;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::dynamo::{Counted, DynamoApiKeys, Scope};
 use nps_domain::Timestamp;
 use nps_domain::response::Response;
-use serde_json::Value;
-use support::{Stack, capture_call, emailed_links, purchase_at, stack, unique};
+use serde_json::{Value, json};
+use support::{Stack, answer_at, stack};
 
 const LINKS: &str = "https://nps.example";
 /// 2026-08-01T00:00:00Z.
@@ -47,24 +46,6 @@ impl Api {
     }
 }
 
-/// Purchases at `at` and answers `form` an hour later (a GET only when `form` is empty).
-async fn answer(s: &Stack, i: usize, product: &str, at: Timestamp, form: &str) -> String {
-    let email = unique(&format!("list{i}"));
-    let fields = serde_json::json!({ "properties": { "product": product } });
-    purchase_at(s, &email, &format!("order-{i}-{email}"), fields, at).await;
-    let (link, _) = emailed_links(s, &email, 0).await;
-    let path = link.replace(LINKS, "").split('?').next().unwrap().to_owned();
-    let later = at.plus(Duration::from_secs(3600));
-    let agent = "Mozilla/5.0 (person)";
-    let page = if form.is_empty() {
-        s.capture.handle_at(capture_call(Method::GET, &format!("{path}?score=7"), agent, ""), later).await
-    } else {
-        s.capture.handle_at(capture_call(Method::POST, &path, agent, form), later).await
-    };
-    assert_eq!(page.status(), StatusCode::OK);
-    email
-}
-
 async fn raw_responses(s: &Stack) -> Vec<Response> {
     let out = s.table.client().scan().table_name(s.table.name()).send().await.unwrap();
     assert!(out.last_evaluated_key.is_none(), "a small table");
@@ -94,7 +75,7 @@ async fn pages_filters_and_the_csv_agree_with_the_raw_responses() {
             _ if i % 9 == 8 => String::new(),
             _ => format!("score={}", (i * 7) % 11),
         };
-        let email = answer(&s, i, product, at, &form).await;
+        let email = answer_at(&s, &format!("list{i}"), json!({"properties": {"product": product}}), at, &form).await;
         emails.insert(i, email);
     }
     let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "list", Timestamp::now()).await.unwrap();
@@ -114,7 +95,8 @@ async fn pages_filters_and_the_csv_agree_with_the_raw_responses() {
         next = link.map(|l| l.trim_start_matches('<').split('>').next().unwrap().to_owned());
         if pages == 2 {
             for i in 100..103 {
-                answer(&s, i, "boots", Timestamp::from_unix(START + 80 * 86_400 + i as i64), "score=9").await;
+                let at = Timestamp::from_unix(START + 80 * 86_400 + i as i64);
+                answer_at(&s, &format!("list{i}"), json!({"properties": {"product": "boots"}}), at, "score=9").await;
             }
         }
     }

@@ -2,8 +2,9 @@
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
 # runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
 # a signed purchase lands one email in the local inbox and its score link opens the page and takes
-# the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people API schedules a survey and
-# dispatch sends it.
+# the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people
+# API schedules a survey and dispatch sends it; the dashboard signs in; and a bounded property-based
+# run of docs/openapi.yaml (schemathesis) finds every answer of every route as the document says.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$ROOT"
@@ -89,6 +90,15 @@ sleep 2
 report=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/dispatch/invocations" -d '{}')
 check "the dispatch invocation sends it" grep -q '"sent":1' <<<"$report"
 check "its email is in the inbox" [ "$(inbox_count "$later")" = 1 ]
+
+dashboard="$functions/lambda-url/api/dashboard"
+signed_in=$(curl -s --max-time 60 -L -c "$run_dir/cookies" -b "$run_dir/cookies" \
+  --data-urlencode action=sign-in --data-urlencode "key=$NPS_API_KEY" "$dashboard?range=7")
+check "the dashboard signs in with the API key and shows the trend" grep -q '<svg class="trend"' <<<"$signed_in"
+
+# Last: it writes random surveys and erasures. A fixed seed keeps the run the same each time.
+check "every route answers as docs/openapi.yaml says (schemathesis, seed ${NPS_SEED:=1})" \
+  env NPS_SEED="$NPS_SEED" "$ROOT/infra/scripts/openapi-check.sh" "$functions" "$NPS_API_KEY"
 
 if [ "$failed" -gt 0 ]; then tail -n 40 "$run_dir/functions.log"; else rm -rf "$run_dir"; fi
 echo "smoke: $passed passed, $failed failed"

@@ -3,6 +3,8 @@
 
 #![allow(dead_code, reason = "each test binary compiles this module and uses a part of it")]
 
+pub mod browser;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -130,6 +132,26 @@ pub async fn emailed_links(s: &Stack, email: &str, score: u8) -> (String, String
     };
     let links = &s.links;
     (find(&format!("{links}/r/")).replace("score=0", &format!("score={score}")), find(&format!("{links}/u/")))
+}
+
+/// A new customer's purchase at `at` with `fields` (`properties`, `survey`…), answered an hour
+/// later through the emailed link with `form` (`score=N&comment=…`); only a click (score 7) when
+/// `form` is empty. The customer's address.
+pub async fn answer_at(s: &Stack, label: &str, fields: Value, at: Timestamp, form: &str) -> String {
+    let email = unique(label);
+    let answer = purchase_at(s, &email, &format!("order-{email}"), fields, at).await;
+    assert_eq!(answer["status"], "sent", "{answer}");
+    let (link, _) = emailed_links(s, &email, 0).await;
+    let path = link.replace(&s.links, "").split('?').next().unwrap().to_owned();
+    let later = at.plus(std::time::Duration::from_secs(3600));
+    let agent = "Mozilla/5.0 (person)";
+    let page = if form.is_empty() {
+        s.capture.handle_at(capture_call(Method::GET, &format!("{path}?score=7"), agent, ""), later).await
+    } else {
+        s.capture.handle_at(capture_call(Method::POST, &path, agent, form), later).await
+    };
+    assert_eq!(page.status(), StatusCode::OK);
+    email
 }
 
 /// A request to the capture function as a browser (or a scanner) sends it: `form` is the body.

@@ -1,9 +1,10 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
 //! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys;
-//! `DELETE /v1/people/{email}` erases a person.
+//! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod csv;
+mod dashboard;
 pub mod metrics;
 mod people;
 mod responses;
@@ -55,6 +56,9 @@ impl App {
     }
 
     pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
+        if dashboard::is_dashboard(req.uri().path()) {
+            return self.dashboard(&req, now).await;
+        }
         nps_http::respond(self.route(req, now).await)
     }
 

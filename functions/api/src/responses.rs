@@ -8,7 +8,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::try_join_all;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response as HttpResponse};
-use nps_adapters::dynamo::Listed;
+use nps_adapters::dynamo::{Listed, Order};
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
 use nps_domain::survey::{Survey, SurveyId, SurveyKind};
@@ -282,7 +282,7 @@ impl App {
                 let want = (limit - kept.len()).min(MAX_EXAMINED - examined).max(1);
                 let want = i32::try_from(want).unwrap_or(100);
                 let Listed { responses, last, exhausted } =
-                    self.responses.listed(&q.survey, &key, &after, &upper, want).await?;
+                    self.responses.listed(&q.survey, &key, (&after, &upper), want, Order::OldestFirst).await?;
                 examined += responses.len();
                 kept.extend(responses.into_iter().filter(|r| q.keeps(r)));
                 after = last.unwrap_or(after);

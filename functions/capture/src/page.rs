@@ -7,7 +7,7 @@ use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use lambda_http::http::{HeaderValue, StatusCode, header};
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
 use nps_domain::escape_html;
 use nps_domain::response::{Comment, MAX_COMMENT_CHARS};
@@ -149,18 +149,7 @@ pub enum Notice {
 }
 
 fn html_response(status: StatusCode, html: String) -> Response<Body> {
-    let mut response = Response::new(Body::from(html));
-    *response.status_mut() = status;
-    let headers = response.headers_mut();
-    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
-    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    // The token is in the URL: never send it on to another site.
-    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    if let Ok(csp) = HeaderValue::from_str(&CONTENT_SECURITY_POLICY) {
-        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
-    }
-    response
+    nps_http::html_page(status, html, &CONTENT_SECURITY_POLICY)
 }
 
 fn document(locale: Locale, title: &str, body: &str) -> String {

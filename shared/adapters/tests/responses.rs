@@ -7,7 +7,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use nps_adapters::dynamo::keys::{ItemKey, attr};
 use std::sync::Arc;
 
-use nps_adapters::dynamo::{CapacityMeter, DynamoRequests, DynamoResponses, Saved, Table};
+use nps_adapters::dynamo::{CapacityMeter, DynamoRequests, DynamoResponses, Order, Saved, Table};
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
@@ -150,4 +150,44 @@ async fn a_request_and_its_response_come_back_in_one_read_unit() {
     let (read, response) = responses.with_request(req.id).await.unwrap().expect("the request");
     assert_eq!((read, response), (req, Some(r)));
     assert_eq!(meter.read_units() - before, 1.0, "one strongly consistent read unit for both items");
+}
+
+#[tokio::test]
+async fn a_month_pages_the_same_oldest_or_newest_first() {
+    let (responses, _) = store("resp-listing-order").await;
+    let start = Timestamp::parse_rfc3339("2026-11-02T10:00:00Z").unwrap();
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let req = request(start.plus(i * DAY));
+        let mut r = Response::new(&req, SurveyKind::Transactional, req.created_at);
+        assert_eq!(responses.save(&mut r, start.plus(730 * DAY)).await.unwrap(), Saved::Done);
+        ids.push(req.id);
+    }
+    let survey = SurveyId::parse("default").unwrap();
+    let (low, high) = ("00000000000".to_owned(), "99999999999~".to_owned());
+    let read = |newest_first: bool| {
+        let (responses, survey, low, high) = (&responses, &survey, &low, &high);
+        async move {
+            let (mut got, mut cursor, mut pages) = (Vec::new(), None::<String>, 0);
+            loop {
+                let page = if newest_first {
+                    let bounds = (low.as_str(), cursor.as_deref().unwrap_or(high));
+                    responses.listed(survey, "2026-11", bounds, 3, Order::NewestFirst).await.unwrap()
+                } else {
+                    let bounds = (cursor.as_deref().unwrap_or(low), high.as_str());
+                    responses.listed(survey, "2026-11", bounds, 3, Order::OldestFirst).await.unwrap()
+                };
+                got.extend(page.responses.iter().map(|r| r.request_id));
+                pages += 1;
+                if page.exhausted {
+                    return (got, pages);
+                }
+                cursor = page.last;
+            }
+        }
+    };
+    assert_eq!(read(false).await, (ids.clone(), 3));
+    let mut newest = ids.clone();
+    newest.reverse();
+    assert_eq!(read(true).await, (newest, 3), "each once, newest first");
 }

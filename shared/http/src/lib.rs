@@ -1,5 +1,6 @@
-//! What the JSON APIs (trigger, api) share: the one mapping of errors to HTTP answers
-//! (`{"error": {"code", "message"}}`; 5xx means "retry me"), body bounds, and API-key auth.
+//! What the HTTP functions share: the one mapping of errors to JSON answers
+//! (`{"error": {"code", "message"}}`; 5xx means "retry me"), body bounds, API-key auth, and the
+//! headers of a server-rendered page.
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
@@ -100,6 +101,22 @@ fn json_text(status: StatusCode, text: String) -> Response<Body> {
     *response.status_mut() = status;
     response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+/// A server-rendered page: never cached, never sniffed, no referrer sent on (a page's URL may hold
+/// a token), and its `Content-Security-Policy`.
+pub fn html_page(status: StatusCode, html: String, csp: &str) -> Response<Body> {
+    let mut response = Response::new(Body::from(html));
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    if let Ok(csp) = HeaderValue::from_str(csp) {
+        headers.insert(header::CONTENT_SECURITY_POLICY, csp);
+    }
     response
 }
 

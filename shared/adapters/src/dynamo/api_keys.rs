@@ -1,6 +1,12 @@
 //! API keys: `APIKEY` / `<key id>`. The key is shown once, as `nps_<key id>_<secret>`; only the
 //! SHA-256 of the secret is stored, and a presented key is compared in constant time.
+//!
+//! A dashboard session is `<key id>.<expires, unix>.<hex HMAC-SHA256>`, the HMAC keyed with the
+//! stored hash of the key's secret: it proves the key was presented, ends on its own, ends with
+//! the key's revocation, and needs no secret of its own nor a write per sign-in.
 
+use hmac::Mac;
+use nps_domain::crypto::hmac_sha256;
 use nps_domain::{StoreError, Timestamp};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
@@ -74,6 +80,25 @@ fn parse_presented(presented: &str) -> Option<(&str, &str)> {
     (hex(id, 16) && hex(secret, 32)).then_some((id, secret))
 }
 
+/// The HMAC of a session of key `id` ending at `expires`, keyed with the key's stored secret hash.
+fn session_mac(secret_sha256: &str, id: &str, expires: i64) -> String {
+    let mut mac = hmac_sha256(secret_sha256.as_bytes());
+    mac.update(format!("dashboard-session|{id}|{expires}").as_bytes());
+    hex::encode(mac.finalize().into_bytes())
+}
+
+/// Splits `<16 hex>.<digits>.<64 hex>`; anything else is not a session.
+fn parse_session(token: &str) -> Option<(&str, i64, &str)> {
+    let mut parts = token.split('.');
+    let (id, expires, mac) = (parts.next()?, parts.next()?, parts.next()?);
+    let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
+    let expires_ok = (1..=12).contains(&expires.len()) && expires.bytes().all(|b| b.is_ascii_digit());
+    if parts.next().is_some() || !hex(id, 16) || !hex(mac, 64) || !expires_ok {
+        return None;
+    }
+    Some((id, expires.parse().ok()?, mac))
+}
+
 impl DynamoApiKeys {
     pub fn new(table: Table) -> Self {
         DynamoApiKeys { table }
@@ -98,10 +123,45 @@ impl DynamoApiKeys {
 
     /// The key, if `presented` is a live key; `None` for anything else.
     pub async fn verify(&self, presented: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.live(presented).await?.map(|(key, _)| key))
+    }
+
+    /// The key and its stored secret hash, if `presented` is a live key.
+    async fn live(&self, presented: &str) -> Result<Option<(ApiKey, String)>, StoreError> {
         let Some((id, secret)) = parse_presented(presented) else { return Ok(None) };
         let Some(item) = self.table.get(ItemKey::api_key(id), false).await? else { return Ok(None) };
         let a = Attrs(&item);
-        let matches: bool = secret_hash(secret).as_bytes().ct_eq(a.s(SECRET_SHA256)?.as_bytes()).into();
+        let stored = a.s(SECRET_SHA256)?;
+        let matches: bool = secret_hash(secret).as_bytes().ct_eq(stored.as_bytes()).into();
+        if !matches || a.opt_n(REVOKED_AT)?.is_some() {
+            return Ok(None);
+        }
+        let scope = Scope::parse(a.s(SCOPE)?).ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?;
+        Ok(Some((ApiKey { id: id.to_owned(), scope }, stored.to_owned())))
+    }
+
+    /// A session token for `presented`, valid until `expires`, if it is a live key.
+    pub async fn open_session(
+        &self,
+        presented: &str,
+        expires: Timestamp,
+    ) -> Result<Option<(ApiKey, String)>, StoreError> {
+        let Some((key, secret_sha256)) = self.live(presented).await? else { return Ok(None) };
+        let mac = session_mac(&secret_sha256, &key.id, expires.unix());
+        let token = format!("{}.{}.{mac}", key.id, expires.unix());
+        Ok(Some((key, token)))
+    }
+
+    /// The key behind a session token, if the token is ours, has not ended and its key is live.
+    pub async fn verify_session(&self, token: &str, now: Timestamp) -> Result<Option<ApiKey>, StoreError> {
+        let Some((id, expires, mac)) = parse_session(token) else { return Ok(None) };
+        if expires <= now.unix() {
+            return Ok(None);
+        }
+        let Some(item) = self.table.get(ItemKey::api_key(id), false).await? else { return Ok(None) };
+        let a = Attrs(&item);
+        let expected = session_mac(a.s(SECRET_SHA256)?, id, expires);
+        let matches: bool = expected.as_bytes().ct_eq(mac.to_ascii_lowercase().as_bytes()).into();
         if !matches || a.opt_n(REVOKED_AT)?.is_some() {
             return Ok(None);
         }

@@ -31,7 +31,7 @@ pub use idempotency::DynamoIdempotencyStore;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
 pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
-pub use responses::{DynamoResponses, Listed, Saved};
+pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardPosition};
 pub use stream::{Change, Page, Shard, StreamError, TableStream};
 pub use surveys::{CachedSurveys, DynamoSurveys};

@@ -121,7 +121,14 @@ impl DynamoResponses {
     }
 }
 
-/// One page of a survey's responses in one month's `listing` partition, oldest first.
+/// Which end of a month's `listing` partition a page starts from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    OldestFirst,
+    NewestFirst,
+}
+
+/// One page of a survey's responses in one month's `listing` partition.
 #[derive(Debug, Clone)]
 pub struct Listed {
     pub responses: Vec<Response>,
@@ -133,16 +140,20 @@ pub struct Listed {
 
 impl DynamoResponses {
     /// Up to `limit` responses of `survey` created in `month` (`2026-11`), with listing sort keys
-    /// above `after` and below `before` (`<created at, 11 digits>…`), oldest first. The index holds
-    /// keys only; the responses are read in batches of 100 (eventually consistent).
+    /// between `after` and `before` (`<created at, 11 digits>…`), in `order`. The page starts after
+    /// the cursor (`after` oldest first, `before` newest first: a previous page's `last`, skipped).
+    /// The index holds keys only; the responses are read in batches of 100 (eventually consistent).
     pub async fn listed(
         &self,
         survey: &SurveyId,
         month: &str,
-        after: &str,
-        before: &str,
+        (after, before): (&str, &str),
         limit: i32,
+        order: Order,
     ) -> Result<Listed, StoreError> {
+        let oldest_first = order == Order::OldestFirst;
+        // BETWEEN is inclusive: the cursor's own key (where the previous page stopped) is skipped below.
+        let cursor = if oldest_first { after } else { before };
         let query = self
             .table
             .client()
@@ -152,16 +163,16 @@ impl DynamoResponses {
             .expression_attribute_names("#lpk", attr::LISTING_PK)
             .expression_attribute_names("#lsk", attr::LISTING_SK)
             .expression_attribute_values(":lpk", s(format!("RESPONSES#{survey}#{month}")))
-            // BETWEEN is inclusive: the cursor's own key is skipped below.
             .expression_attribute_values(":after", s(after))
             .expression_attribute_values(":before", s(before))
+            .scan_index_forward(oldest_first)
             .limit(limit.saturating_add(1));
         let out = self.table.query(query).await?;
         let mut keys = Vec::new();
         for item in out.items() {
             let a = Attrs(item);
             let sk = a.s(attr::LISTING_SK)?;
-            if sk == after {
+            if sk == cursor {
                 continue;
             }
             let pk = a.s(attr::PK)?;

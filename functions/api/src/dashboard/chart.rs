@@ -1,0 +1,256 @@
+//! The dashboard's pictures as inline SVG: sizes in attributes (the page's CSP allows no inline
+//! styles), colours from the page's classes, every number also given as text in a `<title>`.
+
+use std::fmt::Write;
+
+use nps_domain::escape_html;
+
+use crate::metrics::Bucket;
+use crate::metrics::figures::Figures;
+
+const WIDTH: f64 = 480.0;
+const LEFT: f64 = 40.0;
+const RIGHT: f64 = 470.0;
+const TOP: f64 = 10.0;
+const BOTTOM: f64 = 200.0;
+/// Space at each end of the x axis, so the first and last points are not on its edges.
+const PAD: f64 = 8.0;
+const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+fn y(nps: f64) -> f64 {
+    TOP + (100.0 - nps.clamp(-100.0, 100.0)) * (BOTTOM - TOP) / 200.0
+}
+
+/// `2026-11-02` as `Nov 2` (`Nov 2026` for months).
+fn short_date(day: &str, monthly: bool) -> String {
+    let mut parts = day.split('-');
+    let (Some(year), Some(month), Some(d)) = (parts.next(), parts.next(), parts.next()) else {
+        return day.to_owned();
+    };
+    let month = month.parse::<usize>().ok().and_then(|m| MONTHS.get(m.wrapping_sub(1))).copied().unwrap_or(month);
+    if monthly { format!("{month} {year}") } else { format!("{month} {}", d.trim_start_matches('0')) }
+}
+
+/// What a bucket's point says when hovered, or read by a screen reader.
+fn describe(bucket: &Bucket) -> String {
+    let f = &bucket.figures;
+    let period =
+        if bucket.start == bucket.end { bucket.start.clone() } else { format!("{} to {}", bucket.start, bucket.end) };
+    match (f.nps, f.ci_low, f.ci_high) {
+        (Some(nps), Some(low), Some(high)) => {
+            format!("{period}: NPS {nps:.0} (95% interval {low:.0} to {high:.0}), {} answers", f.n.unwrap_or(0))
+        }
+        _ if f.withheld => format!("{period}: withheld (fewer than 5 answers)"),
+        _ => format!("{period}: no answers"),
+    }
+}
+
+/// The NPS of each bucket as a line with its 95% interval as a band behind it, a point per bucket
+/// with answers and a tick on the axis for each without.
+pub fn trend(series: &[Bucket], granularity: &str) -> String {
+    let count = series.len().max(1);
+    let x = |i: usize| {
+        if count == 1 {
+            (LEFT + RIGHT) / 2.0
+        } else {
+            LEFT + PAD + i as f64 * (RIGHT - LEFT - 2.0 * PAD) / (count - 1) as f64
+        }
+    };
+    let mut svg = String::new();
+    let _ = write!(
+        svg,
+        r#"<svg class="trend" viewBox="0 0 {WIDTH} 236" role="img" aria-labelledby="trend-title"><title id="trend-title">NPS by {}, with its 95% interval</title>"#,
+        escape_html(granularity)
+    );
+    for level in [100, 50, 0, -50, -100] {
+        let class = if level == 0 { "axis zero" } else { "axis" };
+        let y = y(f64::from(level));
+        let _ = write!(
+            svg,
+            r#"<line class="{class}" x1="{LEFT}" x2="{RIGHT}" y1="{y}" y2="{y}"/><text class="label" x="{}" y="{}" text-anchor="end">{level}</text>"#,
+            LEFT - 6.0,
+            y + 4.0
+        );
+    }
+
+    // Runs of buckets with an interval: a band and a line each (a gap where there are no answers).
+    let mut runs: Vec<Vec<(f64, f64, f64, f64)>> = Vec::new();
+    let mut open = false;
+    for (i, bucket) in series.iter().enumerate() {
+        match (bucket.figures.nps, bucket.figures.ci_low, bucket.figures.ci_high) {
+            (Some(nps), Some(low), Some(high)) => {
+                if !open {
+                    runs.push(Vec::new());
+                }
+                open = true;
+                if let Some(run) = runs.last_mut() {
+                    run.push((x(i), y(nps), y(low), y(high)));
+                }
+            }
+            _ => open = false,
+        }
+    }
+    for run in &runs {
+        let mut band = String::new();
+        if let [(x, _, low, high)] = run.as_slice() {
+            let _ = write!(band, "M{:.1} {high:.1}H{:.1}V{low:.1}H{:.1}Z", x - 4.0, x + 4.0, x - 4.0);
+        } else {
+            for (j, (x, _, _, high)) in run.iter().enumerate() {
+                let _ = write!(band, "{}{x:.1} {high:.1}", if j == 0 { 'M' } else { 'L' });
+            }
+            for (x, _, low, _) in run.iter().rev() {
+                let _ = write!(band, "L{x:.1} {low:.1}");
+            }
+            band.push('Z');
+        }
+        let _ = write!(svg, r#"<path class="band" d="{band}"/>"#);
+    }
+    for run in runs.iter().filter(|r| r.len() > 1) {
+        let mut line = String::new();
+        for (j, (x, y, _, _)) in run.iter().enumerate() {
+            let _ = write!(line, "{}{x:.1} {y:.1}", if j == 0 { 'M' } else { 'L' });
+        }
+        let _ = write!(svg, r#"<path class="line" d="{line}"/>"#);
+    }
+    for (i, bucket) in series.iter().enumerate() {
+        let title = escape_html(&describe(bucket));
+        match bucket.figures.nps {
+            Some(nps) => {
+                let _ = write!(
+                    svg,
+                    r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="3.5"><title>{title}</title></circle>"#,
+                    x(i),
+                    y(nps)
+                );
+            }
+            None => {
+                let _ = write!(
+                    svg,
+                    r#"<line class="empty" x1="{x:.1}" x2="{x:.1}" y1="{}" y2="{BOTTOM}"><title>{title}</title></line>"#,
+                    BOTTOM - 6.0,
+                    x = x(i)
+                );
+            }
+        }
+    }
+
+    // Dates under the axis: the first, the last, and the middle one when there is room.
+    let monthly = granularity == "month";
+    let mut labelled = vec![0, series.len().saturating_sub(1)];
+    if series.len() >= 5 {
+        labelled.insert(1, series.len() / 2);
+    }
+    labelled.dedup();
+    for i in labelled {
+        if let Some(bucket) = series.get(i) {
+            let anchor = if i == 0 && series.len() > 1 {
+                "start"
+            } else if i + 1 == series.len() && series.len() > 1 {
+                "end"
+            } else {
+                "middle"
+            };
+            let _ = write!(
+                svg,
+                r#"<text class="label" x="{:.1}" y="224" text-anchor="{anchor}">{}</text>"#,
+                x(i),
+                escape_html(&short_date(&bucket.start, monthly))
+            );
+        }
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// Promoters, passives and detractors as one bar split in their shares.
+pub fn categories(f: &Figures) -> String {
+    let mut svg = String::from(
+        r#"<svg class="categories" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="Share of promoters, passives and detractors">"#,
+    );
+    let mut x = 0.0;
+    for (class, share) in
+        [("promoter", f.promoter_percent), ("passive", f.passive_percent), ("detractor", f.detractor_percent)]
+    {
+        let width = share.unwrap_or(0.0).clamp(0.0, 100.0);
+        if width > 0.0 {
+            let _ = write!(svg, r#"<rect class="{class}" x="{x:.3}" y="0" width="{width:.3}" height="6"/>"#);
+        }
+        x += width;
+    }
+    if x == 0.0 {
+        svg.push_str(r#"<rect class="none" x="0" y="0" width="100" height="6"/>"#);
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+/// One NPS and its interval on a -100…100 scale: a whisker and a dot, with 0 marked.
+pub fn interval(f: &Figures) -> String {
+    let (Some(nps), Some(low), Some(high)) = (f.nps, f.ci_low, f.ci_high) else { return String::new() };
+    let x = |v: f64| v.clamp(-100.0, 100.0) + 100.0;
+    format!(
+        r#"<svg class="interval" viewBox="0 0 200 12" role="img" aria-label="NPS {nps:.0}, 95% interval {low:.0} to {high:.0}"><line class="axis zero" x1="100" x2="100" y1="0" y2="12"/><line class="whisker" x1="{:.1}" x2="{:.1}" y1="6" y2="6"/><circle class="point" cx="{:.1}" cy="6" r="4"/></svg>"#,
+        x(low),
+        x(high),
+        x(nps)
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::metrics::figures::summarise;
+    use nps_domain::rollup::Counts;
+
+    fn bucket(day: &str, scores: [i64; 11]) -> Bucket {
+        let figures = summarise(&Counts { scores, ..Counts::default() }, false).unwrap().figures;
+        Bucket { start: day.into(), end: day.into(), figures }
+    }
+
+    const SOME: [i64; 11] = [1, 0, 0, 0, 0, 0, 0, 1, 0, 2, 1];
+
+    #[test]
+    fn a_point_per_bucket_with_answers_a_band_per_run_and_a_tick_for_each_gap() {
+        let series = vec![
+            bucket("2026-11-01", SOME),
+            bucket("2026-11-02", SOME),
+            bucket("2026-11-03", [0; 11]),
+            bucket("2026-11-04", SOME),
+            bucket("2026-11-05", SOME),
+            bucket("2026-11-06", SOME),
+        ];
+        let svg = trend(&series, "day");
+        assert_eq!(svg.matches(r#"<circle class="point""#).count(), 5);
+        assert_eq!(svg.matches(r#"<line class="empty""#).count(), 1);
+        assert_eq!(svg.matches(r#"<path class="band""#).count(), 2, "the gap splits the band");
+        assert_eq!(svg.matches(r#"<path class="line""#).count(), 2);
+        assert!(svg.contains("2026-11-03: no answers"));
+        assert!(svg.contains(">Nov 1</text>") && svg.contains(">Nov 6</text>"));
+    }
+
+    #[test]
+    fn a_lone_bucket_still_has_a_band() {
+        let svg = trend(&[bucket("2026-11-01", SOME)], "month");
+        assert_eq!(svg.matches(r#"<path class="band""#).count(), 1);
+        assert_eq!(svg.matches(r#"<path class="line""#).count(), 0);
+        assert!(svg.contains(">Nov 2026</text>"));
+    }
+
+    #[test]
+    fn points_sit_at_their_nps_and_the_band_spans_the_interval() {
+        // 10 promoters: NPS 100 at the top; its interval reaches down below it.
+        let svg = trend(&[bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10])], "day");
+        assert!(svg.contains(r#"cy="10.0""#), "{svg}");
+        let f = &bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]).figures;
+        assert!(svg.contains(&format!("V{:.1}", y(f.ci_low.unwrap()))), "{svg}");
+    }
+
+    #[test]
+    fn category_shares_fill_the_bar() {
+        let f = bucket("2026-11-01", SOME).figures;
+        let svg = categories(&f);
+        assert!(svg.contains(r#"class="promoter" x="0.000" y="0" width="60.000""#), "{svg}");
+        assert!(svg.contains(r#"class="detractor" x="80.000" y="0" width="20.000""#), "{svg}");
+        assert!(categories(&bucket("2026-11-01", [0; 11]).figures).contains(r#"class="none""#));
+    }
+}

@@ -1,0 +1,500 @@
+//! `GET /dashboard`: the page ops and CX staff keep open. Server-rendered from the same reads as
+//! `/v1/metrics` and `/v1/responses`; no script, no external asset. Signing in (`POST /dashboard`)
+//! trades an API key for a session cookie (HttpOnly, SameSite=Strict, Secure outside localhost)
+//! holding a token that ends after 12 hours or with the key (adapters' `open_session`).
+
+mod chart;
+mod page;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use futures_util::future::try_join3;
+use lambda_http::http::{HeaderValue, Method, StatusCode, header};
+use lambda_http::{Body, Request, Response as HttpResponse};
+use nps_adapters::dynamo::Order;
+use nps_domain::survey::{MAX_PROPERTY_LEN, Survey, SurveyId, SurveyKind};
+use nps_domain::{StoreError, Timestamp};
+use nps_http::ApiError;
+use time::{Date, Duration, OffsetDateTime};
+
+use crate::App;
+use crate::metrics::figures::ENPS_MIN_ANSWERS;
+use crate::metrics::query::{MAX_QUERY_LEN, format_day};
+use crate::metrics::{MAX_GROUPS, Metrics};
+use page::{Breakdown, View};
+
+/// The ranges offered, in days, with their label and the bucket the trend uses.
+pub const RANGES: &[(i64, &str, &str)] = &[
+    (7, "Last 7 days", "day"),
+    (30, "Last 30 days", "day"),
+    (90, "Last 90 days", "week"),
+    (365, "Last 12 months", "month"),
+];
+const DEFAULT_RANGE_DAYS: i64 = 90;
+/// Values listed per dimension in the segment filter.
+pub const MAX_SEGMENT_OPTIONS: usize = 200;
+const COMMENTS_SHOWN: usize = 10;
+/// Responses read at most to find the latest comments.
+const COMMENTS_EXAMINED: usize = 500;
+const SESSION_COOKIE: &str = "nps_session";
+const SESSION_SECONDS: i64 = 12 * 3600;
+/// The sign-in form is small; anything bigger is not ours.
+const MAX_FORM_BYTES: usize = 2048;
+const MAX_KEY_CHARS: usize = 200;
+
+/// Something shown, or withheld to keep eNPS answers anonymous.
+pub enum Shown<T> {
+    Shown(T),
+    Withheld,
+}
+
+/// A comment as the page shows it.
+pub struct Comment {
+    pub day: String,
+    pub score: u8,
+    pub category: &'static str,
+    pub text: String,
+    pub properties: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct DashboardQuery {
+    survey: Option<SurveyId>,
+    range_days: i64,
+    segment: Option<(String, String)>,
+    group_by: Option<String>,
+}
+
+fn refused(parameter: &str, problem: &str) -> ApiError {
+    ApiError::invalid(format!("{parameter}: {problem}"))
+}
+
+/// A dimension name as surveys define them: 1 to 40 of a-z, 0-9 and `_`.
+fn is_dimension(name: &str) -> bool {
+    (1..=40).contains(&name.len())
+        && name != nps_domain::rollup::ALL
+        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+/// The page's filters; an empty value (a form's "all") is no filter.
+fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
+    let query = query.unwrap_or("");
+    if query.len() > MAX_QUERY_LEN {
+        return Err(refused("query", &format!("is over {MAX_QUERY_LEN} characters")));
+    }
+    let mut q = DashboardQuery { survey: None, range_days: DEFAULT_RANGE_DAYS, segment: None, group_by: None };
+    let mut seen = BTreeSet::new();
+    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if !seen.insert(name.clone()) {
+            return Err(refused(&name, "is given more than once"));
+        }
+        if value.is_empty() {
+            continue;
+        }
+        match name.as_ref() {
+            "survey" => q.survey = Some(SurveyId::parse(&value).map_err(|e| refused("survey", &e.to_string()))?),
+            "range" => {
+                q.range_days = RANGES
+                    .iter()
+                    .map(|(days, _, _)| *days)
+                    .find(|days| days.to_string() == value)
+                    .ok_or_else(|| refused("range", "must be 7, 30, 90 or 365 (days)"))?;
+            }
+            "segment" => {
+                let (dimension, wanted) = value
+                    .split_once(':')
+                    .filter(|(d, v)| is_dimension(d) && (1..=MAX_PROPERTY_LEN).contains(&v.chars().count()))
+                    .ok_or_else(|| refused("segment", "must be <dimension>:<value>"))?;
+                q.segment = Some((dimension.to_owned(), wanted.to_owned()));
+            }
+            "group_by" => {
+                if !is_dimension(&value) {
+                    return Err(refused("group_by", "must name a segment dimension"));
+                }
+                q.group_by = Some(value.into_owned());
+            }
+            other => return Err(refused(other, "is not a filter of the dashboard")),
+        }
+    }
+    Ok(q)
+}
+
+/// The page's links, forms and redirects are relative to the page itself: behind API Gateway
+/// (with or without a stage) and behind the local emulator (which strips a `/lambda-url/api`
+/// prefix the function never sees) `dashboard` resolves to the same page, and never to another site.
+const PAGE: &str = "dashboard";
+
+/// The page with the filters it was asked with (for forms and redirects).
+fn own_url(req: &Request) -> String {
+    match req.uri().query() {
+        Some(q) if !q.is_empty() => format!("{PAGE}?{q}"),
+        _ => PAGE.to_owned(),
+    }
+}
+
+/// Whether the browser talks to this machine: then the cookie cannot be `Secure` (plain HTTP).
+fn is_local(req: &Request) -> bool {
+    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let name = if host.starts_with('[') {
+        host.split(']').next().map(|h| h.trim_start_matches('[')).unwrap_or("")
+    } else {
+        host.split(':').next().unwrap_or("")
+    };
+    name == "localhost" || name == "127.0.0.1" || name == "::1" || name.ends_with(".localhost")
+}
+
+fn session_cookie(req: &Request) -> Option<String> {
+    req.headers().get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(
+        |pair| {
+            let (name, value) = pair.trim().split_once('=')?;
+            (name == SESSION_COOKIE).then(|| value.to_owned())
+        },
+    )
+}
+
+/// `Set-Cookie` for `token` (or its removal). Without a `Path`, the browser scopes it to the page's
+/// folder, whatever prefix the page has; the JSON API beside it reads only bearer keys.
+fn set_cookie(req: &Request, token: Option<&str>) -> String {
+    let secure = if is_local(req) { "" } else { "; Secure" };
+    let (value, max_age) = match token {
+        Some(t) => (t, SESSION_SECONDS),
+        None => ("", 0),
+    };
+    format!("{SESSION_COOKIE}={value}; Max-Age={max_age}; HttpOnly; SameSite=Strict{secure}")
+}
+
+fn html(status: StatusCode, body: String) -> HttpResponse<Body> {
+    nps_http::html_page(status, body, &page::CSP)
+}
+
+fn with_cookie(mut response: HttpResponse<Body>, cookie: &str) -> HttpResponse<Body> {
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().insert(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// An error as the page shows it: the same status and message the JSON API would give.
+fn problem_page(e: ApiError) -> HttpResponse<Body> {
+    let mut response = html(e.status, page::problem(&e.message));
+    if e.status == StatusCode::SERVICE_UNAVAILABLE {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from_static("5"));
+    }
+    response
+}
+
+fn today(now: Timestamp) -> Date {
+    OffsetDateTime::from_unix_timestamp(now.unix()).map_or(Date::MIN, |t| t.date())
+}
+
+impl App {
+    pub(crate) async fn dashboard(&self, req: &Request, now: Timestamp) -> HttpResponse<Body> {
+        match *req.method() {
+            Method::GET => self.dashboard_page(req, now).await,
+            Method::POST => self.dashboard_session(req, now).await,
+            _ => ApiError::method_not_allowed("GET, POST").into_response(),
+        }
+    }
+
+    async fn dashboard_page(&self, req: &Request, now: Timestamp) -> HttpResponse<Body> {
+        // Filters are checked first, signed in or not: a wrong link is a 400 either way.
+        let query = match parse(req.uri().query()) {
+            Ok(q) => q,
+            Err(e) => return problem_page(e),
+        };
+        let Some(token) = session_cookie(req) else {
+            return html(StatusCode::OK, page::sign_in(&own_url(req), None));
+        };
+        match self.api_keys.verify_session(&token, now).await {
+            Ok(Some(_)) => {}
+            Ok(None) => {
+                let page = page::sign_in(&own_url(req), Some("Your session has ended: sign in again."));
+                return with_cookie(html(StatusCode::OK, page), &set_cookie(req, None));
+            }
+            Err(e) => return problem_page(e.into()),
+        }
+        match self.render(query, now).await {
+            Ok(body) => html(StatusCode::OK, body),
+            Err(e) => problem_page(e),
+        }
+    }
+
+    /// Sign in (`action=sign-in&key=…`) or out (`action=sign-out`), then back to the page.
+    async fn dashboard_session(&self, req: &Request, now: Timestamp) -> HttpResponse<Body> {
+        let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+        if !content_type
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        {
+            let e = ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the sign-in form (application/x-www-form-urlencoded)",
+            );
+            return problem_page(e);
+        }
+        let body: &[u8] = req.body().as_ref();
+        if body.len() > MAX_FORM_BYTES {
+            let e = ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "payload_too_large",
+                format!("the form is over {MAX_FORM_BYTES} bytes"),
+            );
+            return problem_page(e);
+        }
+        let form = match sign_in_form(body) {
+            Ok(form) => form,
+            Err(e) => return problem_page(e),
+        };
+        let back = |cookie: String| {
+            let mut response = html(StatusCode::SEE_OTHER, String::new());
+            if let Ok(location) = HeaderValue::from_str(&own_url(req)) {
+                response.headers_mut().insert(header::LOCATION, location);
+            }
+            with_cookie(response, &cookie)
+        };
+        match form.get("action").map(String::as_str) {
+            Some("sign-out") => back(set_cookie(req, None)),
+            Some("sign-in") => {
+                let presented = form.get("key").map(|k| k.trim()).unwrap_or("");
+                let ends = Timestamp::from_unix(now.unix() + SESSION_SECONDS);
+                match self.api_keys.open_session(presented, ends).await {
+                    Ok(Some((_, token))) => back(set_cookie(req, Some(&token))),
+                    Ok(None) => html(
+                        StatusCode::UNAUTHORIZED,
+                        page::sign_in(&own_url(req), Some("Unknown or revoked API key.")),
+                    ),
+                    Err(e) => problem_page(e.into()),
+                }
+            }
+            _ => problem_page(refused("action", "must be sign-in or sign-out")),
+        }
+    }
+
+    async fn render(&self, mut q: DashboardQuery, now: Timestamp) -> Result<String, ApiError> {
+        let surveys = self.surveys.list().await?;
+        let Some(first) = surveys.first() else { return Ok(page::no_surveys()) };
+        let survey = match &q.survey {
+            Some(id) => surveys.iter().find(|s| &s.id == id).ok_or_else(|| refused("survey", "no such survey"))?,
+            None => first,
+        };
+        // Filters kept from another survey's page that this survey lacks are dropped, and said so.
+        let mut notes = Vec::new();
+        let has = |dimension: &str| survey.segment_properties.iter().any(|d| d == dimension);
+        if let Some((dimension, _)) = &q.segment
+            && !has(dimension)
+        {
+            notes.push(format!("Survey {} has no segment {dimension}: showing all answers.", survey.id));
+            q.segment = None;
+        }
+        if q.group_by.as_deref().is_some_and(|d| !has(d)) {
+            q.group_by = None;
+        }
+        let group_by = q.group_by.clone().or_else(|| survey.segment_properties.first().cloned());
+        let (until, granularity) =
+            (today(now), RANGES.iter().find(|r| r.0 == q.range_days).map_or("day", |(_, _, g)| *g));
+        let since = until - Duration::days(q.range_days - 1);
+
+        let generation = self.rollups.checkpoint().await?.generation;
+        let segment_values = self.rollups.segment_values(generation, &survey.id).await?;
+        let value_count = group_by.as_ref().map_or(0, |d| segment_values.get(d).map_or(0, BTreeSet::len));
+        let main_query = metrics_query(survey, since, until, Some(granularity), q.segment.as_ref(), None);
+        let groups_query = group_by
+            .as_ref()
+            .filter(|_| value_count <= MAX_GROUPS)
+            .map(|d| metrics_query(survey, since, until, None, None, Some(d)));
+        let (metrics, groups, comments) = try_join3(
+            self.metrics(Some(&main_query), now),
+            async {
+                match &groups_query {
+                    Some(query) => self.metrics(Some(query), now).await.map(Some),
+                    None => Ok(None),
+                }
+            },
+            async { self.latest_comments(survey, since, until, q.segment.as_ref()).await.map_err(ApiError::from) },
+        )
+        .await?;
+        let groups = groups.and_then(|m: Metrics| m.groups).unwrap_or_default();
+        let breakdown = match &group_by {
+            None => Breakdown::NoDimension,
+            Some(_) if value_count > MAX_GROUPS => Breakdown::TooMany(value_count),
+            Some(_) => Breakdown::Groups(&groups),
+        };
+        // eNPS comments are shown only where the figures are, and from 5 answers on.
+        let few = metrics.figures.n.is_none_or(|n| n < ENPS_MIN_ANSWERS);
+        let comments = if survey.kind == SurveyKind::Enps && few { Shown::Withheld } else { Shown::Shown(comments) };
+        Ok(page::dashboard(&View {
+            surveys: &surveys,
+            survey,
+            range_days: q.range_days,
+            segment: q.segment.as_ref(),
+            group_by: group_by.as_deref(),
+            segment_values: &segment_values,
+            metrics: &metrics,
+            breakdown,
+            comments: &comments,
+            notes: &notes,
+        }))
+    }
+
+    /// The newest confirmed answers with a comment in the range (and segment): the listing index
+    /// read backwards, month by month, at most `COMMENTS_EXAMINED` responses.
+    async fn latest_comments(
+        &self,
+        survey: &Survey,
+        since: Date,
+        until: Date,
+        segment: Option<&(String, String)>,
+    ) -> Result<Vec<Comment>, StoreError> {
+        let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp().max(0);
+        let lower = format!("{:011}", day_start(since));
+        let upper = format!("{:011}~", day_start(until + Duration::days(1)) - 1);
+        let first_month = since.replace_day(1).unwrap_or(since);
+        let mut month = until.replace_day(1).unwrap_or(until);
+        let (mut found, mut examined) = (Vec::new(), 0);
+        while month >= first_month && found.len() < COMMENTS_SHOWN && examined < COMMENTS_EXAMINED {
+            let key = &format_day(month)[..7];
+            let mut before = upper.clone();
+            loop {
+                let page = self.responses.listed(&survey.id, key, (&lower, &before), 100, Order::NewestFirst).await?;
+                examined += page.responses.len();
+                for r in page.responses {
+                    let (Some(score), Some(comment)) = (r.score, r.comment.as_ref()) else { continue };
+                    if segment.is_some_and(|(d, v)| r.properties.get(d) != Some(v)) || found.len() >= COMMENTS_SHOWN {
+                        continue;
+                    }
+                    found.push(Comment {
+                        day: format_day(today(r.created_at)),
+                        score: score.value(),
+                        category: crate::responses::category_name(score.category()),
+                        text: comment.as_str().to_owned(),
+                        // eNPS answers are anonymous: no property that could single someone out.
+                        properties: if r.kind == SurveyKind::Enps { BTreeMap::new() } else { r.properties },
+                    });
+                }
+                match page.last {
+                    Some(last) if !page.exhausted && found.len() < COMMENTS_SHOWN && examined < COMMENTS_EXAMINED => {
+                        before = last
+                    }
+                    _ => break,
+                }
+            }
+            month = (month - Duration::days(1)).replace_day(1).unwrap_or(Date::MIN);
+        }
+        Ok(found)
+    }
+}
+
+/// The sign-in form's fields: `action`, and `key` of at most 200 characters; nothing else.
+fn sign_in_form(body: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut form = BTreeMap::new();
+    for (name, value) in form_urlencoded::parse(body).into_owned() {
+        if !matches!(name.as_str(), "action" | "key") {
+            return Err(refused(&name, "is not a field of the sign-in form"));
+        }
+        if name == "key" && value.chars().count() > MAX_KEY_CHARS {
+            return Err(refused("key", &format!("is over {MAX_KEY_CHARS} characters")));
+        }
+        if form.insert(name.clone(), value).is_some() {
+            return Err(refused(&name, "is given more than once"));
+        }
+    }
+    Ok(form)
+}
+
+/// The `/v1/metrics` query behind a part of the page.
+fn metrics_query(
+    survey: &Survey,
+    since: Date,
+    until: Date,
+    granularity: Option<&str>,
+    segment: Option<&(String, String)>,
+    group_by: Option<&str>,
+) -> String {
+    let mut q = form_urlencoded::Serializer::new(String::new());
+    q.append_pair("survey", survey.id.as_str())
+        .append_pair("since", &format_day(since))
+        .append_pair("until", &format_day(until));
+    if let Some(g) = granularity {
+        q.append_pair("granularity", g).append_pair("compare", "previous_period");
+    }
+    if let Some((dimension, value)) = segment {
+        q.append_pair(&format!("segment.{dimension}"), value);
+    }
+    if let Some(d) = group_by {
+        q.append_pair("group_by", d);
+    }
+    q.finish()
+}
+
+/// Whether a path is the dashboard's (after any stage or local prefix).
+pub fn is_dashboard(path: &str) -> bool {
+    let path = path.trim_end_matches('/');
+    path.ends_with("/dashboard") && !path.contains("/v1/")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(uri: &str, host: &str) -> Request {
+        lambda_http::http::Request::builder().uri(uri).header("host", host).body(Body::Empty).unwrap()
+    }
+
+    #[test]
+    fn filters_parse_and_every_refusal_names_its_parameter() {
+        let q = parse(Some("survey=default&range=30&segment=product%3ATrail+Boots&group_by=region")).unwrap();
+        assert_eq!(q.survey.unwrap().as_str(), "default");
+        assert_eq!(q.range_days, 30);
+        assert_eq!(q.segment, Some(("product".into(), "Trail Boots".into())));
+        assert_eq!(q.group_by.as_deref(), Some("region"));
+        let all = parse(Some("survey=&segment=&group_by=")).unwrap();
+        assert_eq!(all, DashboardQuery { survey: None, range_days: 90, segment: None, group_by: None });
+        for (query, parameter) in [
+            ("range=14", "range"),
+            ("segment=product", "segment"),
+            ("segment=Product:x", "segment"),
+            ("group_by=all", "group_by"),
+            ("survey=a%23b", "survey"),
+            ("range=7&range=30", "range"),
+            ("key=nps_x", "key"),
+        ] {
+            let e = parse(Some(query)).unwrap_err();
+            assert!(e.message.starts_with(&format!("{parameter}:")), "{query}: {}", e.message);
+            assert_eq!(e.status, StatusCode::BAD_REQUEST);
+        }
+    }
+
+    #[test]
+    fn the_cookie_is_secure_except_on_this_machine() {
+        for (host, secure) in [
+            ("127.0.0.1:9000", false),
+            ("localhost:3000", false),
+            ("[::1]:8080", false),
+            ("abc123.execute-api.eu-west-1.amazonaws.com", true),
+            ("localhost.evil.example", true),
+        ] {
+            let cookie = set_cookie(&request("/dashboard?range=7", host), Some("t"));
+            assert!(cookie.starts_with("nps_session=t; Max-Age=43200; HttpOnly; SameSite=Strict"), "{cookie}");
+            assert_eq!(cookie.ends_with("; Secure"), secure, "{host}: {cookie}");
+        }
+        assert!(set_cookie(&request("/dashboard", "localhost"), None).starts_with("nps_session=; Max-Age=0;"));
+    }
+
+    #[test]
+    fn forms_and_redirects_stay_on_this_page() {
+        assert_eq!(own_url(&request("//evil.example/dashboard?range=7", "h")), "dashboard?range=7");
+        assert_eq!(own_url(&request("/Prod/dashboard", "h")), "dashboard");
+    }
+
+    #[test]
+    fn only_the_dashboard_path_is_the_dashboard() {
+        assert!(
+            is_dashboard("/dashboard") && is_dashboard("/Prod/dashboard/") && is_dashboard("/lambda-url/api/dashboard")
+        );
+        assert!(!is_dashboard("/v1/dashboard") && !is_dashboard("/dashboards") && !is_dashboard("/v1/metrics"));
+    }
+}

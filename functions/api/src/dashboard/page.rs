@@ -1,0 +1,463 @@
+//! The dashboard's HTML: one stylesheet in the page (allowed by its hash in the CSP), no script,
+//! no external asset. Everything that comes from outside (comments, segment values, survey names)
+//! goes through `escape_html`.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write;
+use std::sync::LazyLock;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use nps_domain::escape_html as esc;
+use nps_domain::survey::Survey;
+use sha2::{Digest, Sha256};
+
+use super::chart;
+use super::{PAGE, RANGES, Shown};
+use crate::metrics::figures::Figures;
+use crate::metrics::{Group, Metrics};
+
+/// The colours are custom properties so that a test can check their contrast (WCAG AA).
+pub const CSS: &str = r#"
+:root{--text:#1b1b1f;--muted:#4a4f57;--bg:#ffffff;--panel:#f3f4f6;--line:#c4c9d1;--accent:#1d4ed8;--on-accent:#ffffff;--promoter:#146c2e;--passive:#8a5a00;--detractor:#b3261e;--band:#c7d7f4;--error:#b3261e}
+*{box-sizing:border-box}
+body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;color:var(--text);background:var(--bg)}
+header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
+h1{font-size:1.25rem;margin:0}
+h2{font-size:1.05rem;margin:0 0 .5rem}
+p{margin:.25rem 0}
+main{max-width:64rem;margin:0 auto;padding:1rem;display:grid;gap:1rem}
+section{background:var(--panel);border-radius:.5rem;padding:1rem;min-width:0}
+form.filters{display:grid;gap:.5rem}
+@media (min-width:44rem){form.filters{grid-template-columns:repeat(4,minmax(0,1fr)) auto;align-items:end}main{grid-template-columns:minmax(0,1fr) minmax(0,2fr)}.wide{grid-column:1/-1}}
+label{display:grid;gap:.25rem;font-size:.9rem;color:var(--muted)}
+select,input{font:inherit;color:var(--text);background:var(--bg);border:1px solid var(--muted);border-radius:.375rem;padding:.5rem;min-height:2.75rem;width:100%;min-width:0}
+button{font:inherit;font-weight:600;color:var(--on-accent);background:var(--accent);border:1px solid var(--accent);border-radius:.375rem;padding:.5rem 1rem;min-height:2.75rem;cursor:pointer}
+button.quiet{color:var(--accent);background:var(--bg)}
+:focus-visible{outline:3px solid var(--accent);outline-offset:2px}
+.score{font-size:3.5rem;font-weight:700;line-height:1.1}
+.muted{color:var(--muted)}
+.note{color:var(--muted);font-size:.9rem}
+.error{color:var(--error);font-weight:600}
+svg{display:block;width:100%;height:auto}
+svg.categories{height:1.5rem;margin:.5rem 0}
+td svg.interval{width:8rem}
+.axis{stroke:var(--line);stroke-width:1}
+.axis.zero{stroke:var(--muted)}
+.label{fill:var(--muted);font-size:13px}
+.band{fill:var(--band)}
+.line{fill:none;stroke:var(--accent);stroke-width:2}
+.point{fill:var(--accent)}
+.empty{stroke:var(--muted);stroke-width:2}
+.whisker{stroke:var(--text);stroke-width:2}
+rect.promoter{fill:var(--promoter)}rect.passive{fill:var(--passive)}rect.detractor{fill:var(--detractor)}rect.none{fill:var(--line)}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:.15em;margin-right:.35em}
+.badge{display:inline-block;color:var(--on-accent);border-radius:.25rem;padding:0 .4rem;font-size:.85rem;font-weight:600}
+.promoter.swatch,.promoter.badge{background:var(--promoter)}.passive.swatch,.passive.badge{background:var(--passive)}.detractor.swatch,.detractor.badge{background:var(--detractor)}
+ul.legend{display:flex;flex-wrap:wrap;gap:.25rem 1rem;margin:0;padding:0;list-style:none}
+.table{overflow-x:auto}
+table{width:100%;border-collapse:collapse}
+th,td{text-align:left;padding:.4rem .3rem;border-bottom:1px solid var(--line);vertical-align:middle}
+.num{text-align:right;font-variant-numeric:tabular-nums;white-space:nowrap}
+tr[aria-current]{font-weight:700}
+ul.comments{list-style:none;margin:0;padding:0;display:grid;gap:.75rem}
+ul.comments li{background:var(--bg);border-radius:.375rem;padding:.5rem .75rem}
+.comment{margin:.25rem 0 0;white-space:pre-wrap;overflow-wrap:anywhere}
+.signin{max-width:26rem;margin:8vh auto;padding:1rem;display:grid;gap:.75rem}
+"#;
+
+/// `Content-Security-Policy`: nothing but this page's own stylesheet, forms back to itself.
+pub static CSP: LazyLock<String> = LazyLock::new(|| {
+    let hash = STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+    format!(
+        "default-src 'none'; style-src 'sha256-{hash}'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+    )
+});
+
+fn document(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light\"><meta name=\"referrer\" content=\"no-referrer\"><title>{}</title><style>{CSS}</style></head><body>{body}</body></html>",
+        esc(title)
+    )
+}
+
+/// The sign-in form; it posts back to `action` (the dashboard with its filters).
+pub fn sign_in(action: &str, message: Option<&str>) -> String {
+    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m))).unwrap_or_default();
+    document(
+        "Sign in: NPS dashboard",
+        &format!(
+            "<main><form class=\"signin\" method=\"post\" action=\"{}\"><h1>NPS dashboard</h1>{message}<label>API key<input type=\"password\" name=\"key\" autocomplete=\"current-password\" required maxlength=\"200\" spellcheck=\"false\"></label><input type=\"hidden\" name=\"action\" value=\"sign-in\"><button type=\"submit\">Sign in</button><p class=\"note\">A read or write key, from <code>nps-cli keys create</code>. The session lasts 12 hours and ends when the key is revoked.</p></form></main>",
+            esc(action)
+        ),
+    )
+}
+
+/// A page that only says what went wrong, with a way back.
+pub fn problem(message: &str) -> String {
+    document(
+        "NPS dashboard",
+        &format!(
+            "<main><section class=\"signin\"><h1>NPS dashboard</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"{}\">Back to the dashboard</a></p></section></main>",
+            esc(message),
+            PAGE
+        ),
+    )
+}
+
+fn header() -> String {
+    format!(
+        "<header><h1>Net Promoter Score</h1><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"action\" value=\"sign-out\"><button class=\"quiet\" type=\"submit\">Sign out</button></form></header>",
+        PAGE
+    )
+}
+
+/// The page for a deployment without surveys.
+pub fn no_surveys() -> String {
+    document(
+        "NPS dashboard",
+        &format!(
+            "{}<main><section class=\"wide\"><h2>No surveys yet</h2><p>Create one with <code>POST /v1/surveys</code> (docs/surveys.md); its answers show here.</p></section></main>",
+            header()
+        ),
+    )
+}
+
+fn number(v: Option<f64>, digits: usize) -> String {
+    v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
+}
+
+fn selected(yes: bool) -> &'static str {
+    if yes { " selected" } else { "" }
+}
+
+/// What the data behind a page is: every part, already read.
+pub struct View<'a> {
+    pub surveys: &'a [Survey],
+    pub survey: &'a Survey,
+    pub range_days: i64,
+    pub segment: Option<&'a (String, String)>,
+    pub group_by: Option<&'a str>,
+    pub segment_values: &'a BTreeMap<String, BTreeSet<String>>,
+    pub metrics: &'a Metrics,
+    pub breakdown: Breakdown<'a>,
+    pub comments: &'a Shown<Vec<super::Comment>>,
+    /// Filters that did not apply to this survey, said on the page.
+    pub notes: &'a [String],
+}
+
+pub enum Breakdown<'a> {
+    Groups(&'a [Group]),
+    /// The survey keeps no segment properties.
+    NoDimension,
+    /// More values than one page breaks down into.
+    TooMany(usize),
+}
+
+pub fn dashboard(v: &View) -> String {
+    let mut body = header();
+    body.push_str("<main>");
+    filters(&mut body, v);
+    for note in v.notes {
+        let _ = write!(body, "<p class=\"note wide\" role=\"status\">{}</p>", esc(note));
+    }
+    headline(&mut body, v);
+    trend(&mut body, v);
+    breakdown(&mut body, v);
+    comments(&mut body, v);
+    body.push_str("</main>");
+    document(&format!("NPS: {}", v.survey.id), &body)
+}
+
+fn filters(out: &mut String, v: &View) {
+    let _ = write!(out, "<section class=\"wide\"><form class=\"filters\" method=\"get\" action=\"{PAGE}\">");
+    out.push_str("<label>Survey<select name=\"survey\">");
+    for s in v.surveys {
+        let _ = write!(
+            out,
+            "<option value=\"{}\"{}>{} ({}, {})</option>",
+            esc(s.id.as_str()),
+            selected(s.id == v.survey.id),
+            esc(s.id.as_str()),
+            esc(&s.product_name),
+            s.kind.as_str()
+        );
+    }
+    out.push_str("</select></label><label>Range<select name=\"range\">");
+    for (days, label, _) in RANGES {
+        let _ = write!(out, "<option value=\"{days}\"{}>{label}</option>", selected(*days == v.range_days));
+    }
+    out.push_str("</select></label><label>Segment<select name=\"segment\"><option value=\"\">All answers</option>");
+    for (dimension, values) in v.segment_values {
+        let _ = write!(out, "<optgroup label=\"{}\">", esc(dimension));
+        for value in values.iter().take(super::MAX_SEGMENT_OPTIONS) {
+            let chosen = v.segment.is_some_and(|(d, s)| d == dimension && s == value);
+            let _ = write!(
+                out,
+                "<option value=\"{}:{}\"{}>{}: {}</option>",
+                esc(dimension),
+                esc(value),
+                selected(chosen),
+                esc(dimension),
+                esc(value)
+            );
+        }
+        out.push_str("</optgroup>");
+    }
+    out.push_str("</select></label><label>Breakdown by<select name=\"group_by\">");
+    if v.survey.segment_properties.is_empty() {
+        out.push_str("<option value=\"\">No segments</option>");
+    }
+    for dimension in &v.survey.segment_properties {
+        let _ = write!(
+            out,
+            "<option value=\"{}\"{}>{}</option>",
+            esc(dimension),
+            selected(v.group_by == Some(dimension.as_str())),
+            esc(dimension)
+        );
+    }
+    out.push_str("</select></label><button type=\"submit\">Apply</button></form></section>");
+}
+
+fn headline(out: &mut String, v: &View) {
+    let m = v.metrics;
+    let f = &m.figures;
+    let scope = match v.segment {
+        Some((d, value)) => format!("{d}: {value}"),
+        None => "all answers".to_owned(),
+    };
+    let _ = write!(
+        out,
+        "<section class=\"headline\" aria-labelledby=\"nps-title\"><h2 id=\"nps-title\">NPS, {} to {}</h2><p class=\"muted\">{}</p>",
+        esc(&m.since),
+        esc(&m.until),
+        esc(&scope)
+    );
+    if f.withheld {
+        out.push_str("<p class=\"score\">–</p><p>Withheld: fewer than 5 answers in this segment (eNPS).</p></section>");
+        return;
+    }
+    match (f.nps, f.nps_rounded) {
+        (Some(nps), Some(rounded)) => {
+            let _ = write!(out, "<p class=\"score\" data-nps=\"{nps}\">{rounded}</p>");
+            let _ = write!(
+                out,
+                "<p>95% interval <span class=\"interval-text\">{} to {}</span> (±{})</p>",
+                number(f.ci_low, 0),
+                number(f.ci_high, 0),
+                number(f.margin, 1)
+            );
+        }
+        _ => out.push_str("<p class=\"score\">–</p><p>No answers in this period.</p>"),
+    }
+    let rate = f.response_rate.map(|r| format!(", {:.0}% answered", r * 100.0)).unwrap_or_default();
+    let _ = write!(
+        out,
+        "<p><span class=\"answers\">{}</span> answers, {} surveys sent{rate}</p>",
+        f.n.unwrap_or(0),
+        f.sent_count.unwrap_or(0)
+    );
+    if f.min_n_met == Some(false) && f.n.is_some_and(|n| n > 0) {
+        out.push_str("<p class=\"note\">Under 30 answers: the interval is wide, read it before the score.</p>");
+    }
+    if let Some(c) = &m.comparison {
+        // The z test needs enough answers on both sides: one answer has no spread and any change
+        // would look significant.
+        let judged = f.min_n_met == Some(true) && c.previous.min_n_met == Some(true);
+        let verdict = match (judged, c.significant) {
+            (false, _) => "too few answers to judge the change",
+            (true, true) => "a significant change",
+            (true, false) => "within chance",
+        };
+        let change = match c.delta {
+            Some(d) => format!("{d:+.0} points against {} to {} ({verdict})", c.previous_since, c.previous_until),
+            None => format!("no comparison with {} to {} (no answers there)", c.previous_since, c.previous_until),
+        };
+        let _ = write!(out, "<p class=\"muted\">{}</p>", esc(&change));
+    }
+    out.push_str(&chart::categories(f));
+    out.push_str("<ul class=\"legend\">");
+    for (class, label, count, percent) in [
+        ("promoter", "Promoters", f.promoter_count, f.promoter_percent),
+        ("passive", "Passives", f.passive_count, f.passive_percent),
+        ("detractor", "Detractors", f.detractor_count, f.detractor_percent),
+    ] {
+        let _ = write!(
+            out,
+            "<li><span class=\"swatch {class}\"></span>{label} <span class=\"num\">{}%</span> <span class=\"muted\">({})</span></li>",
+            number(percent, 0),
+            count.unwrap_or(0)
+        );
+    }
+    out.push_str("</ul></section>");
+}
+
+fn trend(out: &mut String, v: &View) {
+    let m = v.metrics;
+    let _ = write!(out, "<section class=\"trend-panel\"><h2>Trend by {}</h2>", m.granularity);
+    out.push_str(&chart::trend(&m.series, m.granularity));
+    out.push_str(
+        "<details><summary>The numbers</summary><div class=\"table\"><table><thead><tr><th>From</th><th>To</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th></tr></thead><tbody>",
+    );
+    for b in &m.series {
+        let f = &b.figures;
+        let _ = write!(
+            out,
+            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            esc(&b.start),
+            esc(&b.end),
+            f.n.map_or_else(|| "withheld".to_owned(), |n| n.to_string()),
+            number(f.nps, 1),
+            interval_text(f)
+        );
+    }
+    out.push_str("</tbody></table></div></details></section>");
+}
+
+fn interval_text(f: &Figures) -> String {
+    match (f.ci_low, f.ci_high) {
+        (Some(low), Some(high)) => format!("{low:.0} to {high:.0}"),
+        _ => "–".to_owned(),
+    }
+}
+
+fn breakdown(out: &mut String, v: &View) {
+    out.push_str("<section class=\"wide breakdown\">");
+    match (&v.breakdown, v.group_by) {
+        (Breakdown::Groups(groups), Some(dimension)) => {
+            let _ = write!(out, "<h2>By {}</h2>", esc(dimension));
+            if v.segment.is_some() {
+                out.push_str("<p class=\"note\">Over all answers of the range; the chosen segment is in bold.</p>");
+            }
+            let _ = write!(
+                out,
+                "<div class=\"table\"><table><thead><tr><th>{}</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th><th>NPS and interval, −100 to 100</th></tr></thead><tbody>",
+                esc(dimension)
+            );
+            for g in groups.iter() {
+                let current = v.segment.is_some_and(|(d, value)| d == dimension && *value == g.value);
+                let f = &g.figures;
+                let _ = write!(
+                    out,
+                    "<tr{}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+                    if current { " aria-current=\"true\"" } else { "" },
+                    esc(&g.value),
+                    f.n.map_or_else(|| "withheld".to_owned(), |n| n.to_string()),
+                    f.nps_rounded.map_or_else(|| "–".to_owned(), |n| n.to_string()),
+                    interval_text(f),
+                    chart::interval(f)
+                );
+            }
+            if groups.is_empty() {
+                out.push_str("<tr><td colspan=\"5\">No answers with this property yet.</td></tr>");
+            }
+            out.push_str("</tbody></table></div>");
+        }
+        (Breakdown::TooMany(count), Some(dimension)) => {
+            let _ = write!(
+                out,
+                "<h2>By {}</h2><p>{count} values: too many to break down here; choose one as a segment.</p>",
+                esc(dimension)
+            );
+        }
+        _ => out.push_str("<h2>Breakdown</h2><p>This survey keeps no segment properties.</p>"),
+    }
+    out.push_str("</section>");
+}
+
+fn comments(out: &mut String, v: &View) {
+    out.push_str("<section class=\"wide\"><h2>Latest comments</h2>");
+    match v.comments {
+        Shown::Withheld => out.push_str("<p>Withheld: fewer than 5 answers (eNPS comments stay anonymous).</p>"),
+        Shown::Shown(list) if list.is_empty() => out.push_str("<p>No comments in this period.</p>"),
+        Shown::Shown(list) => {
+            out.push_str("<ul class=\"comments\">");
+            for c in list {
+                let properties: Vec<String> = c.properties.iter().map(|(k, v)| format!("{k}: {v}")).collect();
+                let context = std::iter::once(c.day.clone()).chain(properties).collect::<Vec<_>>().join(" · ");
+                let _ = write!(
+                    out,
+                    "<li><span class=\"badge {}\">{} {}</span> <span class=\"muted\">{}</span><p class=\"comment\">{}</p></li>",
+                    c.category,
+                    capitalised(c.category),
+                    c.score,
+                    esc(&context),
+                    esc(&c.text)
+                );
+            }
+            out.push_str("</ul>");
+        }
+    }
+    out.push_str("</section>");
+}
+
+fn capitalised(word: &str) -> String {
+    let mut chars = word.chars();
+    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// WCAG 2 contrast ratio of two `#rrggbb` colours.
+    fn contrast(a: &str, b: &str) -> f64 {
+        let luminance = |hex: &str| {
+            let channel = |i: usize| {
+                let c = f64::from(u8::from_str_radix(&hex[i..i + 2], 16).unwrap()) / 255.0;
+                if c <= 0.03928 { c / 12.92 } else { ((c + 0.055) / 1.055).powf(2.4) }
+            };
+            0.2126 * channel(1) + 0.7152 * channel(3) + 0.0722 * channel(5)
+        };
+        let (la, lb) = (luminance(a), luminance(b));
+        (la.max(lb) + 0.05) / (la.min(lb) + 0.05)
+    }
+
+    fn colour(name: &str) -> &'static str {
+        let start = CSS.find(&format!("--{name}:")).unwrap_or_else(|| panic!("--{name} in the CSS")) + name.len() + 3;
+        &CSS[start..start + 7]
+    }
+
+    #[test]
+    fn text_and_its_backgrounds_meet_wcag_aa() {
+        // (text, background, least ratio): 4.5 for text, 3 for graphics against their background.
+        for (fg, bg, least) in [
+            ("text", "bg", 4.5),
+            ("text", "panel", 4.5),
+            ("muted", "bg", 4.5),
+            ("muted", "panel", 4.5),
+            ("on-accent", "accent", 4.5),
+            ("accent", "bg", 4.5),
+            ("error", "bg", 4.5),
+            ("error", "panel", 4.5),
+            ("on-accent", "promoter", 4.5),
+            ("on-accent", "passive", 4.5),
+            ("on-accent", "detractor", 4.5),
+            ("promoter", "panel", 3.0),
+            ("passive", "panel", 3.0),
+            ("detractor", "panel", 3.0),
+            ("accent", "band", 3.0),
+        ] {
+            let ratio = contrast(colour(fg), colour(bg));
+            assert!(ratio >= least, "--{fg} on --{bg}: {ratio:.2} < {least}");
+        }
+    }
+
+    #[test]
+    fn the_csp_names_the_stylesheet_by_its_hash() {
+        let hash = STANDARD.encode(Sha256::digest(CSS.as_bytes()));
+        assert!(CSP.contains(&format!("style-src 'sha256-{hash}'")));
+        assert!(CSP.starts_with("default-src 'none'"));
+        assert!(!CSP.contains("unsafe"));
+        assert!(document("t", "").contains(&format!("<style>{CSS}</style>")), "the hashed text exactly");
+    }
+
+    #[test]
+    fn markup_in_the_sign_in_message_and_action_is_text() {
+        let page = sign_in("/dashboard?survey=\"><script>", Some("<b>no</b>"));
+        assert!(page.contains("action=\"/dashboard?survey=&quot;&gt;&lt;script&gt;\""));
+        assert!(page.contains("&lt;b&gt;no&lt;/b&gt;"));
+        assert!(!page.contains("<script"));
+    }
+}
