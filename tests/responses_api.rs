@@ -13,7 +13,7 @@ use nps_adapters::dynamo::{Counted, DynamoApiKeys, Scope};
 use nps_domain::Timestamp;
 use nps_domain::response::Response;
 use serde_json::{Value, json};
-use support::{Stack, answer_at, stack};
+use support::{Stack, answer_at, enps_survey, stack};
 
 const LINKS: &str = "https://nps.example";
 /// 2026-08-01T00:00:00Z.
@@ -164,12 +164,71 @@ async fn pages_filters_and_the_csv_agree_with_the_raw_responses() {
 }
 
 #[tokio::test]
+async fn without_a_survey_every_surveys_responses_page_together_in_creation_order() {
+    let s = stack("responses-api-all", LINKS, &["product"]).await;
+    enps_survey(&s, "staff", &["team"]).await;
+    enps_survey(&s, "crew", &["team"]).await;
+    // Three surveys interleaved in time; two answers of different surveys in each second.
+    let answer = |i: usize| {
+        let survey = ["default", "staff", "crew"][i % 3];
+        let property = if survey == "default" { json!({"product": "boots"}) } else { json!({"team": "ops"}) };
+        let fields = json!({"survey": survey, "properties": property});
+        let at = Timestamp::from_unix(START + (i as i64 / 2) * 3 * 86_400);
+        let form = if i % 7 == 6 { String::new() } else { format!("score={}", i % 11) };
+        let s = &s;
+        async move { answer_at(s, &format!("all{i}"), fields, at, &form).await }
+    };
+    for i in 0..24 {
+        answer(i).await;
+    }
+    let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "all", Timestamp::now()).await.unwrap();
+    let api = Api { app: s.api(), key };
+
+    let mut seen = Vec::new();
+    let mut next = Some(format!("/v1/responses?{RANGE}&per_page=4"));
+    let mut pages = 0;
+    while let Some(url) = next.take() {
+        let (page, link) = api.json(&url).await;
+        seen.extend(page["responses"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()));
+        next = link.map(|l| l.trim_start_matches('<').split('>').next().unwrap().to_owned());
+        pages += 1;
+        if pages == 2 {
+            answer(24).await;
+            answer(25).await;
+        }
+    }
+    let mut confirmed: Vec<Response> = raw_responses(&s).await.into_iter().filter(|r| r.score.is_some()).collect();
+    confirmed.sort_by_key(|r| (r.created_at, r.request_id.to_string()));
+    let want: Vec<String> = confirmed.iter().map(|r| r.request_id.to_string()).collect();
+    assert_eq!(seen, want, "each confirmed response of every survey once, by creation time then id");
+    assert_eq!(confirmed.iter().map(|r| r.survey_id.as_str()).collect::<BTreeSet<_>>().len(), 3);
+    assert!(pages >= 6, "{pages} pages");
+
+    // Filters hold across surveys; the CSV has every survey's property columns.
+    let (page, _) = api.json(&format!("/v1/responses?{RANGE}&per_page=100&category=promoter")).await;
+    let promoters: Vec<String> =
+        page["responses"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_owned()).collect();
+    let want: Vec<String> = confirmed
+        .iter()
+        .filter(|r| r.score.is_some_and(|s| s.value() >= 9))
+        .map(|r| r.request_id.to_string())
+        .collect();
+    assert_eq!(promoters, want);
+    let (status, _, csv_text) = api.get(&format!("/v1/responses.csv?{RANGE}")).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut reader = csv::Reader::from_reader(csv_text.as_bytes());
+    let header: Vec<String> = reader.headers().unwrap().iter().map(str::to_owned).collect();
+    let columns = ["property.team".to_owned(), "property.product".to_owned()];
+    assert!(header.ends_with(&columns), "surveys by id (crew, default, staff): {header:?}");
+    assert_eq!(reader.records().count(), confirmed.len());
+}
+
+#[tokio::test]
 async fn bad_list_calls_get_a_clear_4xx() {
     let s = stack("responses-api-errors", LINKS, &["product"]).await;
     let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "errors", Timestamp::now()).await.unwrap();
     let api = Api { app: api::App::new(s.table.clone()), key };
     for (query, parameter) in [
-        ("/v1/responses", "survey"),
         ("/v1/responses?survey=nope", "survey"),
         ("/v1/responses?survey=default&per_page=500", "per_page"),
         ("/v1/responses?survey=default&cursor=bm90LWEtY3Vyc29y", "cursor"),

@@ -1,5 +1,6 @@
-//! `GET /v1/responses` and `GET /v1/responses.csv`: a survey's responses, oldest first, from the
-//! `listing` index (a partition per survey and month, sorted by creation time; docs/data-model.md).
+//! `GET /v1/responses` and `GET /v1/responses.csv`: a survey's responses (or every survey's),
+//! oldest first, from the `listing` index (a partition per survey and month, sorted by creation
+//! time; docs/data-model.md).
 //! Pages are cut by an opaque cursor (the month and the last listing key read), so every response
 //! appears exactly once however many arrive while a client pages.
 
@@ -8,6 +9,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::try_join_all;
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Response as HttpResponse};
+use nps_adapters::dynamo::keys::listing_keys;
 use nps_adapters::dynamo::{Listed, Order};
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
@@ -41,7 +43,8 @@ enum Confirmed {
 
 #[derive(Debug, Clone)]
 struct ListQuery {
-    survey: SurveyId,
+    /// `None`: every survey.
+    survey: Option<SurveyId>,
     since: Date,
     until: Date,
     category: Option<Category>,
@@ -136,7 +139,11 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
                 }
             }
             "updated_since" => {
-                let seconds: i64 = value.parse().map_err(|_| invalid(name, "must be a time in Unix seconds"))?;
+                let seconds: i64 = value
+                    .parse()
+                    .ok()
+                    .filter(|s| *s >= 0)
+                    .ok_or_else(|| invalid(name, "must be a time in Unix seconds"))?;
                 updated_since = Some(Timestamp::from_unix(seconds));
             }
             "per_page" => {
@@ -169,7 +176,6 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
             },
         }
     }
-    let survey = survey.ok_or_else(|| invalid("survey", "is required"))?;
     if category.is_some() && confirmed != Confirmed::Yes {
         return Err(invalid("category", "only confirmed answers have a category"));
     }
@@ -266,7 +272,12 @@ impl ListQuery {
 
 impl App {
     /// One page: up to `limit` responses after the cursor, and the cursor of the next page.
-    async fn page(&self, q: &ListQuery, limit: usize) -> Result<(Vec<Response>, Option<Cursor>), ApiError> {
+    async fn page(
+        &self,
+        q: &ListQuery,
+        surveys: &[SurveyId],
+        limit: usize,
+    ) -> Result<(Vec<Response>, Option<Cursor>), ApiError> {
         let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp();
         let lower = format!("{:011}", day_start(q.since).max(0));
         let upper = format!("{:011}~", (day_start(q.until + Duration::days(1)) - 1).max(0));
@@ -282,7 +293,7 @@ impl App {
                 let want = (limit - kept.len()).min(MAX_EXAMINED - examined).max(1);
                 let want = i32::try_from(want).unwrap_or(100);
                 let Listed { responses, last, exhausted } =
-                    self.responses.listed(&q.survey, &key, (&after, &upper), want, Order::OldestFirst).await?;
+                    self.listed_across(surveys, &key, (&after, &upper), want).await?;
                 examined += responses.len();
                 kept.extend(responses.into_iter().filter(|r| q.keeps(r)));
                 after = last.unwrap_or(after);
@@ -303,6 +314,42 @@ impl App {
         Ok((kept, None))
     }
 
+    /// One month's page across `surveys`, oldest first. Listing keys (creation time, then id)
+    /// order the responses of every survey alike, so each survey's partition is read from the same
+    /// position and the pages merged. The merge stops where the first unfinished partition's page
+    /// stops, so the next page misses nothing.
+    async fn listed_across(
+        &self,
+        surveys: &[SurveyId],
+        month: &str,
+        bounds: (&str, &str),
+        want: i32,
+    ) -> Result<Listed, StoreError> {
+        if let [survey] = surveys {
+            return self.responses.listed(survey, month, bounds, want, Order::OldestFirst).await;
+        }
+        let pages =
+            try_join_all(surveys.iter().map(|s| self.responses.listed(s, month, bounds, want, Order::OldestFirst)))
+                .await?;
+        let stop = pages.iter().filter(|p| !p.exhausted).filter_map(|p| p.last.clone()).min();
+        let mut merged: Vec<(String, Response)> = pages
+            .into_iter()
+            .flat_map(|p| p.responses)
+            .map(|r| (listing_keys(&r.survey_id, r.created_at, r.request_id).1, r))
+            .filter(|(key, _)| stop.as_ref().is_none_or(|stop| key <= stop))
+            .collect();
+        merged.sort_by(|a, b| a.0.cmp(&b.0));
+        let want = usize::try_from(want).unwrap_or(0);
+        let (last, exhausted) = if merged.len() > want {
+            merged.truncate(want);
+            (merged.last().map(|(key, _)| key.clone()), false)
+        } else {
+            let exhausted = stop.is_none();
+            (stop.or_else(|| merged.last().map(|(key, _)| key.clone())), exhausted)
+        };
+        Ok(Listed { responses: merged.into_iter().map(|(_, r)| r).collect(), last, exhausted })
+    }
+
     /// The people behind `responses` (never for eNPS; `None` once erased).
     async fn people(&self, responses: &[Response]) -> Result<Vec<Option<Person>>, StoreError> {
         try_join_all(responses.iter().map(|r| async move {
@@ -321,8 +368,8 @@ impl App {
         query: Option<&str>,
         now: Timestamp,
     ) -> Result<HttpResponse<Body>, ApiError> {
-        let (q, _) = self.list_query(query, now).await?;
-        let (responses, next) = self.page(&q, q.per_page).await?;
+        let (q, surveys) = self.list_query(query, now).await?;
+        let (responses, next) = self.page(&q, &ids(&surveys), q.per_page).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
         let listed = match people {
             Some(people) => responses.into_iter().zip(people).map(|(r, p)| listing(r, Some(p))).collect(),
@@ -343,16 +390,17 @@ impl App {
         if query.is_some_and(|q| q.split('&').any(|p| p.starts_with("per_page="))) {
             return Err(invalid("per_page", "the CSV export pages by itself (2,000 rows, then a Link to the rest)"));
         }
-        let (q, survey) = self.list_query(query, now).await?;
-        let (responses, next) = self.page(&q, CSV_ROWS).await?;
+        let (q, surveys) = self.list_query(query, now).await?;
+        let (responses, next) = self.page(&q, &ids(&surveys), CSV_ROWS).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
-        let csv = crate::csv::responses(&responses, people.as_deref(), &survey.segment_properties, true)
+        let csv = crate::csv::responses(&responses, people.as_deref(), &dimensions(&surveys), true)
             .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
         let mut answer = HttpResponse::new(Body::from(csv));
         let headers = answer.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        let file = format!("attachment; filename=\"responses-{}-{}.csv\"", q.survey, format_day(q.since));
+        let name = q.survey.as_ref().map_or("all", SurveyId::as_str);
+        let file = format!("attachment; filename=\"responses-{name}-{}.csv\"", format_day(q.since));
         if let Ok(value) = HeaderValue::from_str(&file) {
             headers.insert(header::CONTENT_DISPOSITION, value);
         }
@@ -369,17 +417,17 @@ impl App {
         now: Timestamp,
         out: &mut dyn std::io::Write,
     ) -> Result<usize, ApiError> {
-        let (mut q, survey) = self.list_query(Some(query), now).await?;
+        let (mut q, surveys) = self.list_query(Some(query), now).await?;
+        let (ids, dimensions) = (ids(&surveys), dimensions(&surveys));
         let rows_per_read = if query.split('&').any(|p| p.starts_with("per_page=")) { q.per_page } else { CSV_ROWS };
         let internal =
             |e: &dyn std::fmt::Display| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string());
         let (mut rows, mut header) = (0, true);
         loop {
-            let (responses, next) = self.page(&q, rows_per_read).await?;
+            let (responses, next) = self.page(&q, &ids, rows_per_read).await?;
             let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
-            let dimensions = &survey.segment_properties;
             let csv =
-                crate::csv::responses(&responses, people.as_deref(), dimensions, header).map_err(|e| internal(&e))?;
+                crate::csv::responses(&responses, people.as_deref(), &dimensions, header).map_err(|e| internal(&e))?;
             out.write_all(csv.as_bytes()).map_err(|e| internal(&e))?;
             (rows, header) = (rows + responses.len(), false);
             match next {
@@ -389,14 +437,34 @@ impl App {
         }
     }
 
-    /// The parameters, and the survey they name (which must exist).
-    async fn list_query(&self, query: Option<&str>, now: Timestamp) -> Result<(ListQuery, Survey), ApiError> {
+    /// The parameters, and the surveys they cover: the one named (which must exist), or all.
+    async fn list_query(&self, query: Option<&str>, now: Timestamp) -> Result<(ListQuery, Vec<Survey>), ApiError> {
         let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
         let q = parse(query, today)?;
-        let survey = self.surveys.get(&q.survey).await?;
-        let survey = survey.ok_or_else(|| invalid("survey", format!("no survey with id {}", q.survey)))?;
-        Ok((q, survey))
+        let surveys = match &q.survey {
+            Some(id) => {
+                let survey = self.surveys.get(id).await?;
+                vec![survey.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))?]
+            }
+            None => self.surveys.list().await?,
+        };
+        Ok((q, surveys))
     }
+}
+
+fn ids(surveys: &[Survey]) -> Vec<SurveyId> {
+    surveys.iter().map(|s| s.id.clone()).collect()
+}
+
+/// The CSV's `property.*` columns: each survey's segment dimensions, in order, each once.
+fn dimensions(surveys: &[Survey]) -> Vec<String> {
+    let mut all: Vec<String> = Vec::new();
+    for d in surveys.iter().flat_map(|s| &s.segment_properties) {
+        if !all.contains(d) {
+            all.push(d.clone());
+        }
+    }
+    all
 }
 
 /// `Link: <path?query with the next cursor>; rel="next"`, when there is a next page.
@@ -439,12 +507,13 @@ mod tests {
 
     #[test]
     fn every_refusal_names_its_parameter() {
-        assert_eq!(refused(""), "survey");
+        assert_eq!(refused("survey=a%23b"), "survey");
         assert_eq!(refused("survey=s&per_page=0"), "per_page");
         assert_eq!(refused("survey=s&per_page=101"), "per_page");
         assert_eq!(refused("survey=s&category=fan"), "category");
         assert_eq!(refused("survey=s&category=promoter&confirmed=any"), "category");
         assert_eq!(refused("survey=s&updated_since=yesterday"), "updated_since");
+        assert_eq!(refused("updated_since=-1"), "updated_since");
         assert_eq!(refused("survey=s&cursor=nope"), "cursor");
         assert_eq!(refused("survey=s&expand=everything"), "expand");
         assert_eq!(refused("survey=s&since=2026-12-01"), "since");
