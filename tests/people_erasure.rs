@@ -194,3 +194,35 @@ async fn an_erased_person_leaves_no_address_and_the_same_metrics() {
         assert!(body["error"]["code"].is_string(), "{body}");
     }
 }
+
+#[tokio::test]
+async fn an_answer_erased_before_the_next_run_is_not_quoted_by_its_alert_or_event() {
+    let s = stack("erasure-before-fold", LINKS, &["product"]).await;
+    let (url, received) = receiver(0).await;
+    let aggregator = aggregator(&s, &url).await;
+    let (_, write) =
+        DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "erasure", Timestamp::now()).await.unwrap();
+    let kim = unique("kim");
+    purchase(&s, &kim, &format!("order-{}", fastrand::u64(..)), json!({ "product": "boots" })).await;
+    let (kim_links, _) = links(&s, &kim).await;
+    let answer = capture_call(Method::POST, &kim_links[0], PERSON, "score=2&comment=Ring+Kim+on+0123");
+    assert_eq!(s.capture.handle(answer).await.status(), StatusCode::OK);
+
+    // Erased before any run: the stream still holds the answer's image with its comment.
+    let (status, _) = call(&s, Method::DELETE, &format!("/v1/people/{}", kim.replace('@', "%40")), &write).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let report = aggregator.run(100, Timestamp::now()).await.unwrap();
+    assert_eq!((report.alerts_raised, report.events_raised), (1, 1), "{report:?}");
+
+    let posts: Vec<(String, Value)> =
+        received.lock().unwrap().iter().map(|p| (p.raw.clone(), p.body.clone())).collect();
+    assert_eq!(posts.len(), 2, "the alert and the response event");
+    for (raw, _) in &posts {
+        assert!(!raw.contains("Ring Kim"), "the comment is not quoted: {raw}");
+    }
+    let (_, alert) = posts.iter().find(|(_, body)| body["alert"]["kind"] == "detractor").expect("the alert");
+    assert_eq!((alert["alert"]["score"].clone(), alert["alert"]["comment"].clone()), (json!(2), Value::Null));
+    for item in scan(&s).await {
+        assert!(!format!("{item:?}").contains("Ring Kim"), "no item holds the comment: {item:?}");
+    }
+}

@@ -6,13 +6,14 @@
 //! run that loses the race to fold, raises it again and the conditional put keeps one.
 
 use nps_adapters::dynamo::keys::ItemKey;
-use nps_adapters::dynamo::{Claimed, Delivery, DynamoOutbound, DynamoRollups, DynamoSurveys};
+use nps_adapters::dynamo::{Claimed, Delivery, DynamoOutbound, DynamoResponses, DynamoRollups, DynamoSurveys};
 use nps_adapters::ses::SesMailer;
 use nps_domain::alert::{self, Alert, BASELINE_DAYS, RECENT_DAYS};
 use nps_domain::mail::{MailError, Mailer};
 use nps_domain::rollup::{ALL, Counts, day};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
 
+use crate::erased::person_erased;
 use crate::webhook::{Posted, WebhookChannel, backoff};
 
 /// Alerts delivered per run at most (the rest wait for the next run).
@@ -30,6 +31,8 @@ pub struct Alerting {
     /// The `Alerts` queue.
     pub store: DynamoOutbound,
     pub surveys: DynamoSurveys,
+    /// Read again before a comment is quoted (`erased`).
+    pub responses: DynamoResponses,
     pub email: Option<EmailChannel>,
     pub webhook: Option<WebhookChannel>,
     /// Fewest answers in each window before a drop is called.
@@ -41,8 +44,15 @@ impl Alerting {
     pub async fn raise(&self, alerts: &[Alert], now: Timestamp) -> Result<usize, StoreError> {
         let mut raised = 0;
         for alert in alerts {
+            let mut alert = alert.clone();
+            if let Alert::Detractor(d) = &mut alert
+                && d.comment.is_some()
+                && person_erased(&self.responses, &d.response).await?
+            {
+                d.comment = None;
+            }
             let key = ItemKey::alert(alert.kind(), &alert.subject(), &alert.day());
-            let body = serde_json::to_string(alert).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let body = serde_json::to_string(&alert).map_err(|e| StoreError::Malformed(e.to_string()))?;
             raised += usize::from(self.store.raise(key, body, now).await?);
         }
         Ok(raised)

@@ -2,7 +2,7 @@
 //! stops the function from starting, naming the variable. No channel configured: no alerts are
 //! raised; no response webhook: no events.
 
-use nps_adapters::dynamo::{DynamoOutbound, DynamoRequests, DynamoSurveys, Queue, Table};
+use nps_adapters::dynamo::{DynamoOutbound, DynamoRequests, DynamoResponses, DynamoSurveys, Queue, Table};
 use nps_adapters::ses::SesMailer;
 use nps_domain::EmailAddress;
 use nps_domain::alert::DEFAULT_DROP_MIN_N;
@@ -44,7 +44,8 @@ pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Op
     }
     Ok(Some(Alerting {
         store: DynamoOutbound::new(table.clone(), Queue::Alerts),
-        surveys: DynamoSurveys::new(table),
+        surveys: DynamoSurveys::new(table.clone()),
+        responses: DynamoResponses::new(table),
         email,
         webhook,
         drop_min_n,
@@ -55,7 +56,8 @@ pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Op
 pub fn response_webhooks(env: &impl Lookup, table: Table) -> Result<Option<ResponseWebhooks>, ConfigError> {
     Ok(webhook(env, "NPS_RESPONSE_WEBHOOK_URL", "NPS_RESPONSE_WEBHOOK_SECRET")?.map(|webhook| ResponseWebhooks {
         store: DynamoOutbound::new(table.clone(), Queue::ResponseEvents),
-        requests: DynamoRequests::new(table),
+        requests: DynamoRequests::new(table.clone()),
+        responses: DynamoResponses::new(table),
         webhook,
     }))
 }

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use futures_util::StreamExt;
 use nps_adapters::dynamo::keys::ItemKey;
-use nps_adapters::dynamo::{Claimed, Delivery, DynamoOutbound, DynamoRequests};
+use nps_adapters::dynamo::{Claimed, Delivery, DynamoOutbound, DynamoRequests, DynamoResponses};
 use nps_domain::request::RequestId;
 use nps_domain::response::Response;
 use nps_domain::survey::SurveyKind;
 use nps_domain::{StoreError, Timestamp};
 use serde::{Deserialize, Serialize};
 
+use crate::erased::person_erased;
 use crate::webhook::{Posted, WebhookChannel, backoff};
 
 /// Events delivered per run at most, and at once.
@@ -80,6 +81,8 @@ pub struct ResponseWebhooks {
     /// The `ResponseEvents` queue.
     pub store: DynamoOutbound,
     pub requests: DynamoRequests,
+    /// Read again before a comment is quoted (`erased`).
+    pub responses: DynamoResponses,
     pub webhook: WebhookChannel,
 }
 
@@ -88,8 +91,12 @@ impl ResponseWebhooks {
     pub async fn raise(&self, events: &[ResponseEvent], now: Timestamp) -> Result<usize, StoreError> {
         let mut raised = 0;
         for event in events {
+            let mut event = event.clone();
+            if event.data.comment.is_some() && person_erased(&self.responses, &event.data.id).await? {
+                event.data.comment = None;
+            }
             let key = ItemKey::response_event(&event.data.id, event.data.version);
-            let body = serde_json::to_string(event).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            let body = serde_json::to_string(&event).map_err(|e| StoreError::Malformed(e.to_string()))?;
             raised += usize::from(self.store.raise(key, body, now).await?);
         }
         Ok(raised)

@@ -14,6 +14,7 @@
 
 pub mod alerts;
 pub mod config;
+mod erased;
 pub mod events;
 mod rebuild;
 pub mod webhook;
