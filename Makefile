@@ -2,10 +2,11 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev dev-reset test bench rebuild openapi-check
+.PHONY: help install dev demo dev-reset test bench rebuild openapi-check
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
+	@echo "make demo   (with make dev running) 35 days of answers and today's purchases, clicks and scanners"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
 	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
@@ -19,6 +20,13 @@ dev: install
 
 rebuild:
 	@infra/scripts/rebuild.sh
+
+# History written to the table, today's traffic through the real HTTP endpoints (docs/operations.md).
+demo:
+	@[ -f .local/dev.env ] || { echo "make demo needs make dev running (in another shell)"; exit 1; }
+	@cargo build -q -p nps-local-stack
+	@set -a; . .local/dev.env; set +a; target/debug/nps-local-stack demo --name "$$NPS_TABLE"
+	@. .local/dev.env; echo "Now open $$NPS_DASHBOARD_URL (sign in with $$NPS_API_KEY; Last 90 days, by product) and the inbox $$NPS_INBOX_URL"
 
 # make test runs it too, with a fixed seed (smoke.sh); here against make dev, with a random one.
 openapi-check: install

@@ -101,6 +101,7 @@ cat <<MSG
     Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
     Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (then click a score in the inbox)
+    A month of demo data       make demo   (in another shell; on a fresh table: make dev-reset first)
 
 MSG
 

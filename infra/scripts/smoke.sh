@@ -96,6 +96,12 @@ signed_in=$(curl -s --max-time 60 -L -c "$run_dir/cookies" -b "$run_dir/cookies"
   --data-urlencode action=sign-in --data-urlencode "key=$NPS_API_KEY" "$dashboard?range=7")
 check "the dashboard signs in with the API key and shows the trend" grep -q '<svg class="trend"' <<<"$signed_in"
 
+demo=$(NPS_TRIGGER_URL="$functions/lambda-url/trigger" "$ROOT/target/debug/nps-local-stack" demo \
+  --name "$NPS_TABLE" --days 10 --per-day 6 --live 5 2>&1) || true
+check "make demo's generator writes 10 days of answers" grep -q '^history: 60 answers' <<<"$demo"
+check "and answers today's purchases through the trigger and the emailed links" \
+  grep -Eq '^today: 5 purchases through the trigger, [1-9] answered' <<<"$demo"
+
 # Last: it writes random surveys and erasures. A fixed seed keeps the run the same each time.
 check "every route answers as docs/openapi.yaml says (schemathesis, seed ${NPS_SEED:=1})" \
   env NPS_SEED="$NPS_SEED" "$ROOT/infra/scripts/openapi-check.sh" "$functions" "$NPS_API_KEY"

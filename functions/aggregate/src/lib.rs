@@ -234,7 +234,7 @@ fn batches(changes: &[Change], now: Timestamp) -> Result<Vec<Batch>, StreamError
                     Some(Counted::Response(old)) => Some(old),
                     _ => None,
                 };
-                batch.alerts.extend(alert::detractor(old, new));
+                batch.alerts.extend(alert::detractor(old, new, now));
                 batch.events.extend(events::event(old, new, now));
             }
         }

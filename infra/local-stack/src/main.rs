@@ -5,6 +5,10 @@
 //!   that the existing one matches it.
 //! - `seed --name NAME [--api-key KEY]`: the default survey (if missing) and a demo API key (the
 //!   given one if it still verifies, else a new one); prints `KEY=value` lines for .local/dev.env.
+//! - `demo --name NAME [--days N] [--per-day N] [--live N]`: `make demo` (see `demo.rs`), against
+//!   the services named in .local/dev.env (`NPS_TRIGGER_URL`, `NPS_INBOX_URL`, the secrets).
+
+mod demo;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -12,11 +16,11 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
-use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 use nps_local_stack::{TABLE_RESOURCE, ensure_table, repo_template, table_from_template, testing::local_endpoint};
 
 const USAGE: &str = "usage: nps-local-stack ensure-table --name NAME [--template PATH]\n       \
-                     nps-local-stack seed --name NAME [--api-key KEY]";
+                     nps-local-stack seed --name NAME [--api-key KEY]\n       \
+                     nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -32,12 +36,19 @@ async fn main() -> ExitCode {
 async fn run(args: Vec<String>) -> Result<()> {
     let (command, mut rest) = args.split_first().context(USAGE)?;
     let (mut name, mut template, mut api_key) = (None, repo_template(), None);
+    let (mut days, mut per_day, mut live) = (35, 12, 80);
+    let count = |flag: &str, value: &str, max: usize| {
+        value.parse::<usize>().ok().filter(|n| *n <= max).with_context(|| format!("{flag} must be 0 to {max}"))
+    };
     while let Some(flag) = rest.first() {
         let value = rest.get(1).with_context(|| format!("{flag} needs a value\n{USAGE}"))?;
         match flag.as_str() {
             "--name" => name = Some(value.clone()),
             "--template" => template = PathBuf::from(value),
             "--api-key" => api_key = Some(value.clone()).filter(|k| !k.is_empty()),
+            "--days" => days = count(flag, value, 365)?,
+            "--per-day" => per_day = count(flag, value, 1000)?,
+            "--live" => live = count(flag, value, 1000)?,
             other => bail!("unknown option {other}\n{USAGE}"),
         }
         rest = &rest[2..];
@@ -52,6 +63,21 @@ async fn run(args: Vec<String>) -> Result<()> {
             eprintln!("table {name} at {endpoint}: {state}");
         }
         "seed" => seed(Table::new(client, name), api_key).await?,
+        "demo" => {
+            let var =
+                |name: &str| std::env::var(name).with_context(|| format!("{name} is not set: source .local/dev.env"));
+            demo::Demo {
+                table: Table::new(client, name),
+                trigger_url: format!("{}/v1/triggers/generic", local_endpoint("NPS_TRIGGER_URL")),
+                webhook_secret: var("NPS_WEBHOOK_SECRET_GENERIC")?,
+                inbox_url: local_endpoint("NPS_INBOX_URL"),
+                days: i64::try_from(days)?,
+                per_day,
+                live,
+            }
+            .run()
+            .await?
+        }
         other => bail!("unknown command {other:?}\n{USAGE}"),
     }
     Ok(())
@@ -59,21 +85,10 @@ async fn run(args: Vec<String>) -> Result<()> {
 
 async fn seed(table: Table, api_key: Option<String>) -> Result<()> {
     let surveys = DynamoSurveys::new(table.clone());
-    let id = SurveyId::parse("default")?;
+    let survey = demo::survey()?;
+    let id = survey.id.clone();
     if surveys.get(&id).await?.is_none() {
-        surveys
-            .put(&Survey {
-                id: id.clone(),
-                kind: SurveyKind::Transactional,
-                product_name: "Demo Shop".into(),
-                sender: "Demo Shop <surveys@demo-shop.example>".into(),
-                default_locale: Locale::En,
-                throttle_days: 90,
-                delay_seconds: 0,
-                reminder_after_days: Some(3),
-                segment_properties: ["product", "channel", "region", "plan", "variant"].map(String::from).to_vec(),
-            })
-            .await?;
+        surveys.put(&survey).await?;
     }
     let described = table.client().describe_table().table_name(table.name()).send().await?;
     let stream = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;

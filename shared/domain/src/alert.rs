@@ -19,6 +19,8 @@ pub const RECENT_DAYS: i64 = 7;
 pub const BASELINE_DAYS: i64 = 28;
 /// Fewest answers in each window before a drop is called (methodology.md's minimum n).
 pub const DEFAULT_DROP_MIN_N: u64 = 30;
+/// Answers confirmed longer ago than this do not raise a detractor alert.
+pub const DETRACTOR_MAX_AGE_HOURS: i64 = 48;
 /// |z| beyond this is significant at 95%.
 const Z_SIGNIFICANT: f64 = 1.96;
 
@@ -67,11 +69,14 @@ pub struct Window {
 }
 
 /// The alert for a change to a response that makes it a detractor's answer: a first confirmed
-/// score of 0–6, or a change into 0–6. None for eNPS: an alert quoting a team member's comment
-/// would undo the anonymity of the answers.
-pub fn detractor(old: Option<&Response>, new: &Response) -> Option<Alert> {
+/// score of 0–6, or a change into 0–6, confirmed within `DETRACTOR_MAX_AGE_HOURS` of `now` (older
+/// answers, replayed after a long outage or written by an import, are in the figures and the drop
+/// check, not worth a call to the customer any more). None for eNPS: an alert quoting a team
+/// member's comment would undo the anonymity of the answers.
+pub fn detractor(old: Option<&Response>, new: &Response, now: Timestamp) -> Option<Alert> {
     let is_detractor = |r: &Response| r.score.is_some_and(|s| s.value() <= 6);
-    if new.kind == SurveyKind::Enps || !is_detractor(new) || old.is_some_and(is_detractor) {
+    let stale = new.updated_at.unix() < now.unix() - DETRACTOR_MAX_AGE_HOURS * 3600;
+    if new.kind == SurveyKind::Enps || !is_detractor(new) || old.is_some_and(is_detractor) || stale {
         return None;
     }
     Some(Alert::Detractor(Detractor {
@@ -224,6 +229,8 @@ mod tests {
     #[test]
     fn a_detractor_answer_alerts_once_not_on_every_change() {
         let three = response(SurveyKind::Transactional, Some(3));
+        let now = three.updated_at;
+        let detractor = |old: Option<&Response>, new: &Response| detractor(old, new, now);
         let alert = detractor(None, &three).expect("a first answer of 3");
         assert_eq!((alert.kind(), alert.day().as_str()), ("detractor", "2026-11-23"));
         assert_eq!(alert.title(), "Detractor on default: 3/10 (product=boots)");
@@ -235,8 +242,17 @@ mod tests {
     }
 
     #[test]
+    fn answers_older_than_two_days_do_not_alert() {
+        let three = response(SurveyKind::Transactional, Some(3));
+        let at = |hours: i64| Timestamp::from_unix(three.updated_at.unix() + hours * 3600);
+        assert!(super::detractor(None, &three, at(48)).is_some());
+        assert!(super::detractor(None, &three, at(49)).is_none(), "replayed after a long outage");
+    }
+
+    #[test]
     fn comments_are_escaped_where_markup_is_read() {
-        let alert = detractor(None, &response(SurveyKind::Transactional, Some(3))).unwrap();
+        let three = response(SurveyKind::Transactional, Some(3));
+        let alert = detractor(None, &three, three.updated_at).unwrap();
         let email = alert.email("alerts@shop.example", &EmailAddress::parse("cx@shop.example").unwrap());
         assert!(email.html.contains("&lt;b&gt;late&lt;/b&gt; &amp; broken") && !email.html.contains("<b>"));
         assert!(email.text.contains("“<b>late</b> & broken”"), "plain text stays as written");

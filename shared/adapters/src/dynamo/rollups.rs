@@ -353,6 +353,11 @@ impl DynamoRollups {
         Ok(self.table.conditional(update, |o| o.consumed_capacity())?.is_some())
     }
 
+    /// Lets the next run check for drops whatever the hour (`make demo`, after writing history).
+    pub async fn release_drop_check(&self) -> Result<(), StoreError> {
+        self.table.delete(ItemKey::drop_check()).await
+    }
+
     /// Claims the first unclaimed generation from `from` on, so two rebuilds never write the same
     /// one. The claim (`ROLLUP#<generation>` / `CLAIM`) is a rollup item: deleted with the rest.
     pub async fn claim_generation(&self, from: u64, now: Timestamp) -> Result<u64, StoreError> {

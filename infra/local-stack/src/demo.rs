@@ -1,0 +1,226 @@
+//! `make demo`: something meaningful on the dashboard, in the inbox and in the metrics API within
+//! a minute of `make dev`. Two parts:
+//!
+//! - history (the last `days` days before today), written straight into the table, because answers
+//!   cannot be given in the past through HTTP: a request and a confirmed response per purchase, over
+//!   four products and three regions, mostly promoters, some comments; one product (stoves) drops
+//!   in the last week. The aggregate loop folds it like any other answer and the hourly drop check
+//!   alerts on stoves; its detractors are too old to alert one by one.
+//! - today, through the real HTTP endpoints: signed purchases to the trigger, their emails read
+//!   back from the local inbox, people clicking a score and confirming it (some with a comment),
+//!   some only clicking, and link scanners sweeping every link of a few emails.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use anyhow::{Context, Result, bail};
+use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Saved, Table};
+use nps_domain::Timestamp;
+use nps_domain::fixtures;
+use nps_domain::response::{Click, Comment, Response};
+use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+use nps_scoring::Score;
+use serde_json::{Value, json};
+
+const DAY: i64 = 86_400;
+/// Stoves sell twice as often as the rest: enough answers in a week for their drop to be called.
+const PRODUCTS: [&str; 5] = ["boots", "tents", "stoves", "stoves", "jackets"];
+const REGIONS: [&str; 3] = ["eu", "us", "apac"];
+const CHANNELS: [&str; 2] = ["web", "store"];
+/// Scores drawn for a usual answer (promoters first, as real answers lean) and for the product
+/// whose week went wrong.
+const USUAL: [u8; 20] = [10, 10, 10, 10, 9, 9, 9, 9, 9, 8, 8, 8, 7, 7, 6, 5, 4, 3, 9, 10];
+const BAD_WEEK: [u8; 10] = [2, 3, 4, 5, 6, 6, 7, 1, 0, 9];
+const PRAISE: [&str; 5] = [
+    "Arrived a day early and fits perfectly.",
+    "Great quality for the price.",
+    "Support answered within minutes.",
+    "Exactly as described, would buy again.",
+    "Packaging was plastic-free, thank you!",
+];
+const NEUTRAL: [&str; 3] =
+    ["Fine, but delivery took a while.", "Good product, the size chart could be clearer.", "Okay overall."];
+const COMPLAINTS: [&str; 5] = [
+    "The burner stopped working after two uses.",
+    "Took three weeks to arrive.",
+    "Nobody answered my emails about the return.",
+    "Cheaply made, the zip broke.",
+    "Charged twice for the same order.",
+];
+const PERSON: &str =
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
+const SCANNER: &str = "Mozilla/5.0 (compatible; SafeLinks link checker)";
+
+pub struct Demo {
+    pub table: Table,
+    pub trigger_url: String,
+    pub webhook_secret: String,
+    pub inbox_url: String,
+    pub days: i64,
+    pub per_day: usize,
+    pub live: usize,
+}
+
+/// The `default` survey `make dev` seeds and the demo answers.
+pub fn survey() -> Result<Survey> {
+    Ok(Survey {
+        id: SurveyId::parse("default")?,
+        kind: SurveyKind::Transactional,
+        product_name: "Demo Shop".into(),
+        sender: "Demo Shop <surveys@demo-shop.example>".into(),
+        default_locale: Locale::En,
+        throttle_days: 90,
+        delay_seconds: 0,
+        reminder_after_days: Some(3),
+        segment_properties: ["product", "channel", "region", "plan", "variant"].map(String::from).to_vec(),
+    })
+}
+
+fn comment_for(score: u8, rng: &mut fastrand::Rng) -> Option<&'static str> {
+    if rng.u8(..10) >= 4 {
+        return None;
+    }
+    Some(match score {
+        9..=10 => PRAISE[rng.usize(..PRAISE.len())],
+        7..=8 => NEUTRAL[rng.usize(..NEUTRAL.len())],
+        _ => COMPLAINTS[rng.usize(..COMPLAINTS.len())],
+    })
+}
+
+fn properties(product: &str, rng: &mut fastrand::Rng) -> BTreeMap<String, String> {
+    BTreeMap::from([
+        ("product".to_owned(), product.to_owned()),
+        ("region".to_owned(), REGIONS[rng.usize(..REGIONS.len())].to_owned()),
+        ("channel".to_owned(), CHANNELS[rng.usize(..CHANNELS.len())].to_owned()),
+    ])
+}
+
+impl Demo {
+    pub async fn run(&self) -> Result<()> {
+        let mut rng = fastrand::Rng::with_seed(7);
+        // The survey as make dev seeded it (make openapi-check may have replaced it with random ones).
+        DynamoSurveys::new(self.table.clone()).put(&survey()?).await?;
+        let history = self.history(&mut rng).await?;
+        eprintln!("history: {history} answers over the {} days before today, written to the table", self.days);
+        let (purchases, answered, swept) = self.today(&mut rng).await?;
+        eprintln!(
+            "today: {purchases} purchases through the trigger, {answered} answered through the emailed links, \
+             {swept} emails swept by a link scanner"
+        );
+        // The history is folded by now (the aggregate loop runs every 15 s): check it for drops at
+        // the next run rather than at the next full hour.
+        DynamoRollups::new(self.table.clone()).release_drop_check().await?;
+        Ok(())
+    }
+
+    /// Past answers, straight into the table (a request as sent, a response as confirmed).
+    async fn history(&self, rng: &mut fastrand::Rng) -> Result<usize> {
+        let (requests, responses) = (DynamoRequests::new(self.table.clone()), DynamoResponses::new(self.table.clone()));
+        let today = Timestamp::now().unix() / DAY * DAY;
+        let mut written = 0;
+        for days_back in 1..=self.days {
+            for i in 0..self.per_day {
+                let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
+                let sent = Timestamp::from_unix(today - days_back * DAY + 8 * 3600 + rng.i64(0..8 * 3600));
+                let n = usize::try_from(days_back)? * 10_000 + i;
+                let props = properties(product, rng);
+                let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let request = fixtures::sent_request(n, "default", &props, sent);
+                let expires = sent.plus(Duration::from_secs(730 * 86_400));
+                requests.create(&request, None, expires, sent).await?;
+                let bad_week = product == "stoves" && days_back <= 7;
+                let score =
+                    if bad_week { BAD_WEEK[rng.usize(..BAD_WEEK.len())] } else { USUAL[rng.usize(..USUAL.len())] };
+                let clicked = sent.plus(Duration::from_secs(600 + rng.u64(..40_000)));
+                let mut response = Response::new(&request, SurveyKind::Transactional, clicked);
+                response.record_click(Click::new(clicked, Score::try_from(score)?, PERSON, Some(sent)));
+                let comment = comment_for(score, rng).map(Comment::parse).transpose()?.flatten();
+                let confirmed = clicked.plus(Duration::from_secs(20 + rng.u64(..200)));
+                response.confirm(Score::try_from(score)?, comment, confirmed, Duration::from_secs(7 * 86_400))?;
+                if responses.save(&mut response, expires).await? != Saved::Done {
+                    bail!("a demo response was saved twice");
+                }
+                written += 1;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Today's purchases through the trigger, and the people (and scanners) behind them.
+    async fn today(&self, rng: &mut fastrand::Rng) -> Result<(usize, usize, usize)> {
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let stamp = Timestamp::now().unix();
+        let mut buyers = Vec::new();
+        for i in 0..self.live {
+            let email = format!("buyer-{stamp}-{i}@example.com");
+            let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
+            let event = json!({
+                "event_id": format!("demo-{stamp}-{i}"),
+                "email": email,
+                "name": format!("Demo Buyer {i}"),
+                "transaction_id": format!("order-{stamp}-{i}"),
+                "properties": properties(product, rng),
+            });
+            let body = serde_json::to_vec(&event)?;
+            let t = Timestamp::now().unix();
+            let answer = http
+                .post(&self.trigger_url)
+                .header("content-type", "application/json")
+                .header(
+                    "x-nps-signature",
+                    nps_domain::crypto::sign_timestamped(self.webhook_secret.as_bytes(), t, &body),
+                )
+                .body(body)
+                .send()
+                .await
+                .context("the trigger function (is make dev running?)")?;
+            if !answer.status().is_success() {
+                bail!("the trigger answered {}: {}", answer.status(), answer.text().await.unwrap_or_default());
+            }
+            buyers.push((email, product));
+        }
+        let store: Value = http.get(format!("{}/store", self.inbox_url)).send().await?.json().await?;
+        let emails = store["emails"].as_array().context("the inbox's store")?;
+        let (mut answered, mut swept) = (0, 0);
+        for (i, (email, product)) in buyers.iter().enumerate() {
+            let Some(mail) = emails.iter().find(|e| e["destination"]["to"][0] == email.as_str()) else { continue };
+            let text = mail["body"]["text"].as_str().unwrap_or("");
+            let links: Vec<&str> =
+                text.split_whitespace().filter(|w| w.contains("/r/") && w.contains("score=")).collect();
+            let Some(first) = links.first() else { continue };
+            let page = first.split('?').next().unwrap_or(first);
+            if i % 8 == 7 {
+                // A mail gateway's scanner: every link at once, HEAD and GET, before anyone reads it.
+                for link in &links {
+                    http.head(*link).header("user-agent", SCANNER).send().await?;
+                    http.get(*link).header("user-agent", SCANNER).send().await?;
+                }
+                swept += 1;
+                continue;
+            }
+            let score = if *product == "stoves" {
+                BAD_WEEK[rng.usize(..BAD_WEEK.len())]
+            } else {
+                USUAL[rng.usize(..USUAL.len())]
+            };
+            http.get(format!("{page}?score={score}")).header("user-agent", PERSON).send().await?;
+            if i % 5 == 4 {
+                continue; // clicked, never confirmed
+            }
+            let mut form = form_urlencoded::Serializer::new(String::new());
+            form.append_pair("score", &score.to_string());
+            if let Some(comment) = comment_for(score, rng) {
+                form.append_pair("comment", comment);
+            }
+            let confirmed = http
+                .post(page)
+                .header("user-agent", PERSON)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form.finish())
+                .send()
+                .await?;
+            answered += usize::from(confirmed.status().is_success());
+        }
+        Ok((buyers.len(), answered, swept))
+    }
+}
