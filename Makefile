@@ -2,13 +2,14 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev demo dev-reset test bench rebuild openapi-check
+.PHONY: help install dev demo dev-reset test bench fuzz rebuild openapi-check
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
 	@echo "make demo   (with make dev running) 35 days of answers and today's purchases, clicks and scanners"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
+	@echo "make fuzz   each fuzz target for FUZZ_SECONDS (60) seconds (cargo-fuzz, libFuzzer)"
 	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
 	@echo "make openapi-check  fuzz every route against docs/openapi.yaml (needs make dev running)"
 
@@ -38,6 +39,10 @@ dev-reset:
 test:
 	@infra/scripts/install.sh --browser
 	@infra/scripts/test.sh
+
+fuzz:
+	@infra/scripts/install.sh --fuzz
+	@infra/scripts/fuzz.sh
 
 bench: install
 	cargo bench -p nps-scoring

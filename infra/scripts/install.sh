@@ -6,6 +6,7 @@
 #   .local/openapi  schemathesis, for the OpenAPI check (infra/openapi/requirements.txt; its own
 #                venv: its pins differ from aws-sam-cli's)
 # With --browser (make test): also Chromium and chromedriver, Debian's packages, for the browser test.
+# With --fuzz (make fuzz): also cargo-fuzz (crates.io, pinned here) into .local/cargo-fuzz.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 mkdir -p "$LOCAL"
@@ -62,4 +63,9 @@ python_tools() {
 }
 python_tools venv infra/requirements.txt "cargo-lambda, aws-sam-cli and cfn-lint (a few minutes the first time)"
 python_tools openapi infra/openapi/requirements.txt "schemathesis"
+CARGO_FUZZ_VERSION=0.13.1
+if [ "${1:-}" = --fuzz ] && [ "$("$LOCAL/cargo-fuzz/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  log "installing cargo-fuzz $CARGO_FUZZ_VERSION into .local/cargo-fuzz"
+  cargo install --quiet --locked cargo-fuzz --version "$CARGO_FUZZ_VERSION" --root "$LOCAL/cargo-fuzz"
+fi
 log "installs up to date"

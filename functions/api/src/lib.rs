@@ -19,6 +19,24 @@ use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
 use nps_http::{ApiError, api_path, authorize, json_of};
 
+/// Parses `query` as `/v1/metrics`, `/v1/responses` and `/dashboard` would, for the fuzz targets
+/// (tests/fuzz): each parser accepts it, or refuses it with `<parameter>: <problem>`; none may
+/// panic.
+#[doc(hidden)]
+pub fn check_queries(query: &str) {
+    let today = time::macros::date!(2026 - 11 - 24);
+    for result in [
+        metrics::query::parse(Some(query), today).map(drop).map_err(|e| e.to_string()),
+        responses::check_query(query, today),
+        dashboard::check_query(query),
+    ] {
+        if let Err(message) = result {
+            // A name may hold ": " itself; an empty one is refused as `query` (unit tests).
+            assert!(message.contains(": ") && message.len() > 2, "a refusal says what is wrong: {message}");
+        }
+    }
+}
+
 /// Everything a request needs, built once at init.
 pub struct App {
     api_keys: DynamoApiKeys,

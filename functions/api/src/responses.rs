@@ -114,6 +114,9 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
     let (mut confirmed, mut per_page, mut cursor, mut expand_person) = (Confirmed::Yes, DEFAULT_PER_PAGE, None, false);
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let (name, value) = (name.as_ref(), value.as_ref());
+        if name.is_empty() {
+            return Err(invalid("query", "holds a value without a parameter name"));
+        }
         if !seen.insert(name.to_owned()) {
             return Err(invalid(name, "is given more than once"));
         }
@@ -194,6 +197,11 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
         }
     }
     Ok(ListQuery { survey, since, until, category, confirmed, segment, updated_since, per_page, cursor, expand_person })
+}
+
+/// `check_queries`' view of [`parse`]: the refusal's message, if any.
+pub(crate) fn check_query(query: &str, today: Date) -> Result<(), String> {
+    parse(Some(query), today).map(drop).map_err(|e| e.message)
 }
 
 /// One response as listed: Delighted's field names where they overlap.
@@ -514,6 +522,7 @@ mod tests {
         assert_eq!(refused("survey=s&category=promoter&confirmed=any"), "category");
         assert_eq!(refused("survey=s&updated_since=yesterday"), "updated_since");
         assert_eq!(refused("updated_since=-1"), "updated_since");
+        assert_eq!(refused("survey=s&=x"), "query");
         assert_eq!(refused("survey=s&cursor=nope"), "cursor");
         assert_eq!(refused("survey=s&expand=everything"), "expand");
         assert_eq!(refused("survey=s&since=2026-12-01"), "since");

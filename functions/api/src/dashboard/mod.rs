@@ -85,6 +85,9 @@ fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
     let mut q = DashboardQuery { survey: None, range_days: DEFAULT_RANGE_DAYS, segment: None, group_by: None };
     let mut seen = BTreeSet::new();
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+        if name.is_empty() {
+            return Err(refused("query", "holds a value without a parameter name"));
+        }
         if !seen.insert(name.clone()) {
             return Err(refused(&name, "is given more than once"));
         }
@@ -117,6 +120,11 @@ fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
         }
     }
     Ok(q)
+}
+
+/// `check_queries`' view of the filters' parser: the refusal's message, if any.
+pub(crate) fn check_query(query: &str) -> Result<(), String> {
+    parse(Some(query)).map(drop).map_err(|e| e.message)
 }
 
 /// The page's links, forms and redirects are relative to the page itself: behind API Gateway
@@ -461,6 +469,7 @@ mod tests {
             ("survey=a%23b", "survey"),
             ("range=7&range=30", "range"),
             ("key=nps_x", "key"),
+            ("range=7&=30", "query"),
         ] {
             let e = parse(Some(query)).unwrap_err();
             assert!(e.message.starts_with(&format!("{parameter}:")), "{query}: {}", e.message);

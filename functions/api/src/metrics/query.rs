@@ -133,6 +133,9 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     let (mut granularity, mut compare) = (Granularity::Day, false);
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let (name, value) = (name.as_ref(), value.as_ref());
+        if name.is_empty() {
+            return Err(invalid("query", "holds a value without a parameter name"));
+        }
         if !seen.insert(name.to_owned()) {
             return Err(invalid(name, "is given more than once"));
         }
@@ -244,6 +247,7 @@ mod tests {
         assert_eq!(refused("survey=s&segment.a=1&segment.b=2"), "segment.b");
         assert_eq!(refused("survey=s&segment.product=x&group_by=region"), "group_by");
         assert_eq!(refused("survey=s&survey=t"), "survey");
+        assert_eq!(refused("survey=s&=t"), "query");
         assert_eq!(refused("survey=s&segement.product=x"), "segement.product");
         assert_eq!(refused(&format!("survey=s&x={}", "a".repeat(MAX_QUERY_LEN))), "query");
     }

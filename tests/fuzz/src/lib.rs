@@ -1,0 +1,3 @@
+//! The checks behind the fuzz targets (`checks.rs`, shared with the regression test).
+
+pub mod checks;
