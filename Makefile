@@ -2,13 +2,16 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev demo dev-reset test bench fuzz rebuild openapi-check
+.PHONY: help install dev demo dev-reset test package bench bench-lambda bench-load fuzz rebuild openapi-check
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
 	@echo "make demo   (with make dev running) 35 days of answers and today's purchases, clicks and scanners"
 	@echo "make test   format, lint, validate the template and run every test against the local stack"
+	@echo "make package  sam build of every function (ARCH=x86_64, the default here; arm64 for deploys) and their sizes"
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
+	@echo "make bench-lambda  make package, then each bootstrap's init, memory and warm cost (a runtime API emulator)"
+	@echo "make bench-load  trigger and capture under wrk for LOAD_SECONDS (60) each; nothing lost or duplicated"
 	@echo "make fuzz   each fuzz target for FUZZ_SECONDS (60) seconds (cargo-fuzz, libFuzzer)"
 	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
 	@echo "make openapi-check  fuzz every route against docs/openapi.yaml (needs make dev running)"
@@ -40,6 +43,9 @@ test:
 	@infra/scripts/install.sh --browser
 	@infra/scripts/test.sh
 
+package: install
+	@infra/scripts/package.sh
+
 fuzz:
 	@infra/scripts/install.sh --fuzz
 	@infra/scripts/fuzz.sh
@@ -50,3 +56,11 @@ bench: install
 	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
 	infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p api --bench latency
+	$(MAKE) bench-lambda bench-load
+
+bench-load: install
+	@infra/scripts/install.sh --load
+	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench load
+
+bench-lambda: package
+	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench cold_start

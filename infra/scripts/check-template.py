@@ -1,12 +1,24 @@
 """Checks on template.yaml that sam validate and cfn-lint do not make.
 
-Run with the venv's Python (it has samtranslator): the SAM transform is applied first, then
+Run with the venv's Python (it has samtranslator) after `cargo build --bins`: the SAM transform is
+applied first, then
 - no circular dependency between resources (a deploy would fail on one; linters pass it);
-- every function's CodeUri is a workspace crate under functions/.
-Exits non-zero with the reason."""
+- every function's CodeUri is a workspace crate under functions/;
+- least privilege, on every policy of the transformed template (the roles SAM generates too): no
+  `*` in an action, no `*` resource (none of the actions used here needs one), no NotAction or
+  NotResource, no managed policy but AWS's basic execution role (logs);
+- each function is granted exactly the DynamoDB and SES actions its binary can call, on the table,
+  one of its indexes or its stream. What a binary can call is read from its own symbols (the
+  unstripped debug build in target/debug): the linker drops every SDK operation main cannot reach,
+  so an operation's `send` is in the binary exactly when some code path calls it;
+- each function gets only environment variables its binary reads, and every variable its binary
+  reads that has no default.
+Exits non-zero with the reasons."""
 import os
 import re
+import subprocess
 import sys
+import tomllib
 
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
@@ -14,12 +26,16 @@ from samtranslator.yaml_helper import yaml_parse
 root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 template = yaml_parse(open(os.path.join(root, "template.yaml")).read())
 failures = []
+crates = {}
 
 for name, resource in template["Resources"].items():
     if resource["Type"] == "AWS::Serverless::Function":
         code = resource["Properties"]["CodeUri"]
-        if not os.path.isfile(os.path.join(root, code, "Cargo.toml")) or not code.startswith("./functions/"):
+        manifest = os.path.join(root, code, "Cargo.toml")
+        if not os.path.isfile(manifest) or not code.startswith("./functions/"):
             failures.append(f"{name}: CodeUri {code} is not a crate under functions/")
+        else:
+            crates[name] = tomllib.load(open(manifest, "rb"))["package"]["name"]
         # The transform wants S3 locations; the code itself plays no part in the graph.
         resource["Properties"]["CodeUri"] = "s3://bucket/key"
 
@@ -82,7 +98,141 @@ for name in sorted(resources):
             failures.append("circular dependency: " + " -> ".join(cycle))
             break
 
+# Least privilege.
+
+BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"}
+# Variables read with a default (README's configuration table): the template may leave them unset.
+OPTIONAL_VARIABLES = {"NPS_DEFAULT_SURVEY", "NPS_TOKEN_TTL_DAYS", "NPS_CHANGE_WINDOW_DAYS"}
+
+
+def as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def documents(resource):
+    properties = resource.get("Properties", {})
+    if resource["Type"] == "AWS::IAM::Role":
+        return [p["PolicyDocument"] for p in properties.get("Policies", [])]
+    if resource["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy", "AWS::SNS::TopicPolicy",
+                            "AWS::SQS::QueuePolicy"):
+        return [properties["PolicyDocument"]]
+    return []
+
+
+for name, resource in resources.items():
+    for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []) if resource["Type"] == "AWS::IAM::Role" else []:
+        if arn != BASIC_EXECUTION:
+            failures.append(f"{name}: managed policy {arn}")
+    for document in documents(resource):
+        for statement in as_list(document["Statement"]):
+            if "NotAction" in statement or "NotResource" in statement:
+                failures.append(f"{name}: NotAction or NotResource in {statement.get('Sid', statement)}")
+            for action in as_list(statement.get("Action", [])):
+                if "*" in action:
+                    failures.append(f"{name}: wildcard action {action}")
+            for target in as_list(statement.get("Resource", [])):
+                if target == "*":
+                    failures.append(f"{name}: `*` resource for {statement.get('Action')}")
+    if resource["Type"] == "AWS::Lambda::Permission" and "SourceArn" not in resource["Properties"]:
+        failures.append(f"{name}: a permission without SourceArn lets any source of its principal invoke")
+
+table = template["Resources"]["NpsTable"]["Properties"]
+indexes = {i["IndexName"] for i in table.get("GlobalSecondaryIndexes", [])}
+TABLE = {"Fn::GetAtt": ["NpsTable", "Arn"]}
+STREAM = {"Fn::GetAtt": ["NpsTable", "StreamArn"]}
+
+
+def dynamodb_target(target):
+    """`table`, `index` or `stream` for a resource of the table, None for anything else."""
+    if target == TABLE:
+        return "table"
+    if target == STREAM:
+        return "stream"
+    if isinstance(target, dict) and re.fullmatch(r"\$\{NpsTable\.Arn\}/index/(\w+)", str(target.get("Fn::Sub"))):
+        return "index" if target["Fn::Sub"].rsplit("/", 1)[1] in indexes else None
+    return None
+
+
+def ses_target(target):
+    text = target.get("Fn::Sub", "") if isinstance(target, dict) else ""
+    prefix = "arn:${AWS::Partition}:ses:${AWS::Region}:${AWS::AccountId}:"
+    return {prefix + "identity/${SenderDomain}": "identity",
+            prefix + "configuration-set/${SesConfigurationSet}": "configuration-set"}.get(text)
+
+
+def camel(snake):
+    return "".join(part.title() for part in snake.split("_"))
+
+
+def binary_calls(binary):
+    """The IAM actions of the AWS SDK operations `binary` can call."""
+    symbols = subprocess.run(["nm", "--demangle", binary], capture_output=True, text=True, check=True).stdout
+    calls, unknown = set(), set()
+    for crate, operation in set(re.findall(r"aws_sdk_(\w+)::operation::(\w+)::builders::\w+FluentBuilder::send", symbols)):
+        if crate == "sts":
+            continue  # aws-config's providers for profiles; a Lambda's credentials come from its environment
+        if crate in ("dynamodb", "dynamodbstreams") and operation == "transact_write_items":
+            # IAM authorises each item of a transaction by the action it stands for.
+            parts = set(re.findall(r"TransactWriteItemBuilder::(put|update|delete|condition_check)\b", symbols))
+            calls |= {"dynamodb:" + {"condition_check": "ConditionCheckItem"}.get(p, camel(p) + "Item") for p in parts}
+        elif crate in ("dynamodb", "dynamodbstreams") and operation == "transact_get_items":
+            calls.add("dynamodb:GetItem")
+        elif crate in ("dynamodb", "dynamodbstreams"):
+            calls.add("dynamodb:" + camel(operation))
+        elif crate == "sesv2":
+            calls.add("ses:" + camel(operation))
+        else:
+            unknown.add(f"{crate}::{operation}")
+    return calls, unknown
+
+
+target_dir = os.environ.get("CARGO_TARGET_DIR", os.path.join(root, "target"))
+source_literals = subprocess.run(["grep", "-rhoE", r'"NPS_[A-Z0-9_]+"', "functions", "shared", "--include=*.rs"],
+                                 cwd=root, capture_output=True, text=True).stdout
+known_variables = {v.strip('"') for v in source_literals.split()}
+for name, resource in resources.items():
+    if resource["Type"] != "AWS::Lambda::Function" or name not in crates:
+        continue
+    binary = os.path.join(target_dir, "debug", crates[name])
+    if not os.path.isfile(binary):
+        failures.append(f"{name}: no {binary}; run `cargo build --bins` first")
+        continue
+    calls, unknown = binary_calls(binary)
+    failures += [f"{name}: its binary calls {u}, which this check does not know" for u in sorted(unknown)]
+    role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
+    dead_letters = resource["Properties"].get("DeadLetterConfig", {}).get("TargetArn")
+    variables = resource["Properties"].get("Environment", {}).get("Variables", {})
+    granted = set()
+    for document in documents(resources[role]):
+        for statement in as_list(document["Statement"]):
+            actions, targets = as_list(statement["Action"]), as_list(statement["Resource"])
+            for action in actions:
+                granted.add(action)
+                service = action.split(":")[0]
+                if action == "sqs:SendMessage":
+                    wrong = [t for t in targets if t != dead_letters]
+                elif service == "dynamodb":
+                    allowed = {"stream"} if action in STREAM_ACTIONS else {"table", "index"} if action in (
+                        "dynamodb:Query", "dynamodb:Scan") else {"table"}
+                    wrong = [t for t in targets if dynamodb_target(t) not in allowed]
+                elif action == "ses:SendEmail":
+                    wrong = [t for t in targets if ses_target(t) is None
+                             or (ses_target(t) == "configuration-set" and "NPS_SES_CONFIGURATION_SET" not in variables)]
+                else:
+                    wrong = ["anything (an action this check does not expect)"]
+                failures += [f"{name}: {action} on {w}" for w in wrong]
+    granted.discard("sqs:SendMessage")
+    failures += [f"{name}: granted {a}, which its binary never calls" for a in sorted(granted - calls)]
+    failures += [f"{name}: its binary calls {a}, which it is not granted" for a in sorted(calls - granted)]
+    data = open(binary, "rb").read()
+    mentioned = {v for v in known_variables if v.encode() in data}
+    failures += [f"{name}: given {v}, which its binary never reads" for v in sorted(set(variables) - mentioned)]
+    failures += [f"{name}: its binary reads {v}, which it is not given" for v in
+                 sorted(mentioned - set(variables) - OPTIONAL_VARIABLES)]
+
 if failures:
     print("template.yaml:", *failures, sep="\n  ", file=sys.stderr)
     sys.exit(1)
-print(f"template.yaml: {len(resources)} resources after the SAM transform, no circular dependency")
+print(f"template.yaml: {len(resources)} resources after the SAM transform, no circular dependency; "
+      f"{len(crates)} functions granted exactly what their binaries call")

@@ -6,6 +6,7 @@
 #   .local/openapi  schemathesis, for the OpenAPI check (infra/openapi/requirements.txt; its own
 #                venv: its pins differ from aws-sam-cli's)
 # With --browser (make test): also Chromium and chromedriver, Debian's packages, for the browser test.
+# With --load (make bench-load): also wrk, Debian's package.
 # With --fuzz (make fuzz): also cargo-fuzz (crates.io, pinned here) into .local/cargo-fuzz.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -31,6 +32,9 @@ apt_install() { # apt_install WHY PACKAGE...: Debian's packages, when we are roo
 java_major() { java -version 2>&1 | sed -n 's/.*version "\([0-9]*\).*/\1/p' | head -n 1; }
 if ! need java || [ "$(java_major)" -lt 17 ]; then
   apt_install "Java 17 or newer runs DynamoDB Local" openjdk-17-jre-headless
+fi
+if [ "${1:-}" = --load ] && ! need wrk; then
+  apt_install "the load benchmark drives wrk" wrk
 fi
 if [ "${1:-}" = --browser ] && { ! need chromium || ! need chromedriver; }; then
   apt_install "the browser test drives headless Chromium" chromium chromium-driver

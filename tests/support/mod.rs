@@ -20,9 +20,9 @@ use nps_local_stack::testing::{dynamodb, fresh_table, local_endpoint};
 use serde_json::{Value, json};
 use trigger::sources::generic;
 
-const SECRET: &str = "journey-webhook-secret-0123456789";
+pub const SECRET: &str = "journey-webhook-secret-0123456789";
 pub const PERSON_KEY: &str = "journey-person-key-that-is-long-enough";
-const TOKEN_KEYS: &str = "1:journey-token-key-that-is-long-enough-12";
+pub const TOKEN_KEYS: &str = "1:journey-token-key-that-is-long-enough-12";
 
 pub struct Stack {
     pub trigger: trigger::App,
