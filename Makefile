@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev demo dev-reset test package bench bench-lambda bench-load fuzz rebuild openapi-check
+.PHONY: help install dev demo dev-reset test package bench bench-lambda bench-load faults fuzz rebuild openapi-check
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
@@ -12,6 +12,7 @@ help:
 	@echo "make bench  run every benchmark (figures and commands in BENCHMARKS.md)"
 	@echo "make bench-lambda  make package, then each bootstrap's init, memory and warm cost (a runtime API emulator)"
 	@echo "make bench-load  trigger and capture under wrk for LOAD_SECONDS (60) each; nothing lost or duplicated"
+	@echo "make faults  DynamoDB Local killed under load, the local SES stopped: nothing lost or sent twice"
 	@echo "make fuzz   each fuzz target for FUZZ_SECONDS (60) seconds (cargo-fuzz, libFuzzer)"
 	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
 	@echo "make openapi-check  fuzz every route against docs/openapi.yaml (needs make dev running)"
@@ -61,6 +62,9 @@ bench: install
 bench-load: install
 	@infra/scripts/install.sh --load
 	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench load
+
+faults: install
+	infra/scripts/faults.sh
 
 bench-lambda: package
 	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench cold_start

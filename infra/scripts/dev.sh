@@ -100,7 +100,10 @@ cat <<MSG
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
     Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
-    Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (then click a score in the inbox)
+    Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (a signed shop webhook; prints its curl)
+    Or survey someone          curl -X POST "$NPS_TRIGGER_URL/v1/people" -H "authorization: Bearer $NPS_API_KEY" \\
+                                 -H 'content-type: application/json' -d '{"email":"you@example.com","properties":{"product":"boots"}}'
+                               (then click a score in the inbox)
     A month of demo data       make demo   (in another shell; on a fresh table: make dev-reset first)
 
 MSG

@@ -13,8 +13,9 @@ body=$(printf '{"event_id":"%s","email":"%s","name":"Sam","transaction_id":"orde
   "$id" "$email" "$id" "$product")
 t=$(date +%s)
 signature=$(printf '%s.%s' "$t" "$body" | openssl dgst -sha256 -hmac "$NPS_WEBHOOK_SECRET_GENERIC" -r | cut -d' ' -f1)
-curl -sS "$NPS_TRIGGER_URL/v1/triggers/generic" \
-  -H 'content-type: application/json' \
-  -H "x-nps-signature: t=$t,v1=$signature" \
-  -d "$body"
+# The signature (HMAC-SHA256 of "<t>.<body>" with the source's secret) is valid for 5 minutes.
+echo "curl -sS '$NPS_TRIGGER_URL/v1/triggers/generic' -H 'content-type: application/json' \\
+  -H 'x-nps-signature: t=$t,v1=$signature' -d '$body'" >&2
+curl -sS "$NPS_TRIGGER_URL/v1/triggers/generic" -H 'content-type: application/json' \
+  -H "x-nps-signature: t=$t,v1=$signature" -d "$body"
 echo

@@ -10,46 +10,19 @@
 #[path = "../support/mod.rs"]
 mod support;
 
-use std::collections::{HashMap, HashSet};
-use std::future::Future;
+use std::collections::HashSet;
 use std::process::Command;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::StatusCode;
-use lambda_http::{Body, Response};
-use nps_adapters::dynamo::{DynamoApiKeys, Scope, Table};
+use nps_adapters::dynamo::{DynamoApiKeys, Scope};
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use nps_domain::token::{TokenKeys, sign};
 use serde_json::Value;
-use support::browser::serve;
+use support::to_end;
 use tokio::net::TcpListener;
-
-static IN_FLIGHT: AtomicUsize = AtomicUsize::new(0);
-
-/// Runs `handler` to its end in its own task, counted in [`IN_FLIGHT`].
-async fn finish<F>(handler: F) -> Response<Body>
-where
-    F: Future<Output = Response<Body>> + Send + 'static,
-{
-    IN_FLIGHT.fetch_add(1, Ordering::SeqCst);
-    let response = tokio::spawn(async move {
-        let response = handler.await;
-        IN_FLIGHT.fetch_sub(1, Ordering::SeqCst);
-        response
-    });
-    response.await.unwrap()
-}
-
-/// Waits until every handler the load started has finished.
-async fn settle() {
-    while IN_FLIGHT.load(Ordering::SeqCst) > 0 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
 
 fn setting(name: &str, default: u64) -> u64 {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
@@ -70,32 +43,6 @@ fn wrk(url: &str, script: &str, seconds: u64, connections: u64) -> String {
     let report = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(output.status.success(), "wrk failed: {report}{}", String::from_utf8_lossy(&output.stderr));
     report
-}
-
-/// Every item of the table with `sk` = `kind` (`REQUEST`, `RESPONSE`), by request id.
-async fn items(table: &Table, kind: &str) -> HashMap<String, HashMap<String, AttributeValue>> {
-    let mut found = HashMap::new();
-    let mut start = None;
-    loop {
-        let page = table
-            .client()
-            .scan()
-            .table_name(table.name())
-            .filter_expression("sk = :kind")
-            .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
-            .set_exclusive_start_key(start)
-            .send()
-            .await
-            .unwrap();
-        for item in page.items() {
-            let pk = item["pk"].as_s().unwrap().strip_prefix("REQUEST#").unwrap().to_owned();
-            assert!(found.insert(pk, item.clone()).is_none(), "one {kind} per request");
-        }
-        start = page.last_evaluated_key().cloned();
-        if start.is_none() {
-            return found;
-        }
-    }
 }
 
 fn figures(report: &str) -> String {
@@ -119,19 +66,17 @@ async fn main() {
     let (table, capture) = (s.table.clone(), s.capture.clone());
     let trigger = Arc::new(s.trigger);
     let seen = accepted.clone();
-    tokio::spawn(serve(
+    tokio::spawn(to_end::serve(
         move |req| {
             let (trigger, seen) = (trigger.clone(), seen.clone());
-            // As in Lambda, a handler runs to its end even when the client has gone (wrk stops
-            // mid-request at the end of its run): spawned, so a dropped connection cannot cancel it.
-            finish(async move {
+            async move {
                 let response = trigger.handle(req).await;
                 if response.status() == StatusCode::ACCEPTED {
                     let body: Value = serde_json::from_slice(response.body().as_ref()).unwrap();
                     seen.lock().unwrap().push(body["survey_request_id"].as_str().unwrap().to_owned());
                 }
                 response
-            })
+            }
         },
         listener,
     ));
@@ -147,10 +92,10 @@ function request()
 end"#
     );
     let trigger_report = tokio::task::spawn_blocking(move || wrk(&url, &script, seconds, connections)).await.unwrap();
-    settle().await;
+    to_end::settle().await;
     println!("trigger, POST /v1/people, {seconds} s, {connections} connections:\n{trigger_report}");
     let accepted: Vec<String> = accepted.lock().unwrap().clone();
-    let requests = items(&table, "REQUEST").await;
+    let requests = support::items(&table, "REQUEST").await;
     let accepted_set: HashSet<&String> = accepted.iter().collect();
     assert_eq!(accepted_set.len(), accepted.len(), "no request id answered twice");
     assert_eq!(requests.len(), accepted.len(), "stored requests = accepted requests");
@@ -168,17 +113,17 @@ end"#
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let seen = confirmed.clone();
-    tokio::spawn(serve(
+    tokio::spawn(to_end::serve(
         move |req| {
             let (capture, seen) = (capture.clone(), seen.clone());
-            finish(async move {
+            async move {
                 let path = req.uri().path().to_owned();
                 let response = capture.handle(req).await;
                 if response.status() == StatusCode::OK {
                     seen.lock().unwrap().insert(path);
                 }
                 response
-            })
+            }
         },
         listener,
     ));
@@ -197,10 +142,10 @@ end"#,
     );
     let capture_report = tokio::task::spawn_blocking(move || wrk(&url, &script, seconds, connections)).await.unwrap();
     std::fs::remove_file(&paths_file).unwrap();
-    settle().await;
+    to_end::settle().await;
     println!("capture, POST /r/{{token}} (confirmations), {seconds} s, {connections} connections:\n{capture_report}");
     let confirmed = confirmed.lock().unwrap().len();
-    let responses = items(&table, "RESPONSE").await;
+    let responses = support::items(&table, "RESPONSE").await;
     assert_eq!(responses.len(), confirmed, "one response per request confirmed");
     for (id, response) in &responses {
         assert!(accepted_set.contains(id), "a response only for a request that exists");

@@ -4,10 +4,13 @@
 #![allow(dead_code, reason = "each test binary compiles this module and uses a part of it")]
 
 pub mod browser;
+pub mod store_proxy;
+pub mod to_end;
 
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
@@ -32,6 +35,8 @@ pub struct Stack {
     inbox: String,
     /// Where the emailed links point (`NPS_CAPTURE_BASE_URL`).
     links: String,
+    /// The functions' environment.
+    vars: HashMap<&'static str, String>,
 }
 
 /// The functions on a fresh table, with a `default` survey segmented by `segments`; the emails'
@@ -42,7 +47,7 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
     let name = fresh_table(&client, purpose).await;
     let table = Table::new(client, name.clone());
     put_survey(&table, "default", SurveyKind::Transactional, "surveys", segments).await;
-    let vars: HashMap<&str, String> = HashMap::from([
+    let vars: HashMap<&'static str, String> = HashMap::from([
         ("NPS_TABLE", name),
         ("NPS_PERSON_KEY", PERSON_KEY.into()),
         ("NPS_TOKEN_KEYS", TOKEN_KEYS.into()),
@@ -58,10 +63,28 @@ pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
         table,
         inbox,
         links: links.trim_end_matches('/').to_owned(),
+        vars,
     }
 }
 
 impl Stack {
+    fn lookup(&self) -> impl Fn(&str) -> Option<String> + '_ {
+        |k: &str| self.vars.get(k).cloned()
+    }
+
+    /// The `trigger` function on `table` (this stack's table through another client).
+    pub async fn trigger_on(&self, table: Table) -> trigger::App {
+        let mailer = SesMailer::new(SesMailer::client(&load_sdk_config().await), None);
+        trigger::App::new(trigger::Config::from_lookup(&self.lookup()).unwrap(), table, mailer)
+    }
+
+    /// The `dispatch` function's work on this stack's table.
+    pub async fn outbox(&self) -> nps_sending::Outbox<SesMailer> {
+        let mailer = SesMailer::new(SesMailer::client(&load_sdk_config().await), None);
+        let config = nps_sending::SendingConfig::from_lookup(&self.lookup()).unwrap();
+        nps_sending::Outbox::new(self.table.clone(), mailer, config)
+    }
+
     /// The `api` function on this stack's table, with its person key (as in Lambda).
     pub fn api(&self) -> api::App {
         api::App::new(self.table.clone()).with_person_key(PersonKey::new(PERSON_KEY).unwrap())
@@ -163,6 +186,34 @@ pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Requ
         .header("content-type", "application/x-www-form-urlencoded")
         .body(Body::from(form.to_owned()))
         .unwrap()
+}
+
+/// Every item of `table` whose sort key is `kind` (`REQUEST`, `RESPONSE`), by request id, read
+/// consistently; each at most once.
+pub async fn items(table: &Table, kind: &str) -> HashMap<String, HashMap<String, AttributeValue>> {
+    let mut found = HashMap::new();
+    let mut start = None;
+    loop {
+        let page = table
+            .client()
+            .scan()
+            .table_name(table.name())
+            .consistent_read(true)
+            .filter_expression("sk = :kind")
+            .expression_attribute_values(":kind", AttributeValue::S(kind.into()))
+            .set_exclusive_start_key(start)
+            .send()
+            .await
+            .unwrap();
+        for item in page.items() {
+            let id = item["pk"].as_s().unwrap().strip_prefix("REQUEST#").unwrap().to_owned();
+            assert!(found.insert(id, item.clone()).is_none(), "one {kind} per request");
+        }
+        start = page.last_evaluated_key().cloned();
+        if start.is_none() {
+            return found;
+        }
+    }
 }
 
 /// The emails in the local inbox to `address`.

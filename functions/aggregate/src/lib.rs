@@ -64,6 +64,8 @@ pub struct Report {
 
 /// How often a checkpoint that only skips changes counting for nothing is stored anyway.
 const CHECKPOINT_REFRESH: Duration = Duration::from_secs(3600);
+/// Most changes in one fold, which share its rollup writes (several pages of the stream).
+const FOLD_CHANGES: usize = 1000;
 
 /// One run's state.
 struct Run<'a> {
@@ -150,54 +152,73 @@ impl Aggregator {
     }
 
     /// Reads one shard to its current end; `false` when the run must stop (contended or limited).
+    /// Changes gather over pages into folds of up to [`FOLD_CHANGES`]: pages stay small, so the
+    /// records held at once stay few, and a fold's writes are still shared by many changes.
     async fn read_shard(&self, shard: &Shard, run: &mut Run<'_>) -> Result<bool, StreamError> {
         let from = run.read.shards.get(&shard.id).and_then(|p| p.sequence.clone());
         let mut iterator = self.stream.start(&shard.id, from.as_deref()).await?;
+        let mut batch = Batch::default();
         while let Some(at) = iterator {
             let page = self.stream.page(&at).await?;
             let finished = page.next.is_none();
             if page.changes.is_empty() && !finished {
-                return Ok(true); // caught up with an open shard
+                break; // caught up with an open shard
             }
-            let batches = batches(&page.changes, run.now)?;
-            let last = batches.len() - 1;
-            for (i, batch) in batches.into_iter().enumerate() {
-                let mut next = run.read.clone();
-                // Finished shards the stream no longer holds need no position any more.
-                next.shards.retain(|id, p| !p.done || run.present.contains(id.as_str()));
-                let position = next.shards.entry(shard.id.clone()).or_default();
-                if let Some(upto) = batch.upto {
-                    position.sequence = Some(upto);
-                }
-                position.done = finished && i == last;
-                run.report.changes += batch.changes;
-                let stale = run.stored.written_at.plus(CHECKPOINT_REFRESH) <= run.now;
-                if batch.deltas.is_empty() && !position.done && !stale {
-                    run.read = next;
-                    continue;
-                }
-                next.written_at = run.now;
-                // Raised before the fold that counts their changes: never lost, kept once.
-                if let Some(alerting) = &self.alerting {
-                    run.report.alerts_raised += alerting.raise(&batch.alerts, run.now).await?;
-                }
-                if let Some(webhooks) = &self.webhooks {
-                    run.report.events_raised += webhooks.raise(&batch.events, run.now).await?;
-                }
-                if self.rollups.fold(&run.stored, &next, &batch.deltas).await? == Folded::Contended {
-                    run.report.contended = true;
+            for change in &page.changes {
+                let full = batch.deltas.writes_bound() + MAX_WRITES_PER_CHANGE > MAX_WRITES_PER_FOLD;
+                if full && !self.fold(shard, std::mem::take(&mut batch), false, run).await? {
                     return Ok(false);
                 }
-                next.version = run.stored.version + 1;
-                run.stored = next.clone();
-                run.read = next;
-                run.report.folds += 1;
-                if run.report.folds >= run.max_folds {
-                    run.report.limited = true;
-                    return Ok(false);
-                }
+                batch.add(change, run.now)?;
+            }
+            let due = finished || batch.changes >= FOLD_CHANGES;
+            if due && !self.fold(shard, std::mem::take(&mut batch), finished, run).await? {
+                return Ok(false);
             }
             iterator = page.next;
+        }
+        if batch.changes > 0 {
+            return self.fold(shard, batch, false, run).await;
+        }
+        Ok(true)
+    }
+
+    /// Folds `batch`, read from `shard` (`done`: to the end of the closed shard); `false` when the
+    /// run must stop (contended or limited).
+    async fn fold(&self, shard: &Shard, batch: Batch, done: bool, run: &mut Run<'_>) -> Result<bool, StreamError> {
+        let mut next = run.read.clone();
+        // Finished shards the stream no longer holds need no position any more.
+        next.shards.retain(|id, p| !p.done || run.present.contains(id.as_str()));
+        let position = next.shards.entry(shard.id.clone()).or_default();
+        if let Some(upto) = batch.upto {
+            position.sequence = Some(upto);
+        }
+        position.done = done;
+        run.report.changes += batch.changes;
+        let stale = run.stored.written_at.plus(CHECKPOINT_REFRESH) <= run.now;
+        if batch.deltas.is_empty() && !done && !stale {
+            run.read = next;
+            return Ok(true);
+        }
+        next.written_at = run.now;
+        // Raised before the fold that counts their changes: never lost, kept once.
+        if let Some(alerting) = &self.alerting {
+            run.report.alerts_raised += alerting.raise(&batch.alerts, run.now).await?;
+        }
+        if let Some(webhooks) = &self.webhooks {
+            run.report.events_raised += webhooks.raise(&batch.events, run.now).await?;
+        }
+        if self.rollups.fold(&run.stored, &next, &batch.deltas).await? == Folded::Contended {
+            run.report.contended = true;
+            return Ok(false);
+        }
+        next.version = run.stored.version + 1;
+        run.stored = next.clone();
+        run.read = next;
+        run.report.folds += 1;
+        if run.report.folds >= run.max_folds {
+            run.report.limited = true;
+            return Ok(false);
         }
         Ok(true)
     }
@@ -216,31 +237,25 @@ struct Batch {
     upto: Option<String>,
 }
 
-/// Cuts a page of changes into folds of at most [`MAX_WRITES_PER_FOLD`] writes each.
-fn batches(changes: &[Change], now: Timestamp) -> Result<Vec<Batch>, StreamError> {
-    let mut batches = Vec::new();
-    let mut batch = Batch::default();
-    for change in changes {
-        if batch.deltas.writes_bound() + MAX_WRITES_PER_CHANGE > MAX_WRITES_PER_FOLD {
-            batches.push(std::mem::take(&mut batch));
-        }
+impl Batch {
+    /// Adds what `change` changes in the counts.
+    fn add(&mut self, change: &Change, now: Timestamp) -> Result<(), StreamError> {
         // Deletions by TTL or erasure remove raw data, not what was counted.
         if !change.keeps_counts {
             let parse = |image: &Option<_>| image.as_ref().map(Counted::parse).transpose().map(Option::flatten);
             let (old, new) = (parse(&change.old)?, parse(&change.new)?);
-            batch.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));
+            self.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));
             if let Some(Counted::Response(new)) = &new {
                 let old = match &old {
                     Some(Counted::Response(old)) => Some(old),
                     _ => None,
                 };
-                batch.alerts.extend(alert::detractor(old, new, now));
-                batch.events.extend(events::event(old, new, now));
+                self.alerts.extend(alert::detractor(old, new, now));
+                self.events.extend(events::event(old, new, now));
             }
         }
-        batch.changes += 1;
-        batch.upto = Some(change.sequence.clone());
+        self.changes += 1;
+        self.upto = Some(change.sequence.clone());
+        Ok(())
     }
-    batches.push(batch);
-    Ok(batches)
 }

@@ -146,81 +146,165 @@ impl Demo {
         Ok(written)
     }
 
-    /// Today's purchases through the trigger, and the people (and scanners) behind them.
+    /// Today's purchases through the trigger, and the people (and scanners) behind them, decided
+    /// up front (seeded) and sent [`IN_FLIGHT`] at a time.
     async fn today(&self, rng: &mut fastrand::Rng) -> Result<(usize, usize, usize)> {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
         let stamp = Timestamp::now().unix();
-        let mut buyers = Vec::new();
-        for i in 0..self.live {
-            let email = format!("buyer-{stamp}-{i}@example.com");
-            let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
-            let event = json!({
-                "event_id": format!("demo-{stamp}-{i}"),
-                "email": email,
-                "name": format!("Demo Buyer {i}"),
-                "transaction_id": format!("order-{stamp}-{i}"),
-                "properties": properties(product, rng),
-            });
-            let body = serde_json::to_vec(&event)?;
-            let t = Timestamp::now().unix();
-            let answer = http
-                .post(&self.trigger_url)
-                .header("content-type", "application/json")
-                .header(
-                    "x-nps-signature",
-                    nps_domain::crypto::sign_timestamped(self.webhook_secret.as_bytes(), t, &body),
-                )
-                .body(body)
-                .send()
-                .await
-                .context("the trigger function (is make dev running?)")?;
-            if !answer.status().is_success() {
-                bail!("the trigger answered {}: {}", answer.status(), answer.text().await.unwrap_or_default());
-            }
-            buyers.push((email, product));
-        }
+        let buyers: Vec<Buyer> = (0..self.live)
+            .map(|i| {
+                let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
+                let score = if product == "stoves" {
+                    BAD_WEEK[rng.usize(..BAD_WEEK.len())]
+                } else {
+                    USUAL[rng.usize(..USUAL.len())]
+                };
+                Buyer {
+                    i,
+                    email: format!("buyer-{stamp}-{i}@example.com"),
+                    event: json!({
+                        "event_id": format!("demo-{stamp}-{i}"),
+                        "email": format!("buyer-{stamp}-{i}@example.com"),
+                        "name": format!("Demo Buyer {i}"),
+                        "transaction_id": format!("order-{stamp}-{i}"),
+                        "properties": properties(product, rng),
+                    }),
+                    score,
+                    comment: comment_for(score, rng),
+                }
+            })
+            .collect();
+        let (url, secret) = (self.trigger_url.clone(), self.webhook_secret.clone());
+        in_flight(&buyers, |buyer| {
+            let (http, url, secret) = (http.clone(), url.clone(), secret.clone());
+            async move { buyer.purchase(&http, &url, &secret).await.map(|()| Done::Purchased) }
+        })
+        .await?;
+
         let store: Value = http.get(format!("{}/store", self.inbox_url)).send().await?.json().await?;
         let emails = store["emails"].as_array().context("the inbox's store")?;
-        let (mut answered, mut swept) = (0, 0);
-        for (i, (email, product)) in buyers.iter().enumerate() {
-            let Some(mail) = emails.iter().find(|e| e["destination"]["to"][0] == email.as_str()) else { continue };
-            let text = mail["body"]["text"].as_str().unwrap_or("");
-            let links: Vec<&str> =
-                text.split_whitespace().filter(|w| w.contains("/r/") && w.contains("score=")).collect();
-            let Some(first) = links.first() else { continue };
-            let page = first.split('?').next().unwrap_or(first);
-            if i % 8 == 7 {
-                // A mail gateway's scanner: every link at once, HEAD and GET, before anyone reads it.
-                for link in &links {
-                    http.head(*link).header("user-agent", SCANNER).send().await?;
-                    http.get(*link).header("user-agent", SCANNER).send().await?;
-                }
-                swept += 1;
+        let mut mailed = Vec::new();
+        for buyer in buyers {
+            let Some(mail) = emails.iter().find(|e| e["destination"]["to"][0] == buyer.email.as_str()) else {
                 continue;
-            }
-            let score = if *product == "stoves" {
-                BAD_WEEK[rng.usize(..BAD_WEEK.len())]
-            } else {
-                USUAL[rng.usize(..USUAL.len())]
             };
-            http.get(format!("{page}?score={score}")).header("user-agent", PERSON).send().await?;
-            if i % 5 == 4 {
-                continue; // clicked, never confirmed
+            let text = mail["body"]["text"].as_str().unwrap_or("");
+            let links: Vec<String> = text
+                .split_whitespace()
+                .filter(|w| w.contains("/r/") && w.contains("score="))
+                .map(str::to_owned)
+                .collect();
+            if !links.is_empty() {
+                mailed.push((buyer, links));
             }
+        }
+        let done = in_flight(&mailed, |(buyer, links)| {
+            let http = http.clone();
+            async move { buyer.read(&http, &links).await }
+        })
+        .await?;
+        let answered = done.iter().filter(|d| **d == Done::Answered).count();
+        let swept = done.iter().filter(|d| **d == Done::Swept).count();
+        Ok((self.live, answered, swept))
+    }
+}
+
+/// HTTP calls of today's traffic in flight at once.
+const IN_FLIGHT: usize = 8;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Done {
+    Purchased,
+    Answered,
+    Clicked,
+    Swept,
+}
+
+/// `work` on every item, [`IN_FLIGHT`] workers taking every `IN_FLIGHT`th item each; what each did.
+async fn in_flight<T, F, W>(items: &[T], work: W) -> Result<Vec<Done>>
+where
+    T: Clone + Send + 'static,
+    W: Fn(T) -> F,
+    F: std::future::Future<Output = Result<Done>> + Send + 'static,
+{
+    let mut workers = tokio::task::JoinSet::new();
+    for first in 0..IN_FLIGHT {
+        let jobs: Vec<F> = items.iter().skip(first).step_by(IN_FLIGHT).cloned().map(&work).collect();
+        workers.spawn(async move {
+            let mut done = Vec::new();
+            for job in jobs {
+                done.push(job.await?);
+            }
+            Ok::<_, anyhow::Error>(done)
+        });
+    }
+    let mut done = Vec::new();
+    while let Some(worker) = workers.join_next().await {
+        done.extend(worker??);
+    }
+    Ok(done)
+}
+
+/// One of today's buyers: the purchase the shop sends, and what they will do with the email.
+#[derive(Clone)]
+struct Buyer {
+    i: usize,
+    email: String,
+    event: Value,
+    score: u8,
+    comment: Option<&'static str>,
+}
+
+impl Buyer {
+    /// The shop's signed webhook for the purchase.
+    async fn purchase(&self, http: &reqwest::Client, url: &str, secret: &str) -> Result<()> {
+        let body = serde_json::to_vec(&self.event)?;
+        let signature = nps_domain::crypto::sign_timestamped(secret.as_bytes(), Timestamp::now().unix(), &body);
+        let answer = http
+            .post(url)
+            .header("content-type", "application/json")
+            .header("x-nps-signature", signature)
+            .body(body)
+            .send()
+            .await
+            .context("the trigger function (is make dev running?)")?;
+        if !answer.status().is_success() {
+            bail!("the trigger answered {}: {}", answer.status(), answer.text().await.unwrap_or_default());
+        }
+        Ok(())
+    }
+
+    /// What happens to the email with the score `links`: a scanner sweeps it, or the person
+    /// clicks a score and (mostly) confirms it.
+    async fn read(&self, http: &reqwest::Client, links: &[String]) -> Result<Done> {
+        if self.i % 8 == 7 {
+            // A mail gateway's scanner: every link at once, HEAD and GET, before anyone reads it.
+            for link in links {
+                http.head(link).header("user-agent", SCANNER).send().await?;
+                http.get(link).header("user-agent", SCANNER).send().await?;
+            }
+            return Ok(Done::Swept);
+        }
+        let page = links[0].split('?').next().unwrap_or(&links[0]);
+        http.get(format!("{page}?score={}", self.score)).header("user-agent", PERSON).send().await?;
+        if self.i % 5 == 4 {
+            return Ok(Done::Clicked); // never confirmed
+        }
+        let form = {
             let mut form = form_urlencoded::Serializer::new(String::new());
-            form.append_pair("score", &score.to_string());
-            if let Some(comment) = comment_for(score, rng) {
+            form.append_pair("score", &self.score.to_string());
+            if let Some(comment) = self.comment {
                 form.append_pair("comment", comment);
             }
-            let confirmed = http
-                .post(page)
-                .header("user-agent", PERSON)
-                .header("content-type", "application/x-www-form-urlencoded")
-                .body(form.finish())
-                .send()
-                .await?;
-            answered += usize::from(confirmed.status().is_success());
-        }
-        Ok((buyers.len(), answered, swept))
+            form.finish()
+        };
+        let confirmed = http
+            .post(page)
+            .header("user-agent", PERSON)
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form)
+            .send()
+            .await?;
+        Ok(if confirmed.status().is_success() { Done::Answered } else { Done::Clicked })
     }
 }

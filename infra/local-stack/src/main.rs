@@ -36,7 +36,7 @@ async fn main() -> ExitCode {
 async fn run(args: Vec<String>) -> Result<()> {
     let (command, mut rest) = args.split_first().context(USAGE)?;
     let (mut name, mut template, mut api_key) = (None, repo_template(), None);
-    let (mut days, mut per_day, mut live) = (35, 12, 80);
+    let (mut days, mut per_day, mut live) = (35, 12, 500);
     let count = |flag: &str, value: &str, max: usize| {
         value.parse::<usize>().ok().filter(|n| *n <= max).with_context(|| format!("{flag} must be 0 to {max}"))
     };

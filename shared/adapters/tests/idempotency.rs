@@ -5,8 +5,9 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_adapters::dynamo::keys::{ItemKey, attr};
-use nps_adapters::dynamo::{DynamoIdempotencyStore, Table};
+use nps_adapters::dynamo::{Completion, CreateOutcome, DynamoIdempotencyStore, DynamoRequests, Table};
 use nps_domain::Timestamp;
+use nps_domain::fixtures::sent_request;
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
 use nps_local_stack::testing::{dynamodb, fresh_table};
 
@@ -108,6 +109,36 @@ async fn a_lapsed_lease_is_taken_over_and_the_old_holder_cannot_complete() {
     assert!(matches!(store.release(&crashed).await, Err(LeaseError::Lost)));
     store.complete(&retry, r#"{"n":2}"#, start).await.unwrap();
     assert_eq!(store.claim(&k, start, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":2}"#.into() });
+}
+
+#[tokio::test]
+async fn a_request_completes_its_key_in_its_transaction_and_only_while_the_lease_is_held() {
+    let (store, table) = store("idem-request").await;
+    let requests = DynamoRequests::new(table);
+    let start = Timestamp::from_unix(1_800_000_000);
+    let expires = start.plus(Duration::from_secs(86_400));
+    let k = key("evt-request");
+    let lapsed = acquired(store.claim(&k, start, LEASE).await.unwrap());
+    let holder = acquired(store.claim(&k, start.plus(LEASE * 2), LEASE).await.unwrap());
+
+    // The lapsed holder cannot write its request; the one holding the key can, and its write
+    // completes the key with the outcome (a holder that dies now leaves nothing to redo).
+    let late = sent_request(1, "default", &[], start);
+    let completion = |lease| Completion { lease, outcome: r#"{"n":1}"#, keep_until: expires };
+    let outcome = requests.create_completing(&late, None, expires, start, Some(completion(&lapsed))).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::LeaseLost);
+    assert!(requests.get(late.id).await.unwrap().is_none());
+    let request = sent_request(2, "default", &[], start);
+    let outcome = requests.create_completing(&request, None, expires, start, Some(completion(&holder))).await.unwrap();
+    assert_eq!(outcome, CreateOutcome::Created);
+    assert!(requests.get(request.id).await.unwrap().is_some());
+    let later = start.plus(LEASE * 4);
+    assert_eq!(store.claim(&k, later, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":1}"#.into() });
+
+    // The holder may complete again (an inline send changed the outcome); nobody else may.
+    store.complete(&holder, r#"{"n":2}"#, expires).await.unwrap();
+    assert!(matches!(store.complete(&lapsed, "{}", expires).await, Err(LeaseError::Lost)));
+    assert_eq!(store.claim(&k, later, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":2}"#.into() });
 }
 
 #[tokio::test]

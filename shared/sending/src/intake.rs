@@ -1,7 +1,7 @@
 use std::time::Duration;
 
-use nps_adapters::dynamo::{CreateOutcome, SuppressionReason};
-use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyKeyError, IdempotencyStore, LeaseError};
+use nps_adapters::dynamo::{Completion, CreateOutcome, SuppressionReason};
+use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyKeyError, IdempotencyStore, Lease, LeaseError};
 use nps_domain::intake::{Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::mail::Mailer;
 use nps_domain::person::PersonId;
@@ -57,15 +57,17 @@ impl<M: Mailer + Sync> Outbox<M> {
             Claim::Acquired(lease) => lease,
         };
 
-        match self.decide(source, event, now).await {
-            Ok(outcome) => {
-                let json = serde_json::to_string(&outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
-                match self.idempotency.complete(&lease, &json, now.plus(IDEMPOTENCY_RETENTION)).await {
-                    Ok(()) => {}
-                    // The work is done and durable (the request, and its transaction marker, exist):
-                    // a repeat finds the same transaction and is answered "duplicate".
-                    Err(LeaseError::Lost) => tracing::warn!(source, "idempotency lease lapsed before completion"),
-                    Err(LeaseError::Store(e)) => tracing::warn!(source, error = %e, "could not store the outcome"),
+        match self.decide(source, event, &lease, now).await {
+            Ok(Decided { outcome, stored }) => {
+                if !stored {
+                    let json = serde_json::to_string(&outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
+                    match self.idempotency.complete(&lease, &json, now.plus(IDEMPOTENCY_RETENTION)).await {
+                        Ok(()) => {}
+                        // The work is done and durable (the request, and the key completed with it, or
+                        // its transaction marker): a repeat is answered from those.
+                        Err(LeaseError::Lost) => tracing::warn!(source, "idempotency lease lapsed before completion"),
+                        Err(LeaseError::Store(e)) => tracing::warn!(source, error = %e, "could not store the outcome"),
+                    }
                 }
                 Ok(Accepted { outcome, repeat: false })
             }
@@ -79,7 +81,13 @@ impl<M: Mailer + Sync> Outbox<M> {
         }
     }
 
-    async fn decide(&self, source: &str, event: &TriggerEvent, now: Timestamp) -> Result<Outcome, IntakeError> {
+    async fn decide(
+        &self,
+        source: &str,
+        event: &TriggerEvent,
+        lease: &Lease,
+        now: Timestamp,
+    ) -> Result<Decided, IntakeError> {
         let survey_id = event.survey.clone().unwrap_or_else(|| self.config.default_survey.clone());
         let survey = self.surveys.get(&survey_id).await?.ok_or(IntakeError::UnknownSurvey(survey_id))?;
         let person = PersonId::derive(&self.config.person_key, &event.email);
@@ -88,13 +96,13 @@ impl<M: Mailer + Sync> Outbox<M> {
         // throttle under conditions, so concurrent events cannot both pass.
         let known = self.people.eligibility(&person, &survey.id, event.transaction_id.as_deref()).await?;
         if let Some(existing) = known.transaction {
-            return Ok(skipped(SkipReason::DuplicateTransaction, existing, None));
+            return Ok(skipped(SkipReason::DuplicateTransaction, existing, None).into());
         }
         if let Some(reason) = known.suppression {
-            return Ok(skipped(suppression_reason(reason), None, None));
+            return Ok(skipped(suppression_reason(reason), None, None).into());
         }
         if let Some(until) = known.throttled_until.filter(|&until| until > now) {
-            return Ok(skipped(SkipReason::Throttled, None, Some(until)));
+            return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
         }
 
         // Scheduling: an explicit time, else a delay from the event's own time (or from now).
@@ -129,29 +137,50 @@ impl<M: Mailer + Sync> Outbox<M> {
             sent_at: None,
         };
         let expires_at = now.plus(self.config.retention);
-        match self.requests.create(&request, throttle_until, expires_at, now).await? {
+        let mut outcome = Outcome {
+            status: Status::Scheduled,
+            reason: None,
+            survey_request_id: Some(request.id.to_string()),
+            next_eligible_at: throttle_until.map(Timestamp::to_rfc3339),
+        };
+        let json = serde_json::to_string(&outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
+        let completion = Completion { lease, outcome: &json, keep_until: now.plus(IDEMPOTENCY_RETENTION) };
+        match self.requests.create_completing(&request, throttle_until, expires_at, now, Some(completion)).await? {
             CreateOutcome::DuplicateTransaction { request_id } => {
-                return Ok(skipped(SkipReason::DuplicateTransaction, request_id, None));
+                return Ok(skipped(SkipReason::DuplicateTransaction, request_id, None).into());
             }
-            CreateOutcome::Throttled { until } => return Ok(skipped(SkipReason::Throttled, None, Some(until))),
+            CreateOutcome::Throttled { until } => {
+                return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
+            }
+            CreateOutcome::LeaseLost => return Err(IntakeError::InProgress { retry_after: 1 }),
             CreateOutcome::Created => {}
         }
 
-        let mut status = Status::Scheduled;
         if due_at <= now {
             // Sent inline when due now. Any failure leaves it scheduled: dispatch retries it.
             match self.send_with(request.clone(), Some(&survey), now).await {
-                Ok(Sent::Sent) => status = Status::Sent,
+                Ok(Sent::Sent) => {
+                    outcome.status = Status::Sent;
+                    return Ok(Decided { outcome, stored: false });
+                }
                 Ok(other) => tracing::info!(request = %request.id, result = ?other, "inline send did not send"),
                 Err(e) => tracing::warn!(request = %request.id, error = %e, "inline send failed; dispatch will retry"),
             }
         }
-        Ok(Outcome {
-            status,
-            reason: None,
-            survey_request_id: Some(request.id.to_string()),
-            next_eligible_at: throttle_until.map(Timestamp::to_rfc3339),
-        })
+        Ok(Decided { outcome, stored: true })
+    }
+}
+
+/// What the rules decided, and whether that outcome is already stored on the idempotency key
+/// (with the request it created).
+struct Decided {
+    outcome: Outcome,
+    stored: bool,
+}
+
+impl From<Outcome> for Decided {
+    fn from(outcome: Outcome) -> Self {
+        Decided { outcome, stored: false }
     }
 }
 

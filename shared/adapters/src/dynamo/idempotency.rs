@@ -2,7 +2,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure, Update};
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
 use nps_domain::{StoreError, Timestamp};
 
@@ -38,6 +38,50 @@ impl DynamoIdempotencyStore {
 
 fn new_lease_token() -> String {
     format!("{:032x}", fastrand::u128(..))
+}
+
+/// Stores the outcome. Only the token is checked (not the state): a holder may complete twice, as
+/// when its request's transaction completed the key and an inline send then changed the outcome.
+const COMPLETE: &str = "SET #state = :completed, #outcome = :outcome, #expires_at = :keep REMOVE #lease_until";
+const HELD: &str = "#token = :token";
+
+fn completion_names() -> HashMap<String, String> {
+    let names = [
+        ("#state", STATE),
+        ("#outcome", OUTCOME),
+        ("#expires_at", attr::EXPIRES_AT),
+        ("#lease_until", LEASE_UNTIL),
+        ("#token", LEASE_TOKEN),
+    ];
+    names.into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect()
+}
+
+fn completion_values(lease: &Lease, outcome: &str, keep_until: Timestamp) -> HashMap<String, AttributeValue> {
+    HashMap::from([
+        (":completed".to_owned(), s(COMPLETED)),
+        (":outcome".to_owned(), s(outcome)),
+        (":keep".to_owned(), n(keep_until.unix())),
+        (":token".to_owned(), s(lease.token.clone())),
+    ])
+}
+
+/// The completion of `lease` as one item of a transaction: written with the work it records, the
+/// key can never be left claimed by a holder that did the work and died before completing.
+pub(crate) fn completion_in_transaction(
+    table: &str,
+    lease: &Lease,
+    outcome: &str,
+    keep_until: Timestamp,
+) -> Result<Update, StoreError> {
+    Update::builder()
+        .table_name(table)
+        .set_key(Some(key_item(ItemKey::idempotency(&lease.key))))
+        .update_expression(COMPLETE)
+        .condition_expression(HELD)
+        .set_expression_attribute_names(Some(completion_names()))
+        .set_expression_attribute_values(Some(completion_values(lease, outcome, keep_until)))
+        .build()
+        .map_err(|e| StoreError::Rejected(Box::new(e)))
 }
 
 fn existing_claim(item: &HashMap<String, AttributeValue>) -> Result<Claim, StoreError> {
@@ -111,18 +155,10 @@ impl IdempotencyStore for DynamoIdempotencyStore {
             .update_item()
             .table_name(self.table.name())
             .set_key(Some(self.key(&lease.key)))
-            .update_expression("SET #state = :completed, #outcome = :outcome, #expires_at = :keep REMOVE #lease_until")
-            .condition_expression("#state = :in_progress AND #token = :token")
-            .expression_attribute_names("#state", STATE)
-            .expression_attribute_names("#outcome", OUTCOME)
-            .expression_attribute_names("#expires_at", attr::EXPIRES_AT)
-            .expression_attribute_names("#lease_until", LEASE_UNTIL)
-            .expression_attribute_names("#token", LEASE_TOKEN)
-            .expression_attribute_values(":completed", s(COMPLETED))
-            .expression_attribute_values(":in_progress", s(IN_PROGRESS))
-            .expression_attribute_values(":outcome", s(outcome))
-            .expression_attribute_values(":keep", n(keep_until.unix()))
-            .expression_attribute_values(":token", s(lease.token.clone()))
+            .update_expression(COMPLETE)
+            .condition_expression(HELD)
+            .set_expression_attribute_names(Some(completion_names()))
+            .set_expression_attribute_values(Some(completion_values(lease, outcome, keep_until)))
             .set_return_consumed_capacity(self.table.capacity())
             .send()
             .await;

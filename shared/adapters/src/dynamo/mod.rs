@@ -30,7 +30,7 @@ pub use erasure::{DynamoErasure, Erased};
 pub use idempotency::DynamoIdempotencyStore;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{DynamoPeople, Eligibility, SuppressionReason};
-pub use requests::{CreateOutcome, DynamoRequests, Transition, Transitioned};
+pub use requests::{Completion, CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardPosition};
 pub use stream::{Change, Page, Shard, StreamError, TableStream};

@@ -5,11 +5,13 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use nps_domain::idempotency::Lease;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::survey::{Locale, SurveyId};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
 
+use super::idempotency::completion_in_transaction;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, index, outbox_sort_key};
 use super::people::{NEXT_ELIGIBLE_AT, request_id_attr, transaction_request};
@@ -46,6 +48,15 @@ pub enum CreateOutcome {
     Throttled {
         until: Timestamp,
     },
+    /// The idempotency lease given lapsed and another delivery of the event holds it now.
+    LeaseLost,
+}
+
+/// The outcome of the event that made a request, stored with it in one transaction.
+pub struct Completion<'a> {
+    pub lease: &'a Lease,
+    pub outcome: &'a str,
+    pub keep_until: Timestamp,
 }
 
 /// The result of a transition that a claim guards.
@@ -92,12 +103,27 @@ impl DynamoRequests {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
+        self.create_completing(request, throttle_until, expires_at, now, None).await
+    }
+
+    /// [`Self::create`], completing the event's idempotency key in the same transaction when
+    /// `completion` is given: a holder that dies after the write leaves the key completed (a retry
+    /// is answered with this outcome), and a holder whose lease lapsed cannot write a second request.
+    pub async fn create_completing(
+        &self,
+        request: &SurveyRequest,
+        throttle_until: Option<Timestamp>,
+        expires_at: Timestamp,
+        now: Timestamp,
+        completion: Option<Completion<'_>>,
+    ) -> Result<CreateOutcome, StoreError> {
         #[derive(Clone, Copy, PartialEq)]
         enum Role {
             Request,
             Transaction,
             Throttle,
             Pointer,
+            Completion,
         }
         let put = |item: Item, condition: Option<&str>| {
             let mut put = Put::builder().table_name(self.table.name()).set_item(Some(item));
@@ -143,6 +169,12 @@ impl DynamoRequests {
         for (_, p) in &items {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
+        let mut roles: Vec<Role> = items.iter().map(|(role, _)| *role).collect();
+        if let Some(c) = completion {
+            let update = completion_in_transaction(self.table.name(), c.lease, c.outcome, c.keep_until)?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(update).build());
+            roles.push(Role::Completion);
+        }
         let err = match transaction.set_return_consumed_capacity(self.table.capacity()).send().await {
             Ok(out) => {
                 self.table.count(Units::Write, out.consumed_capacity());
@@ -155,12 +187,15 @@ impl DynamoRequests {
         };
         let reasons = cancelled.cancellation_reasons();
         let failed = |role: Role| {
-            items
+            roles
                 .iter()
-                .position(|(r, _)| *r == role)
+                .position(|r| *r == role)
                 .and_then(|i| reasons.get(i))
                 .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
         };
+        if failed(Role::Completion).is_some() {
+            return Ok(CreateOutcome::LeaseLost);
+        }
         if let Some(reason) = failed(Role::Transaction) {
             return Ok(CreateOutcome::DuplicateTransaction { request_id: reason.item().and_then(transaction_request) });
         }
@@ -168,6 +203,8 @@ impl DynamoRequests {
             let until = reason.item().map(|i| Attrs(i).time(NEXT_ELIGIBLE_AT)).transpose()?;
             return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
         }
+        // The SDK retries a transaction whose answer was lost with the same client request token,
+        // which DynamoDB answers as written: this request's own id never conflicts.
         if failed(Role::Request).is_some() {
             return Err(StoreError::Malformed(format!("request id {} already exists", request.id)));
         }

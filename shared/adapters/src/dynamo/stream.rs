@@ -11,8 +11,9 @@ use super::item::Item;
 use super::keys::attr;
 use super::store_error;
 
-/// Records read per call (DynamoDB's most).
-const PAGE_LIMIT: i32 = 1000;
+/// Records read per call (DynamoDB allows 1,000). A page's records with both images are the
+/// largest thing the aggregator holds; 250 keeps its memory low (BENCHMARKS.md).
+const PAGE_LIMIT: i32 = 250;
 
 #[derive(Debug, Clone)]
 pub struct TableStream {
