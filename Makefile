@@ -31,7 +31,7 @@ demo:
 	@[ -f .local/dev.env ] || { echo "make demo needs make dev running (in another shell)"; exit 1; }
 	@cargo build -q -p nps-local-stack
 	@set -a; . .local/dev.env; set +a; target/debug/nps-local-stack demo --name "$$NPS_TABLE"
-	@. .local/dev.env; echo "Now open $$NPS_DASHBOARD_URL (sign in with $$NPS_API_KEY; Last 90 days, by product) and the inbox $$NPS_INBOX_URL"
+	@. .local/dev.env; echo "Now open $$NPS_DASHBOARD_SIGNED_IN_URL (Last 90 days, by product) and the inbox $$NPS_INBOX_URL"
 
 # make test runs it too, with a fixed seed (smoke.sh); here against make dev, with a random one.
 openapi-check: install

@@ -320,3 +320,54 @@ async fn sign_in_is_checked_sessions_end_and_bad_filters_get_a_4xx() {
     assert!(keys.revoke(key_id, now).await.unwrap());
     assert!(body(&app.handle_at(with_session("/dashboard"), now).await).contains("Your session has ended"));
 }
+
+#[tokio::test]
+async fn a_sign_in_link_opens_a_session_once_valid_and_nothing_else() {
+    let now = noon_today();
+    let s = stack("dashboard-link", LINKS, &["product"]).await;
+    let keys = DynamoApiKeys::new(s.table.clone());
+    let (_, key) = keys.create(Scope::Read, "link", now).await.unwrap();
+    let app = s.api();
+    let local = [("host", "127.0.0.1:9000")];
+    let get = |uri: String, cookie: Option<&str>| {
+        let mut headers = local.to_vec();
+        if let Some(cookie) = cookie {
+            headers.push(("cookie", cookie));
+        }
+        call(Method::GET, &uri, &headers, "")
+    };
+    let link = keys.open_link(&key, Timestamp::from_unix(now.unix() + 600)).await.unwrap().unwrap();
+
+    // The link is traded for the session cookie, and the page is reloaded without it.
+    let answer = app.handle_at(get(format!("/dashboard?range=7&signin={link}"), None), now).await;
+    assert_eq!(answer.status(), StatusCode::SEE_OTHER, "{}", body(&answer));
+    assert_eq!(header(&answer, "location"), "dashboard");
+    assert_eq!(header(&answer, "referrer-policy"), "no-referrer");
+    let cookie = header(&answer, "set-cookie");
+    assert!(cookie.starts_with("nps_session=") && cookie.contains("Max-Age=43200; HttpOnly; SameSite=Strict"));
+    let session = cookie.split(';').next().unwrap().to_owned();
+    let page = app.handle_at(get("/dashboard".into(), Some(&session)), now).await;
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(body(&page).contains("svg class=\"trend\"") && !body(&page).contains("name=\"key\""));
+
+    // Refused, with the sign-in form and no cookie: an ended link, a forged one, a session token
+    // used as a link, a link used as the cookie, and any link once its key is revoked.
+    let session_token = session.trim_start_matches("nps_session=").to_owned();
+    let forged = format!("{}0", &link[..link.len() - 1]);
+    for (uri, at) in [
+        (format!("/dashboard?signin={link}"), Timestamp::from_unix(now.unix() + 600)),
+        (format!("/dashboard?signin={forged}"), now),
+        (format!("/dashboard?signin={session_token}"), now),
+        ("/dashboard?signin=x".to_owned(), now),
+    ] {
+        let answer = app.handle_at(get(uri.clone(), None), at).await;
+        assert_eq!(answer.status(), StatusCode::UNAUTHORIZED, "{uri}");
+        assert!(body(&answer).contains("This sign-in link has ended or is not valid"), "{uri}");
+        assert!(header(&answer, "set-cookie").is_empty(), "{uri}");
+    }
+    let as_cookie = app.handle_at(get("/dashboard".into(), Some(&format!("nps_session={link}"))), now).await;
+    assert!(body(&as_cookie).contains("Your session has ended"), "a link is not a session");
+    assert!(keys.revoke(&key[4..20], now).await.unwrap());
+    let revoked = app.handle_at(get(format!("/dashboard?signin={link}"), None), now).await;
+    assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
+}

@@ -83,6 +83,7 @@ NPS_TRIGGER_URL=$NPS_TRIGGER_URL
 NPS_CAPTURE_URL=$NPS_CAPTURE_URL
 NPS_API_URL=$NPS_API_URL
 NPS_DASHBOARD_URL=$NPS_API_URL/dashboard
+NPS_DASHBOARD_SIGNED_IN_URL=$NPS_API_URL/dashboard?signin=$NPS_DASHBOARD_SIGN_IN
 NPS_FUNCTIONS_URL=$functions
 $seeded
 $(cat "$secrets")
@@ -93,7 +94,8 @@ cat <<MSG
   The local stack is up (Ctrl-C stops it):
 
     Inbox (every email sent)   $NPS_INBOX_URL   (alerts go to $NPS_ALERT_EMAILS)
-    Dashboard                  $NPS_API_URL/dashboard   (sign in with the demo key $NPS_API_KEY)
+    Dashboard (signed in)      $NPS_API_URL/dashboard?signin=$NPS_DASHBOARD_SIGN_IN
+                               (the link works for 12 hours; or sign in at $NPS_API_URL/dashboard with the demo key)
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     Metrics API                curl -H "authorization: Bearer \$NPS_API_KEY" "$NPS_API_URL/v1/metrics?survey=default"
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE

@@ -97,8 +97,12 @@ async fn seed(table: Table, api_key: Option<String>) -> Result<()> {
         Some(key) if keys.verify(&key).await?.is_some() => key,
         _ => keys.create(Scope::Write, "make dev demo key", Timestamp::now()).await?.1,
     };
+    // The dashboard's sign-in link for the demo key (`/dashboard?signin=…`), for a working day.
+    let ends = Timestamp::now().plus(std::time::Duration::from_secs(12 * 3600));
+    let link = keys.open_link(&key, ends).await?.context("the demo key opens no link")?;
     println!("NPS_DEFAULT_SURVEY={id}");
     println!("NPS_API_KEY={key}");
+    println!("NPS_DASHBOARD_SIGN_IN={link}");
     println!("NPS_TABLE_STREAM_ARN={stream}");
     Ok(())
 }

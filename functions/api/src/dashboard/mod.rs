@@ -1,7 +1,9 @@
 //! `GET /dashboard`: the page ops and CX staff keep open. Server-rendered from the same reads as
 //! `/v1/metrics` and `/v1/responses`; no script, no external asset. Signing in (`POST /dashboard`)
 //! trades an API key for a session cookie (HttpOnly, SameSite=Strict, Secure outside localhost)
-//! holding a token that ends after 12 hours or with the key (adapters' `open_session`).
+//! holding a token that ends after 12 hours or with the key (adapters' `open_session`). A sign-in
+//! link (`?signin=<token>`, minted for a key by adapters' `open_link`; `make dev` prints one) does
+//! the same without typing the key, and is gone from the address bar once used.
 
 mod chart;
 mod page;
@@ -116,6 +118,8 @@ fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
                 }
                 q.group_by = Some(value.into_owned());
             }
+            // A sign-in link's token: checked by the page against the key it names.
+            "signin" => {}
             other => return Err(refused(other, "is not a filter of the dashboard")),
         }
     }
@@ -182,6 +186,23 @@ fn with_cookie(mut response: HttpResponse<Body>, cookie: &str) -> HttpResponse<B
     response
 }
 
+/// A redirect to `location` (relative to the page) that sets `cookie`.
+fn see_other(location: &str, cookie: &str) -> HttpResponse<Body> {
+    let mut response = html(StatusCode::SEE_OTHER, String::new());
+    if let Ok(location) = HeaderValue::from_str(location) {
+        response.headers_mut().insert(header::LOCATION, location);
+    }
+    with_cookie(response, cookie)
+}
+
+/// The `signin` parameter of a sign-in link, if given.
+fn sign_in_link(req: &Request) -> Option<String> {
+    let query = req.uri().query()?;
+    form_urlencoded::parse(query.as_bytes())
+        .find(|(name, value)| name == "signin" && !value.is_empty())
+        .map(|(_, v)| v.into_owned())
+}
+
 /// An error as the page shows it: the same status and message the JSON API would give.
 fn problem_page(e: ApiError) -> HttpResponse<Body> {
     let mut response = html(e.status, page::problem(&e.message));
@@ -210,6 +231,19 @@ impl App {
             Ok(q) => q,
             Err(e) => return problem_page(e),
         };
+        if let Some(link) = sign_in_link(req) {
+            let ends = Timestamp::from_unix(now.unix() + SESSION_SECONDS);
+            return match self.api_keys.session_from_link(&link, now, ends).await {
+                // To the page without the link's token, which the address bar then no longer shows.
+                Ok(Some(token)) => see_other(PAGE, &set_cookie(req, Some(&token))),
+                Ok(None) => {
+                    let page =
+                        page::sign_in(PAGE, Some("This sign-in link has ended or is not valid: sign in with a key."));
+                    html(StatusCode::UNAUTHORIZED, page)
+                }
+                Err(e) => problem_page(e.into()),
+            };
+        }
         let Some(token) = session_cookie(req) else {
             return html(StatusCode::OK, page::sign_in(&own_url(req), None));
         };
@@ -257,13 +291,7 @@ impl App {
             Ok(form) => form,
             Err(e) => return problem_page(e),
         };
-        let back = |cookie: String| {
-            let mut response = html(StatusCode::SEE_OTHER, String::new());
-            if let Ok(location) = HeaderValue::from_str(&own_url(req)) {
-                response.headers_mut().insert(header::LOCATION, location);
-            }
-            with_cookie(response, &cookie)
-        };
+        let back = |cookie: String| see_other(&own_url(req), &cookie);
         match form.get("action").map(String::as_str) {
             Some("sign-out") => back(set_cookie(req, None)),
             Some("sign-in") => {

@@ -80,11 +80,28 @@ fn parse_presented(presented: &str) -> Option<(&str, &str)> {
     (hex(id, 16) && hex(secret, 32)).then_some((id, secret))
 }
 
-/// The HMAC of a session of key `id` ending at `expires`, keyed with the key's stored secret hash.
-fn session_mac(secret_sha256: &str, id: &str, expires: i64) -> String {
+/// What a signed token opens: a dashboard session (the cookie), or a sign-in link that trades
+/// itself for one. Each is signed for its purpose, so neither passes for the other.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Purpose {
+    Session,
+    Link,
+}
+
+/// The HMAC of a token of key `id` ending at `expires`, keyed with the key's stored secret hash.
+fn session_mac(purpose: Purpose, secret_sha256: &str, id: &str, expires: i64) -> String {
+    let label = match purpose {
+        Purpose::Session => "dashboard-session",
+        Purpose::Link => "dashboard-link",
+    };
     let mut mac = hmac_sha256(secret_sha256.as_bytes());
-    mac.update(format!("dashboard-session|{id}|{expires}").as_bytes());
+    mac.update(format!("{label}|{id}|{expires}").as_bytes());
     hex::encode(mac.finalize().into_bytes())
+}
+
+/// `<key id>.<expiry>.<mac>`.
+fn signed(purpose: Purpose, secret_sha256: &str, id: &str, expires: Timestamp) -> String {
+    format!("{id}.{}.{}", expires.unix(), session_mac(purpose, secret_sha256, id, expires.unix()))
 }
 
 /// Splits `<16 hex>.<digits>.<64 hex>`; anything else is not a session.
@@ -147,26 +164,54 @@ impl DynamoApiKeys {
         expires: Timestamp,
     ) -> Result<Option<(ApiKey, String)>, StoreError> {
         let Some((key, secret_sha256)) = self.live(presented).await? else { return Ok(None) };
-        let mac = session_mac(&secret_sha256, &key.id, expires.unix());
-        let token = format!("{}.{}.{mac}", key.id, expires.unix());
+        let token = signed(Purpose::Session, &secret_sha256, &key.id, expires);
         Ok(Some((key, token)))
+    }
+
+    /// A sign-in link token for `presented`, valid until `expires`, if it is a live key: it opens a
+    /// session once presented to the dashboard, and nothing else.
+    pub async fn open_link(&self, presented: &str, expires: Timestamp) -> Result<Option<String>, StoreError> {
+        let Some((key, secret_sha256)) = self.live(presented).await? else { return Ok(None) };
+        Ok(Some(signed(Purpose::Link, &secret_sha256, &key.id, expires)))
     }
 
     /// The key behind a session token, if the token is ours, has not ended and its key is live.
     pub async fn verify_session(&self, token: &str, now: Timestamp) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.verified(Purpose::Session, token, now).await?.map(|(key, _)| key))
+    }
+
+    /// A session token ending at `expires` for the key behind a sign-in `link`, if the link is
+    /// ours, has not ended and its key is live.
+    pub async fn session_from_link(
+        &self,
+        link: &str,
+        now: Timestamp,
+        expires: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        let verified = self.verified(Purpose::Link, link, now).await?;
+        Ok(verified.map(|(key, secret_sha256)| signed(Purpose::Session, &secret_sha256, &key.id, expires)))
+    }
+
+    async fn verified(
+        &self,
+        purpose: Purpose,
+        token: &str,
+        now: Timestamp,
+    ) -> Result<Option<(ApiKey, String)>, StoreError> {
         let Some((id, expires, mac)) = parse_session(token) else { return Ok(None) };
         if expires <= now.unix() {
             return Ok(None);
         }
         let Some(item) = self.table.get(ItemKey::api_key(id), false).await? else { return Ok(None) };
         let a = Attrs(&item);
-        let expected = session_mac(a.s(SECRET_SHA256)?, id, expires);
+        let stored = a.s(SECRET_SHA256)?;
+        let expected = session_mac(purpose, stored, id, expires);
         let matches: bool = expected.as_bytes().ct_eq(mac.to_ascii_lowercase().as_bytes()).into();
         if !matches || a.opt_n(REVOKED_AT)?.is_some() {
             return Ok(None);
         }
         let scope = Scope::parse(a.s(SCOPE)?).ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?;
-        Ok(Some(ApiKey { id: id.to_owned(), scope }))
+        Ok(Some((ApiKey { id: id.to_owned(), scope }, stored.to_owned())))
     }
 
     /// Every key, live or revoked, without its secret (only a hash of it is stored).
