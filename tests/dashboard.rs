@@ -353,7 +353,8 @@ async fn a_sign_in_link_opens_a_session_once_valid_and_nothing_else() {
     // Refused, with the sign-in form and no cookie: an ended link, a forged one, a session token
     // used as a link, a link used as the cookie, and any link once its key is revoked.
     let session_token = session.trim_start_matches("nps_session=").to_owned();
-    let forged = format!("{}0", &link[..link.len() - 1]);
+    let last = if link.ends_with('0') { '1' } else { '0' };
+    let forged = format!("{}{last}", &link[..link.len() - 1]);
     for (uri, at) in [
         (format!("/dashboard?signin={link}"), Timestamp::from_unix(now.unix() + 600)),
         (format!("/dashboard?signin={forged}"), now),
