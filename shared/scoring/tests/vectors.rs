@@ -1,5 +1,7 @@
-//! Every case of the methodology's test vectors, read from the shared file at test time, so a
-//! changed expectation there fails here.
+//! Every case of the NPS test vectors (`tests/data/nps-vectors.json`, kept in this repository;
+//! docs/methodology.md explains them), so a changed expectation there fails here. Where the
+//! project's reference copy sits beside the repository (`../shared/testdata`), the kept copy must
+//! equal it; a clone on its own needs nothing beside it.
 
 use std::path::PathBuf;
 
@@ -27,19 +29,20 @@ struct Case {
     adjusted_wald_margin: Option<f64>,
 }
 
-/// `NPS_VECTORS` overrides; otherwise the methodology's own file beside the repository.
+fn kept_copy() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/nps-vectors.json")
+}
+
+/// `NPS_VECTORS` overrides; otherwise the copy kept in the repository.
 fn vectors_path() -> PathBuf {
-    std::env::var_os("NPS_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/nps-vectors.json"))
+    std::env::var_os("NPS_VECTORS").map(PathBuf::from).unwrap_or_else(kept_copy)
 }
 
 fn load() -> Vec<Case> {
     let path = vectors_path();
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
         panic!(
-            "cannot read the NPS test vectors at {} ({e}); they live in shared/testdata beside this \
-             repository, or set NPS_VECTORS to their path",
+            "cannot read the NPS test vectors at {} ({e}); they are kept in shared/scoring/tests/data",
             path.display()
         )
     });
@@ -92,4 +95,13 @@ fn the_vector_file_covers_the_published_examples() {
     for expected in ["textbook exercise", "vendor doc example A", "vendor doc example B", "empty"] {
         assert!(names.iter().any(|n| n == expected), "missing case {expected:?} in {names:?}");
     }
+}
+
+#[test]
+fn the_kept_copy_equals_the_reference_where_it_exists() {
+    let reference = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/testdata/nps-vectors.json");
+    let Ok(text) = std::fs::read_to_string(&reference) else { return };
+    let parse = |t: &str| serde_json::from_str::<serde_json::Value>(t).expect("the vectors parse");
+    let kept = std::fs::read_to_string(kept_copy()).expect("the kept copy is readable");
+    assert_eq!(parse(&kept), parse(&text), "tests/data/nps-vectors.json differs from {}", reference.display());
 }
