@@ -258,20 +258,35 @@ async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
         None => assert!(comparison["delta"].is_null()),
     }
 
-    // eNPS: the kind alone combines its surveys; the small team is withheld, the big one shown.
+    // eNPS: the kind alone combines its surveys; only settled months with 5 answers or more count
+    // (tests/enps_anonymity.rs tries the attacks on these rules).
     let whole = day_of(Timestamp::from_unix(START));
-    let all_days = format!("since={whole}&until={}", day_of(Timestamp::from_unix(START + DAYS * 86_400)));
-    let got = api.ok(&format!("kind=enps&{all_days}&group_by=team")).await;
+    let today = day_of(Timestamp::from_unix(START + DAYS * 86_400));
+    let got = api.ok(&format!("kind=enps&since={whole}&until={today}")).await;
     assert_eq!(got["surveys"], json!(["staff"]));
-    assert_figures("eNPS total", &got, &expected(&raw, survey("staff")));
-    let groups: BTreeMap<&str, &Value> =
-        got["groups"].as_array().unwrap().iter().map(|g| (g["value"].as_str().unwrap(), g)).collect();
-    assert_figures("eNPS big team", groups["big"], &expected(&raw, |r| property("team", "big".into())(r)));
-    assert_eq!(groups["small"]["withheld"], json!(true));
-    assert!(groups["small"]["n"].is_null() && groups["small"]["nps"].is_null(), "{}", groups["small"]);
-    let got = api.ok(&format!("survey=staff&{all_days}&segment.team=small&granularity=month")).await;
-    assert_eq!(got["withheld"], json!(true));
-    assert!(got["series"].as_array().unwrap().iter().all(|b| b["withheld"] == json!(true) && b["nps"].is_null()));
+    let month_of = |d: Date| (d.year(), d.month());
+    let mut by_month: BTreeMap<(i32, time::Month), usize> = BTreeMap::new();
+    for r in raw.iter().filter(|r| survey("staff")(r) && r.score.is_some()) {
+        *by_month.entry(month_of(day_of(r.created_at))).or_default() += 1;
+    }
+    // A month settles 8 days after it ends (the change window and a day).
+    let month_end = |d: Date| {
+        let (year, month) =
+            if d.month() == time::Month::December { (d.year() + 1, 1) } else { (d.year(), d.month() as u8 + 1) };
+        Date::from_calendar_date(year, time::Month::try_from(month).unwrap(), 1).unwrap() - Duration::days(1)
+    };
+    let settled = |d: Date| month_end(d) + Duration::days(8) < today;
+    let shown = |r: &Response| {
+        survey("staff")(r) && settled(day_of(r.created_at)) && by_month[&month_of(day_of(r.created_at))] >= 5
+    };
+    if raw.iter().any(|r| shown(r) && r.score.is_some()) {
+        let (want, _) = expected(&raw, shown);
+        assert_eq!((got["n"].clone(), got["withheld"].clone()), (json!(want.n), json!(false)), "{got}");
+        assert_eq!(got["nps_rounded"], json!(want.nps_rounded));
+    } else {
+        assert_eq!((got["withheld"].clone(), got["n"].clone()), (json!(true), Value::Null), "{got}");
+    }
+    assert!(got["unconfirmed_count"].is_null(), "no single act is shown");
 }
 
 #[tokio::test]

@@ -128,10 +128,8 @@ async fn an_erased_person_leaves_no_address_and_the_same_metrics() {
     let path = format!("/v1/people/{}", kim.to_uppercase().replace('@', "%40"));
     let (status, erased) = call(&s, Method::DELETE, &path, &write).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{erased}");
-    assert_eq!(erased["removed"]["survey_requests"], json!(2), "{erased}");
-    assert_eq!(erased["removed"]["response_identities"], json!(2), "{erased}");
-    assert!(erased["removed"]["notifications"].as_u64().unwrap() >= 2, "the alert and the event: {erased}");
-    assert_eq!(erased["complete"], json!(true));
+    // What was removed is checked in the table below; the answer says nothing of it (docs/enps.md).
+    assert_eq!(erased, json!({"status": "erased", "complete": true}));
 
     let person = PersonId::derive(&PersonKey::new(support::PERSON_KEY).unwrap(), &EmailAddress::parse(&kim).unwrap());
     let (address, id) = (kim.to_lowercase(), person.to_string());
@@ -174,13 +172,9 @@ async fn an_erased_person_leaves_no_address_and_the_same_metrics() {
     let lee_response = DynamoResponses::new(s.table.clone()).get(lee_id).await.unwrap().unwrap();
     assert!(lee_response.person_id.is_some(), "Lee keeps their identity");
 
-    // Idempotent: a repeat removes nothing.
+    // Idempotent: a repeat removes nothing, and answers as the first did.
     let (status, repeat) = call(&s, Method::DELETE, &path, &write).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(
-        repeat,
-        json!({"removed": {"survey_requests": 0, "response_identities": 0, "markers": 0, "notifications": 0}, "complete": true})
-    );
+    assert_eq!((status, repeat), (StatusCode::ACCEPTED, erased));
 
     // Bad input is a clear 4xx.
     for (method, path, key, want) in [

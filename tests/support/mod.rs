@@ -96,6 +96,11 @@ pub async fn enps_survey(s: &Stack, id: &str, segments: &[&str]) {
     put_survey(&s.table, id, SurveyKind::Enps, "people", segments).await;
 }
 
+/// A relationship survey `id` segmented by `segments`, beside the `default` one.
+pub async fn relationship_survey(s: &Stack, id: &str, segments: &[&str]) {
+    put_survey(&s.table, id, SurveyKind::Relationship, "accounts", segments).await;
+}
+
 /// A Journey Shop survey without throttle, delay or reminder, sent from `<mailbox>@journey.example`.
 async fn put_survey(table: &Table, id: &str, kind: SurveyKind, mailbox: &str, segments: &[&str]) {
     DynamoSurveys::new(table.clone())

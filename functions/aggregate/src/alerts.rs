@@ -11,6 +11,7 @@ use nps_adapters::ses::SesMailer;
 use nps_domain::alert::{self, Alert, BASELINE_DAYS, RECENT_DAYS};
 use nps_domain::mail::{MailError, Mailer};
 use nps_domain::rollup::{ALL, Counts, day};
+use nps_domain::survey::SurveyKind;
 use nps_domain::{EmailAddress, StoreError, Timestamp};
 
 use crate::erased::person_erased;
@@ -133,7 +134,9 @@ impl Alerting {
         let (recent_since, recent_until) = (at(RECENT_DAYS - 1), at(0));
         let (baseline_since, baseline_until) = (at(RECENT_DAYS + BASELINE_DAYS - 1), at(RECENT_DAYS));
         let mut raised = 0;
-        for survey in self.surveys.list().await? {
+        // Not eNPS: windows that slide a day at a time would subtract to one day's answers
+        // (docs/enps.md); eNPS is read by settled month.
+        for survey in self.surveys.list().await?.into_iter().filter(|s| s.kind != SurveyKind::Enps) {
             let mut rollup_values = vec![(ALL.to_owned(), ALL.to_owned())];
             for (dimension, values) in rollups.segment_values(generation, &survey.id).await? {
                 rollup_values.extend(values.into_iter().map(|v| (dimension.clone(), v)));

@@ -46,14 +46,18 @@ pub struct EventData {
     pub created_at: Timestamp,
     pub updated_at: Timestamp,
     pub person_properties: BTreeMap<String, String>,
-    /// The person's email, for the CRM; `null` for eNPS (anonymous) or once the person is erased.
+    /// The person's email, for the CRM; `null` once the person is erased.
     #[serde(default)]
     pub email: Option<String>,
 }
 
-/// The event a change to a response makes: a new confirmed version.
+/// The event a change to a response makes: a new confirmed version. None for eNPS: an event per
+/// answer, with its time and properties, is the listing eNPS never gives (docs/enps.md).
 pub fn event(old: Option<&Response>, new: &Response, now: Timestamp) -> Option<ResponseEvent> {
     let score = new.score?;
+    if new.kind == SurveyKind::Enps {
+        return None;
+    }
     if old.is_some_and(|o| o.version == new.version) {
         return None;
     }
@@ -130,8 +134,7 @@ impl ResponseWebhooks {
                 return Ok(Delivery::Failed);
             }
         };
-        if event.data.survey_type != SurveyKind::Enps
-            && let Some(id) = RequestId::parse(&event.data.id)
+        if let Some(id) = RequestId::parse(&event.data.id)
             && let Some(request) = self.requests.get(id).await?
         {
             event.data.email = Some(request.email.as_str().to_owned());
@@ -177,5 +180,8 @@ mod tests {
         let changed = response(2, Some(10));
         let e = event(Some(&first), &changed, now).expect("a change");
         assert_eq!((e.kind.as_str(), e.data.version), ("response.updated", 2));
+        let mut anonymous = first.clone();
+        anonymous.kind = SurveyKind::Enps;
+        assert!(event(Some(&click), &anonymous, now).is_none(), "eNPS answers raise no event");
     }
 }

@@ -5,6 +5,7 @@
 
 mod csv;
 mod dashboard;
+mod enps;
 pub mod metrics;
 mod people;
 mod responses;
@@ -47,7 +48,13 @@ pub struct App {
     erasure: DynamoErasure,
     /// Hashes an address to the person id (erasure); the function always has it.
     person_key: Option<PersonKey>,
+    /// Days after its end before an eNPS month is shown: every answer in it is final by then
+    /// (docs/enps.md).
+    enps_settle_days: i64,
 }
+
+/// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
+pub const DEFAULT_CHANGE_WINDOW_DAYS: i64 = 7;
 
 impl App {
     pub fn new(table: Table) -> Self {
@@ -59,7 +66,14 @@ impl App {
             requests: DynamoRequests::new(table.clone()),
             erasure: DynamoErasure::new(table),
             person_key: None,
+            enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
         }
+    }
+
+    /// The change window capture enforces: an eNPS month settles a day after it has passed.
+    pub fn with_change_window_days(mut self, days: i64) -> Self {
+        self.enps_settle_days = days.saturating_add(1);
+        self
     }
 
     /// Enables `DELETE /v1/people/{email}`, which needs the deployment's person key.

@@ -15,8 +15,15 @@ async fn main() -> Result<(), Error> {
     let table = Env.required("NPS_TABLE")?;
     let person_key = PersonKey::new(&Env.required("NPS_PERSON_KEY")?)
         .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
+    let change_window = Env.days_or(
+        "NPS_CHANGE_WINDOW_DAYS",
+        std::time::Duration::from_secs(api::DEFAULT_CHANGE_WINDOW_DAYS.unsigned_abs() * 86_400),
+    )?;
     let sdk = load_sdk_config().await;
-    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table)).with_person_key(person_key));
+    let app = App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+        .with_person_key(person_key)
+        .with_change_window_days(i64::try_from(change_window.as_secs() / 86_400).unwrap_or(i64::MAX));
+    let app = Arc::new(app);
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();
         async move { Ok::<_, Error>(app.handle(req).await) }

@@ -3,7 +3,6 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Response};
-use nps_adapters::dynamo::Erased;
 use nps_domain::Timestamp;
 use nps_domain::email::EmailAddress;
 use nps_domain::person::PersonId;
@@ -25,33 +24,16 @@ impl App {
         })?;
         let erased = self.erasure.erase(&PersonId::derive(key, &email), now).await?;
         tracing::info!(?erased, "person erased");
-        json_of(StatusCode::ACCEPTED, &answer(&erased))
+        // The same answer whether the address was ever surveyed or answered: what was removed is
+        // in the log (counts only), so the answer tells no key holder whether an employee answered.
+        json_of(StatusCode::ACCEPTED, &Answer { status: "erased", complete: erased.complete })
     }
 }
 
 /// The answer, fields in this order.
 #[derive(Serialize)]
 struct Answer {
-    removed: Removed,
+    status: &'static str,
+    /// `false`: more is left (over 25 survey requests); call again.
     complete: bool,
-}
-
-#[derive(Serialize)]
-struct Removed {
-    survey_requests: usize,
-    response_identities: usize,
-    markers: usize,
-    notifications: usize,
-}
-
-fn answer(e: &Erased) -> Answer {
-    Answer {
-        removed: Removed {
-            survey_requests: e.survey_requests,
-            response_identities: e.responses,
-            markers: e.markers,
-            notifications: e.notifications,
-        },
-        complete: e.complete,
-    }
 }

@@ -21,7 +21,7 @@ use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime};
 
 use crate::App;
-use crate::metrics::query::{MAX_QUERY_LEN, format_day, stored_day};
+use crate::metrics::query::{MAX_QUERY_LEN, format_day, parse_day, stored_day};
 
 /// Default and largest page of the JSON list.
 const DEFAULT_PER_PAGE: usize = 20;
@@ -120,7 +120,7 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
         if !seen.insert(name.to_owned()) {
             return Err(invalid(name, "is given more than once"));
         }
-        let day = |v: &str| stored_day(v).ok_or_else(|| invalid(name, "must be a date, YYYY-MM-DD (UTC)"));
+        let day = |v: &str| parse_day(name, v).map_err(|e| ApiError::invalid(e.to_string()));
         match name {
             "survey" => survey = Some(SurveyId::parse(value).map_err(|e| invalid(name, e))?),
             "since" => since = Some(day(value)?),
@@ -358,12 +358,9 @@ impl App {
         Ok(Listed { responses: merged.into_iter().map(|(_, r)| r).collect(), last, exhausted })
     }
 
-    /// The people behind `responses` (never for eNPS; `None` once erased).
+    /// The people behind `responses` (`None` once erased).
     async fn people(&self, responses: &[Response]) -> Result<Vec<Option<Person>>, StoreError> {
         try_join_all(responses.iter().map(|r| async move {
-            if r.kind == SurveyKind::Enps {
-                return Ok(None);
-            }
             let request: Option<SurveyRequest> = self.requests.get(r.request_id).await?;
             Ok(request.map(|q| Person { email: q.email.as_str().to_owned(), name: q.name.clone() }))
         }))
@@ -452,9 +449,21 @@ impl App {
         let surveys = match &q.survey {
             Some(id) => {
                 let survey = self.surveys.get(id).await?;
-                vec![survey.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))?]
+                let survey = survey.ok_or_else(|| invalid("survey", format!("no survey with id {id}")))?;
+                if survey.kind == SurveyKind::Enps {
+                    return Err(ApiError::new(
+                        StatusCode::FORBIDDEN,
+                        "anonymous_survey",
+                        format!(
+                            "survey {id} is an eNPS survey: its answers are never listed one by one; read \
+                             /v1/metrics and the dashboard's comments (docs/enps.md)"
+                        ),
+                    ));
+                }
+                vec![survey]
             }
-            None => self.surveys.list().await?,
+            // Every survey's responses, but never an eNPS survey's (docs/enps.md).
+            None => self.surveys.list().await?.into_iter().filter(|s| s.kind != SurveyKind::Enps).collect(),
         };
         Ok((q, surveys))
     }
@@ -526,6 +535,8 @@ mod tests {
         assert_eq!(refused("survey=s&cursor=nope"), "cursor");
         assert_eq!(refused("survey=s&expand=everything"), "expand");
         assert_eq!(refused("survey=s&since=2026-12-01"), "since");
+        assert_eq!(refused("survey=s&until=9999-12-31"), "until");
+        assert_eq!(refused("survey=s&until=-9999-01-01"), "until");
         assert_eq!(refused("survey=s&segment.a=1&segment.b=2"), "segment.b");
         assert_eq!(refused("survey=s&order=desc"), "order");
         let old = Cursor { month: "2020-01".into(), after: "01577836800#01KAQ2V5Y0P7F1X6T3ZC9M4N8B".into() };

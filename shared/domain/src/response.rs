@@ -237,7 +237,8 @@ impl Response {
 
     /// A person's answer. The last confirmed answer wins until `window` after the first one;
     /// confirming the same answer again changes nothing (a double submit is not a new version).
-    /// Returns whether anything changed.
+    /// An eNPS answer closes `window` after its first click (the day it counts on), so a month's
+    /// figures are final once it is that long past (docs/enps.md). Returns whether anything changed.
     pub fn confirm(
         &mut self,
         score: Score,
@@ -245,7 +246,8 @@ impl Response {
         now: Timestamp,
         window: Duration,
     ) -> Result<bool, ConfirmError> {
-        if self.first_confirmed_at.is_some_and(|first| now > first.plus(window)) {
+        let opened = if self.kind == SurveyKind::Enps { Some(self.created_at) } else { self.first_confirmed_at };
+        if opened.is_some_and(|first| now > first.plus(window)) {
             return Err(ConfirmError::WindowClosed);
         }
         if self.score == Some(score) && self.comment == comment {
@@ -376,6 +378,18 @@ mod tests {
             Ok(true)
         );
         assert!(r.confirmed() && r.suspected_bot(), "counted, and still reported with its evidence");
+    }
+
+    #[test]
+    fn an_enps_answer_closes_a_window_after_its_first_click() {
+        let now = Timestamp::from_unix(1_795_392_000);
+        let day = Duration::from_secs(86_400);
+        let mut r = Response::new(&request(now), SurveyKind::Enps, now);
+        let late = now.plus(Duration::from_secs(86_400 + 1));
+        assert_eq!(r.confirm(score(9), None, late, day), Err(ConfirmError::WindowClosed), "even a first answer");
+        assert_eq!(r.confirm(score(9), None, now.plus(Duration::from_secs(3600)), day), Ok(true));
+        let mut t = Response::new(&request(now), SurveyKind::Transactional, now);
+        assert_eq!(t.confirm(score(9), None, late, day), Ok(true), "other kinds: from the first answer");
     }
 
     #[test]

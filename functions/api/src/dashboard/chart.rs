@@ -203,7 +203,7 @@ mod tests {
     use nps_domain::rollup::Counts;
 
     fn bucket(day: &str, scores: [i64; 11]) -> Bucket {
-        let figures = summarise(&Counts { scores, ..Counts::default() }, false).unwrap().figures;
+        let figures = summarise(&Counts { scores, ..Counts::default() }).unwrap().figures;
         Bucket { start: day.into(), end: day.into(), figures }
     }
 

@@ -20,7 +20,6 @@ use nps_http::ApiError;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::App;
-use crate::metrics::figures::ENPS_MIN_ANSWERS;
 use crate::metrics::query::{MAX_QUERY_LEN, format_day};
 use crate::metrics::{MAX_GROUPS, Metrics};
 use page::{Breakdown, View};
@@ -44,9 +43,14 @@ const SESSION_SECONDS: i64 = 12 * 3600;
 const MAX_FORM_BYTES: usize = 2048;
 const MAX_KEY_CHARS: usize = 200;
 
-/// Something shown, or withheld to keep eNPS answers anonymous.
-pub enum Shown<T> {
-    Shown(T),
+/// The comments the page shows.
+pub enum Comments {
+    /// The newest, with their day, score and segment.
+    Latest(Vec<Comment>),
+    /// eNPS: one settled month's comments, as a batch of at least 5 texts sorted by their text, with
+    /// nothing that says who, when or what score (docs/enps.md).
+    Batch { month: String, texts: Vec<String> },
+    /// eNPS: no month in the range has a batch to show.
     Withheld,
 }
 
@@ -330,8 +334,14 @@ impl App {
             q.group_by = None;
         }
         let group_by = q.group_by.clone().or_else(|| survey.segment_properties.first().cloned());
-        let (until, granularity) =
-            (today(now), RANGES.iter().find(|r| r.0 == q.range_days).map_or("day", |(_, _, g)| *g));
+        let enps = survey.kind == SurveyKind::Enps;
+        let granularity = match RANGES.iter().find(|r| r.0 == q.range_days) {
+            // eNPS figures are by calendar month only (docs/enps.md).
+            _ if enps => "month",
+            Some((_, _, g)) => *g,
+            None => "day",
+        };
+        let until = today(now);
         let since = until - Duration::days(q.range_days - 1);
 
         let generation = self.rollups.checkpoint().await?.generation;
@@ -350,7 +360,15 @@ impl App {
                     None => Ok(None),
                 }
             },
-            async { self.latest_comments(survey, since, until, q.segment.as_ref()).await.map_err(ApiError::from) },
+            async {
+                if enps {
+                    let batch = self.enps_comments(&survey.id, since, until, today(now)).await?;
+                    Ok(batch.map_or(Comments::Withheld, |(month, texts)| Comments::Batch { month, texts }))
+                } else {
+                    let latest = self.latest_comments(survey, since, until, q.segment.as_ref()).await?;
+                    Ok::<_, ApiError>(Comments::Latest(latest))
+                }
+            },
         )
         .await?;
         let groups = groups.and_then(|m: Metrics| m.groups).unwrap_or_default();
@@ -359,9 +377,6 @@ impl App {
             Some(_) if value_count > MAX_GROUPS => Breakdown::TooMany(value_count),
             Some(_) => Breakdown::Groups(&groups),
         };
-        // eNPS comments are shown only where the figures are, and from 5 answers on.
-        let few = metrics.figures.n.is_none_or(|n| n < ENPS_MIN_ANSWERS);
-        let comments = if survey.kind == SurveyKind::Enps && few { Shown::Withheld } else { Shown::Shown(comments) };
         Ok(page::dashboard(&View {
             surveys: &surveys,
             survey,
@@ -407,8 +422,7 @@ impl App {
                         score: score.value(),
                         category: crate::responses::category_name(score.category()),
                         text: comment.as_str().to_owned(),
-                        // eNPS answers are anonymous: no property that could single someone out.
-                        properties: if r.kind == SurveyKind::Enps { BTreeMap::new() } else { r.properties },
+                        properties: r.properties,
                     });
                 }
                 match page.last {

@@ -13,7 +13,7 @@ use nps_domain::survey::Survey;
 use sha2::{Digest, Sha256};
 
 use super::chart;
-use super::{PAGE, RANGES, Shown};
+use super::{Comments, PAGE, RANGES};
 use crate::metrics::figures::Figures;
 use crate::metrics::{Group, Metrics};
 
@@ -141,7 +141,7 @@ pub struct View<'a> {
     pub segment_values: &'a BTreeMap<String, BTreeSet<String>>,
     pub metrics: &'a Metrics,
     pub breakdown: Breakdown<'a>,
-    pub comments: &'a Shown<Vec<super::Comment>>,
+    pub comments: &'a Comments,
     /// Filters that did not apply to this survey, said on the page.
     pub notes: &'a [String],
 }
@@ -235,7 +235,7 @@ fn headline(out: &mut String, v: &View) {
         esc(&scope)
     );
     if f.withheld {
-        out.push_str("<p class=\"score\">–</p><p>Withheld: fewer than 5 answers in this segment (eNPS).</p></section>");
+        out.push_str("<p class=\"score\">–</p><p>Withheld: eNPS figures count settled months with at least 5 answers only (docs/enps.md).</p></section>");
         return;
     }
     match (f.nps, f.nps_rounded) {
@@ -367,11 +367,28 @@ fn breakdown(out: &mut String, v: &View) {
 }
 
 fn comments(out: &mut String, v: &View) {
-    out.push_str("<section class=\"wide\"><h2>Latest comments</h2>");
     match v.comments {
-        Shown::Withheld => out.push_str("<p>Withheld: fewer than 5 answers (eNPS comments stay anonymous).</p>"),
-        Shown::Shown(list) if list.is_empty() => out.push_str("<p>No comments in this period.</p>"),
-        Shown::Shown(list) => {
+        Comments::Withheld => out.push_str(
+            "<section class=\"wide\"><h2>Comments</h2><p>Withheld: eNPS comments are shown a settled month at a \
+             time, and only where it holds at least 5 (they stay anonymous).</p>",
+        ),
+        Comments::Batch { month, texts } => {
+            let _ = write!(
+                out,
+                "<section class=\"wide\"><h2>Comments of {}</h2><p class=\"muted\">Sorted by their text, \
+                 without scores or dates: eNPS answers stay anonymous.</p><ul class=\"comments\">",
+                esc(month)
+            );
+            for text in texts {
+                let _ = write!(out, "<li><p class=\"comment\">{}</p></li>", esc(text));
+            }
+            out.push_str("</ul>");
+        }
+        Comments::Latest(list) if list.is_empty() => {
+            out.push_str("<section class=\"wide\"><h2>Latest comments</h2><p>No comments in this period.</p>")
+        }
+        Comments::Latest(list) => {
+            out.push_str("<section class=\"wide\"><h2>Latest comments</h2>");
             out.push_str("<ul class=\"comments\">");
             for c in list {
                 let properties: Vec<String> = c.properties.iter().map(|(k, v)| format!("{k}: {v}")).collect();

@@ -6,13 +6,10 @@ use nps_domain::rollup::Counts;
 use nps_scoring::{Comparison, Summary, compare};
 use serde::Serialize;
 
-/// eNPS answers under a segment are shown only from this many on (methodology.md's k).
-pub const ENPS_MIN_ANSWERS: u64 = 5;
-
 /// Every figure of one set of counts. All `null` when withheld; the undefined ones (n = 0) `null`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Figures {
-    /// An eNPS segment with fewer than 5 answers: nothing about it is shown.
+    /// eNPS: no settled month with enough answers stands behind it (docs/enps.md); nothing is shown.
     pub withheld: bool,
     pub n: Option<u64>,
     /// The same as `n`: confirmed answers.
@@ -57,13 +54,10 @@ fn count(v: i64) -> Result<u64, Damaged> {
     u64::try_from(v).map_err(|_| Damaged)
 }
 
-/// The figures of `counts`; withheld when `small_group_withheld` and fewer than 5 answers.
-pub fn summarise(counts: &Counts, small_group_withheld: bool) -> Result<Summarised, Damaged> {
+/// The figures of `counts`.
+pub fn summarise(counts: &Counts) -> Result<Summarised, Damaged> {
     let histogram = counts.histogram().ok_or(Damaged)?;
     let (sent, unconfirmed, bots) = (count(counts.sent)?, count(counts.unconfirmed)?, count(counts.suspected_bot)?);
-    if small_group_withheld && histogram.n() < ENPS_MIN_ANSWERS {
-        return Ok(Summarised { figures: withheld(), summary: None });
-    }
     let s = Summary::of(&histogram);
     let interval = s.adjusted_wald;
     let figures = Figures {
@@ -89,6 +83,23 @@ pub fn summarise(counts: &Counts, small_group_withheld: bool) -> Result<Summaris
         suspected_bot_count: Some(bots),
     };
     Ok(Summarised { figures, summary: Some(s) })
+}
+
+/// eNPS figures of the shown cells' `counts` (`None`: none shown): withheld without answers.
+/// Clicks that were never confirmed and suspected bots are never shown (each is one person's act);
+/// the surveys sent only for a whole survey (`with_sent`), not for a segment of it.
+pub fn summarise_anonymous(counts: Option<&Counts>, with_sent: bool) -> Result<Summarised, Damaged> {
+    let Some(counts) = counts else { return Ok(Summarised { figures: withheld(), summary: None }) };
+    let mut s = summarise(counts)?;
+    if s.figures.n.is_none_or(|n| n == 0) {
+        return Ok(Summarised { figures: withheld(), summary: None });
+    }
+    let f = &mut s.figures;
+    (f.unconfirmed_count, f.suspected_bot_count) = (None, None);
+    if !with_sent {
+        (f.sent_count, f.response_rate) = (None, None);
+    }
+    Ok(s)
 }
 
 fn withheld() -> Figures {
@@ -133,7 +144,7 @@ mod tests {
     fn figures_are_the_scoring_crates_with_the_adjusted_wald_interval() {
         // methodology.md, vendor doc example B: P 8, Pa 2, D 3.
         let c = counts([3, 0, 0, 0, 0, 0, 0, 2, 0, 0, 8], 26);
-        let f = summarise(&c, false).unwrap().figures;
+        let f = summarise(&c).unwrap().figures;
         assert_eq!((f.n, f.promoter_count, f.passive_count, f.detractor_count), (Some(13), Some(8), Some(2), Some(3)));
         assert!((f.nps.unwrap() - 38.4615).abs() < 1e-4);
         assert_eq!(f.nps_rounded, Some(38));
@@ -146,30 +157,35 @@ mod tests {
 
     #[test]
     fn no_answers_give_nulls_not_zeros() {
-        let f = summarise(&Counts::default(), false).unwrap().figures;
+        let f = summarise(&Counts::default()).unwrap().figures;
         assert_eq!((f.n, f.nps, f.ci_low, f.mean_score, f.response_rate), (Some(0), None, None, None, None));
         assert!(!f.withheld);
     }
 
     #[test]
-    fn small_enps_groups_are_withheld_entirely() {
-        let four = counts([0, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2], 10);
-        let s = summarise(&four, true).unwrap();
-        assert_eq!(s.figures, withheld());
-        assert!(s.summary.is_none());
+    fn anonymous_figures_show_no_single_act() {
+        let none = summarise_anonymous(None, true).unwrap();
+        assert_eq!(none.figures, withheld());
+        assert!(none.summary.is_none());
+        assert_eq!(summarise_anonymous(Some(&counts([0; 11], 3)), true).unwrap().figures, withheld());
         let five = counts([1, 0, 0, 0, 0, 0, 0, 0, 0, 2, 2], 10);
-        assert_eq!(summarise(&five, true).unwrap().figures.n, Some(5));
-        assert_eq!(summarise(&four, false).unwrap().figures.n, Some(4), "only where asked");
-        assert_eq!(comparison(&summarise(&five, true).unwrap(), &s), None);
+        let whole = summarise_anonymous(Some(&five), true).unwrap().figures;
+        assert_eq!(
+            (whole.n, whole.sent_count, whole.unconfirmed_count, whole.suspected_bot_count),
+            (Some(5), Some(10), None, None)
+        );
+        let segment = summarise_anonymous(Some(&five), false).unwrap().figures;
+        assert_eq!((segment.n, segment.sent_count, segment.response_rate), (Some(5), None, None));
+        assert_eq!(comparison(&summarise_anonymous(Some(&five), true).unwrap(), &none), None);
     }
 
     #[test]
     fn negative_counts_are_damage_not_figures() {
         let mut c = Counts::default();
         c.scores[3] = -1;
-        assert_eq!(summarise(&c, false).unwrap_err(), Damaged);
+        assert_eq!(summarise(&c).unwrap_err(), Damaged);
         c.scores[3] = 0;
         c.sent = -1;
-        assert_eq!(summarise(&c, false).unwrap_err(), Damaged);
+        assert_eq!(summarise(&c).unwrap_err(), Damaged);
     }
 }

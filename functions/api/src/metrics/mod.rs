@@ -1,7 +1,10 @@
 //! `GET /v1/metrics`: NPS with its interval for a range, a segment or a breakdown, a series per
 //! day, week or month, and a comparison with the previous period. It reads day rollups only
-//! (docs/data-model.md, access pattern 11), never raw responses.
+//! (docs/data-model.md, access pattern 11), never raw responses. eNPS surveys answer under the
+//! rules of `anonymity` (docs/enps.md).
 
+pub mod anonymity;
+mod enps;
 pub mod figures;
 pub mod query;
 
@@ -14,11 +17,11 @@ use nps_domain::survey::{Survey, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 use nps_http::ApiError;
 use serde::Serialize;
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, OffsetDateTime};
 
 use crate::App;
 use figures::{Damaged, Figures, summarise};
-use query::{MetricsQuery, format_day};
+use query::{Granularity, MetricsQuery, format_day};
 
 /// Most values one `group_by` breaks down into (each is a query).
 pub const MAX_GROUPS: usize = 100;
@@ -42,6 +45,17 @@ pub struct Metrics {
     pub groups: Option<Vec<Group>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub comparison: Option<ComparisonOut>,
+    /// eNPS only: what the figures are limited to (docs/enps.md).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub anonymity: Option<AnonymityOut>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct AnonymityOut {
+    /// No figure stands for fewer answers than this.
+    pub min_answers: u64,
+    /// Months are shown once settled: the last day of the latest settled month.
+    pub settled_through: String,
 }
 
 #[derive(Debug, Serialize)]
@@ -118,6 +132,9 @@ impl App {
                 return Err(invalid(&parameter, format!("{dimension} is not a segment dimension of these surveys")));
             }
         }
+        if kind == SurveyKind::Enps {
+            return Box::pin(self.enps_metrics(q, surveys, today)).await;
+        }
         let generation = self.rollups.checkpoint().await?.generation;
         let from = if q.compare { q.previous_period().0 } else { q.since };
         let (from_day, until_day) = (format_day(from), format_day(q.until));
@@ -161,18 +178,16 @@ impl App {
         let empty = Days::new();
         let main = by_value.get(&(dimension, value)).unwrap_or(&empty);
 
-        // eNPS: a segment (a filter, a group) with fewer than 5 answers shows nothing.
-        let enps = kind == SurveyKind::Enps;
-        let under_segment = q.segment.is_some();
-        let current = summarise(&total(main, q.since, q.until), enps && under_segment).map_err(damaged)?;
-        let series = series(main, &q, enps && under_segment)?;
+        let granularity = q.granularity.unwrap_or(Granularity::Day);
+        let current = summarise(&total(main, q.since, q.until)).map_err(damaged)?;
+        let series = series(main, &q, granularity)?;
         let groups = match &q.group_by {
             Some(group_by) => Some(
                 by_value
                     .iter()
                     .filter(|((d, _), _)| d == group_by)
                     .map(|((_, v), days)| {
-                        let figures = summarise(&total(days, q.since, q.until), enps).map_err(damaged)?.figures;
+                        let figures = summarise(&total(days, q.since, q.until)).map_err(damaged)?.figures;
                         Ok::<_, ApiError>(Group { value: (*v).to_owned(), figures })
                     })
                     .collect::<Result<Vec<_>, _>>()?,
@@ -181,8 +196,7 @@ impl App {
         };
         let comparison = if q.compare {
             let (previous_since, previous_until) = q.previous_period();
-            let previous =
-                summarise(&total(main, previous_since, previous_until), enps && under_segment).map_err(damaged)?;
+            let previous = summarise(&total(main, previous_since, previous_until)).map_err(damaged)?;
             let compared = figures::comparison(&current, &previous);
             Some(ComparisonOut {
                 previous_since: format_day(previous_since),
@@ -201,13 +215,14 @@ impl App {
             surveys: surveys.iter().map(|s| s.id.to_string()).collect(),
             since: format_day(q.since),
             until: format_day(q.until),
-            granularity: q.granularity.as_str(),
+            granularity: granularity.as_str(),
             segment: q.segment.as_ref().map(|s| SegmentOut { dimension: s.dimension.clone(), value: s.value.clone() }),
             group_by: q.group_by.clone(),
             figures: current.figures,
             series,
             groups,
             comparison,
+            anonymity: None,
         })
     }
 
@@ -234,14 +249,12 @@ impl App {
 }
 
 /// One bucket per day, week or month of the range, empty ones included.
-fn series(days: &Days, q: &MetricsQuery, small_group_withheld: bool) -> Result<Vec<Bucket>, ApiError> {
-    let mut buckets = Vec::new();
-    let mut start = q.since;
-    while start <= q.until {
-        let end = q.granularity.bucket_end(q.granularity.bucket_start(start)).min(q.until);
-        let figures = summarise(&total(days, start, end), small_group_withheld).map_err(damaged)?.figures;
-        buckets.push(Bucket { start: format_day(start), end: format_day(end), figures });
-        start = end + Duration::days(1);
-    }
-    Ok(buckets)
+fn series(days: &Days, q: &MetricsQuery, granularity: Granularity) -> Result<Vec<Bucket>, ApiError> {
+    query::buckets(q.since, q.until, granularity)
+        .into_iter()
+        .map(|(start, end)| {
+            let figures = summarise(&total(days, start, end)).map_err(damaged)?.figures;
+            Ok(Bucket { start: format_day(start), end: format_day(end), figures })
+        })
+        .collect()
 }

@@ -12,6 +12,10 @@ pub const MAX_QUERY_LEN: usize = 2048;
 pub const MAX_RANGE_DAYS: i64 = 1096;
 /// The range when `since` is not given: the last 30 days.
 pub const DEFAULT_RANGE_DAYS: i64 = 30;
+/// Dates outside these years are refused: no rollup is older, and every sum of days and months
+/// done with a date in range stays far from the calendar's ends (no overflow, no panic).
+pub const FIRST_YEAR: i32 = 1970;
+pub const LAST_YEAR: i32 = 2999;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
@@ -70,7 +74,8 @@ pub struct MetricsQuery {
     pub until: Date,
     pub segment: Option<Segment>,
     pub group_by: Option<String>,
-    pub granularity: Granularity,
+    /// As asked; `None` when not given (by day, except for eNPS: by month).
+    pub granularity: Option<Granularity>,
     pub compare: bool,
 }
 
@@ -80,6 +85,22 @@ impl MetricsQuery {
         let days = (self.until - self.since).whole_days() + 1;
         (self.since - Duration::days(days), self.since - Duration::days(1))
     }
+}
+
+/// The buckets of `since..=until` by `granularity`: (first day, last day), the first and last
+/// clipped to the range.
+pub fn buckets(since: Date, until: Date, granularity: Granularity) -> Vec<(Date, Date)> {
+    let mut buckets = Vec::new();
+    let mut start = since;
+    while start <= until {
+        let end = granularity.bucket_end(granularity.bucket_start(start)).min(until);
+        buckets.push((start, end));
+        match end.next_day() {
+            Some(next) => start = next,
+            None => break,
+        }
+    }
+    buckets
 }
 
 /// A refused parameter: its name and what is wrong.
@@ -108,8 +129,12 @@ pub fn stored_day(day: &str) -> Option<Date> {
     Date::parse(day, DAY).ok()
 }
 
-fn parse_day(parameter: &str, value: &str) -> Result<Date, Invalid> {
-    Date::parse(value, DAY).map_err(|_| invalid(parameter, "must be a date, YYYY-MM-DD (UTC)"))
+/// A date of the query: `YYYY-MM-DD`, between the years `FIRST_YEAR` and `LAST_YEAR`.
+pub fn parse_day(parameter: &str, value: &str) -> Result<Date, Invalid> {
+    Date::parse(value, DAY)
+        .ok()
+        .filter(|d| (FIRST_YEAR..=LAST_YEAR).contains(&d.year()))
+        .ok_or_else(|| invalid(parameter, format!("must be a date, YYYY-MM-DD (UTC), in {FIRST_YEAR} to {LAST_YEAR}")))
 }
 
 /// A dimension name as surveys define them: 1 to 40 of a-z, 0-9 and `_`.
@@ -130,7 +155,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     }
     let mut seen = std::collections::HashSet::new();
     let (mut survey, mut kind, mut since, mut until, mut segment, mut group_by) = (None, None, None, None, None, None);
-    let (mut granularity, mut compare) = (Granularity::Day, false);
+    let (mut granularity, mut compare) = (None, false);
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let (name, value) = (name.as_ref(), value.as_ref());
         if name.is_empty() {
@@ -151,12 +176,12 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
             "until" => until = Some(parse_day(name, value)?),
             "group_by" => group_by = Some(dimension(name, value)?),
             "granularity" => {
-                granularity = match value {
+                granularity = Some(match value {
                     "day" => Granularity::Day,
                     "week" => Granularity::Week,
                     "month" => Granularity::Month,
                     _ => return Err(invalid(name, "must be day, week or month")),
-                }
+                })
             }
             "compare" => {
                 if value != "previous_period" {
@@ -218,7 +243,7 @@ mod tests {
         assert_eq!(q.survey.as_ref().unwrap().as_str(), "default");
         assert_eq!((q.since, q.until), (date!(2026 - 01 - 01), date!(2026 - 03 - 31)));
         assert_eq!(q.segment, Some(Segment { dimension: "product".into(), value: "Trail Boots".into() }));
-        assert_eq!(q.granularity, Granularity::Week);
+        assert_eq!(q.granularity, Some(Granularity::Week));
         assert!(q.compare);
         assert_eq!(q.previous_period(), (date!(2025 - 10 - 03), date!(2025 - 12 - 31)));
     }
@@ -226,7 +251,7 @@ mod tests {
     #[test]
     fn defaults_are_the_last_30_days_by_day() {
         let q = parse(Some("kind=enps"), TODAY).unwrap();
-        assert_eq!((q.since, q.until, q.granularity), (date!(2026 - 10 - 26), TODAY, Granularity::Day));
+        assert_eq!((q.since, q.until, q.granularity), (date!(2026 - 10 - 26), TODAY, None));
         assert_eq!(q.kind, Some(SurveyKind::Enps));
     }
 
@@ -237,6 +262,11 @@ mod tests {
         assert_eq!(refused("kind=nps"), "kind");
         assert_eq!(refused("survey=s&since=2026-13-01"), "since");
         assert_eq!(refused("survey=s&until=yesterday"), "until");
+        // The calendar's ends: refused by name, never a panic in the arithmetic after.
+        assert_eq!(refused("survey=s&until=9999-12-31"), "until");
+        assert_eq!(refused("survey=s&until=-9999-01-01"), "until");
+        assert_eq!(refused("survey=s&since=1969-12-31&until=1970-01-05"), "since");
+        assert_eq!(refused("survey=s&until=+10000-01-01"), "until");
         assert_eq!(refused("survey=s&since=2026-02-01&until=2026-01-01"), "since");
         assert_eq!(refused("survey=s&since=2020-01-01"), "since");
         assert_eq!(refused("survey=s&granularity=hour"), "granularity");

@@ -6,6 +6,7 @@
 
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
+use nps_domain::survey::SurveyKind;
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, n};
@@ -100,8 +101,9 @@ impl DynamoErasure {
             }
         }
         let Some(response) = self.responses.get(id).await? else { return Ok(()) };
-        if response.person_id.is_some() || response.comment.is_some() || !response.clicks.is_empty() {
-            self.responses.erase_identity(id, now).await?;
+        let anonymous = response.kind == SurveyKind::Enps;
+        if response.person_id.is_some() || (response.comment.is_some() && !anonymous) || !response.clicks.is_empty() {
+            self.responses.erase_identity(id, now, anonymous).await?;
             erased.responses += 1;
         }
         let subject = id.to_string();

@@ -54,6 +54,13 @@ impl DynamoResponses {
         item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
+    /// When the response was erased (`Some(None)`: it was not); `None`: there is no response.
+    pub async fn erased_at(&self, id: RequestId) -> Result<Option<Option<Timestamp>>, StoreError> {
+        let Some(item) = self.table.get(ItemKey::response(id), true).await? else { return Ok(None) };
+        let erased = item.get(attr::ERASED_AT).and_then(|v| v.as_n().ok()).and_then(|v| v.parse().ok());
+        Ok(Some(erased.map(Timestamp::from_unix)))
+    }
+
     /// A survey request and its response, if any, in one strongly consistent query: they share a
     /// partition, so this is one round trip and one read unit where two reads cost two of each.
     pub async fn with_request(&self, id: RequestId) -> Result<Option<(SurveyRequest, Option<Response>)>, StoreError> {
@@ -75,23 +82,28 @@ impl DynamoResponses {
     /// Removes what ties a response to its person (GDPR erasure): the person id, the comment (the
     /// person's own words may name them) and the clicks' evidence (user agents). The score, its
     /// day and segment values stay, so no count changes; the revision moves on, so a save in
-    /// flight fails and re-reads. `false`: there is no response.
-    pub async fn erase_identity(&self, id: RequestId, now: Timestamp) -> Result<bool, StoreError> {
-        let result = self
+    /// flight fails and re-reads. An eNPS answer (`anonymous`) holds no person and keeps its
+    /// comment: it is shown only in a month's batch, which must not change after it is shown, or
+    /// the comment missing after an erasure would name its author (docs/enps.md). `false`: there
+    /// is no response.
+    pub async fn erase_identity(&self, id: RequestId, now: Timestamp, anonymous: bool) -> Result<bool, StoreError> {
+        let removed = if anonymous { "REMOVE #clicks" } else { "REMOVE #person, #comment, #clicks" };
+        let mut update = self
             .table
             .update(ItemKey::response(id))
-            .update_expression("REMOVE #person, #comment, #clicks SET #revision = #revision + :one, #erased = :now")
+            .update_expression(format!("{removed} SET #revision = #revision + :one, #erased = :now"))
             .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", attr::PK)
-            .expression_attribute_names("#person", PERSON_ID)
-            .expression_attribute_names("#comment", COMMENT)
             .expression_attribute_names("#clicks", CLICKS)
             .expression_attribute_names("#revision", REVISION)
             .expression_attribute_names("#erased", attr::ERASED_AT)
             .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now.unix()))
-            .send()
-            .await;
+            .expression_attribute_values(":now", n(now.unix()));
+        if !anonymous {
+            update =
+                update.expression_attribute_names("#person", PERSON_ID).expression_attribute_names("#comment", COMMENT);
+        }
+        let result = update.send().await;
         Ok(self.table.conditional(result, |o| o.consumed_capacity())?.is_some())
     }
 
