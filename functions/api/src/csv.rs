@@ -16,15 +16,18 @@ pub fn cell(text: &str) -> std::borrow::Cow<'_, str> {
 
 /// The CSV of `responses`, with the person's email and name when `people` is given; the header
 /// row first when `header`.
+/// The CSV of `responses`, with the header first when `header`, cut before the row that would
+/// take it over `max_bytes` (a Lambda answer holds at most 6 MB); with the rows written.
 pub fn responses(
     responses: &[Response],
     people: Option<&[Option<Person>]>,
     dimensions: &[String],
     header: bool,
-) -> Result<String, csv::Error> {
-    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    max_bytes: usize,
+) -> Result<(String, usize), csv::Error> {
+    let mut out = Vec::new();
     if header {
-        out.write_record(header_row(people.is_some(), dimensions))?;
+        out = record(&header_row(people.is_some(), dimensions))?;
     }
     for (i, r) in responses.iter().enumerate() {
         let mut row: Vec<String> = vec![
@@ -46,10 +49,20 @@ pub fn responses(
             row.push(cell(person.as_ref().and_then(|p| p.name.as_deref()).unwrap_or("")).into_owned());
         }
         row.extend(dimensions.iter().map(|d| cell(r.properties.get(d).map_or("", String::as_str)).into_owned()));
-        out.write_record(&row)?;
+        let row = record(&row)?;
+        if out.len() + row.len() > max_bytes {
+            return Ok((String::from_utf8(out).unwrap_or_default(), i));
+        }
+        out.extend(row);
     }
-    let bytes = out.into_inner().map_err(|e| csv::Error::from(e.into_error()))?;
-    Ok(String::from_utf8(bytes).unwrap_or_default())
+    Ok((String::from_utf8(out).unwrap_or_default(), responses.len()))
+}
+
+/// One CSV record, RFC 4180 (quoted where needed, CRLF).
+fn record(fields: &[String]) -> Result<Vec<u8>, csv::Error> {
+    let mut out = csv::WriterBuilder::new().terminator(csv::Terminator::CRLF).from_writer(Vec::new());
+    out.write_record(fields)?;
+    out.into_inner().map_err(|e| csv::Error::from(e.into_error()))
 }
 
 fn header_row(people: bool, dimensions: &[String]) -> Vec<String> {
@@ -88,5 +101,23 @@ mod tests {
         for plain in ["Great", "", "1", "it's -fine"] {
             assert_eq!(cell(plain), plain);
         }
+    }
+
+    #[test]
+    fn a_page_stops_before_the_row_that_would_take_it_over_its_bytes() {
+        use nps_domain::fixtures;
+        use nps_domain::response::{Comment, MAX_COMMENT_CHARS};
+        use nps_domain::survey::SurveyKind;
+        // The longest comment, in 4-byte characters: over 8 KB a row.
+        let request = fixtures::sent_request(1, "default", &[], nps_domain::Timestamp::from_unix(1_795_392_000));
+        let mut r = fixtures::response(&request, SurveyKind::Transactional, Some(9), 1);
+        r.comment = Comment::parse(&"\u{1F600}".repeat(MAX_COMMENT_CHARS)).unwrap();
+        let page = vec![r; 2000];
+        let (csv, rows) = responses(&page, None, &[], true, 5_000_000).unwrap();
+        assert!(csv.len() <= 5_000_000 && csv.len() > 4_900_000, "{}", csv.len());
+        assert!(rows < 2000 && rows > 500, "{rows}");
+        assert_eq!(csv::Reader::from_reader(csv.as_bytes()).records().count(), rows, "whole rows only");
+        let (all, rows) = responses(&page[..10], None, &[], false, usize::MAX).unwrap();
+        assert_eq!((rows, all.lines().count()), (10, 10));
     }
 }

@@ -26,11 +26,14 @@ use nps_http::{ApiError, api_path, authorize, json_of};
 #[doc(hidden)]
 pub fn check_queries(query: &str) {
     let today = time::macros::date!(2026 - 11 - 24);
-    for result in [
-        metrics::query::parse(Some(query), today).map(drop).map_err(|e| e.to_string()),
-        responses::check_query(query, today),
-        dashboard::check_query(query),
-    ] {
+    // A range that parses is walked as the answer would walk it (buckets, the period before).
+    let walked = metrics::query::parse(Some(query), today).map(|q| {
+        let granularity = q.granularity.unwrap_or(metrics::query::Granularity::Day);
+        drop((metrics::query::buckets(q.since, q.until, granularity), q.previous_period()));
+    });
+    for result in
+        [walked.map_err(|e| e.to_string()), responses::check_query(query, today), dashboard::check_query(query)]
+    {
         if let Err(message) = result {
             // A name may hold ": " itself; an empty one is refused as `query` (unit tests).
             assert!(message.contains(": ") && message.len() > 2, "a refusal says what is wrong: {message}");

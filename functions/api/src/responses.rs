@@ -26,8 +26,10 @@ use crate::metrics::query::{MAX_QUERY_LEN, format_day, parse_day, stored_day};
 /// Default and largest page of the JSON list.
 const DEFAULT_PER_PAGE: usize = 20;
 const MAX_PER_PAGE: usize = 100;
-/// Rows of one CSV answer (API Gateway answers at most 10 MB; a row is well under 2 KB).
+/// Rows of one CSV answer at most, and its bytes at most: a Lambda answer holds 6 MB, and a row
+/// with the longest comment and properties holds over 10 KB, so a page may stop before its rows.
 const CSV_ROWS: usize = 2000;
+const CSV_MAX_BYTES: usize = 5_000_000;
 /// Responses read per call at most, so a filter that matches little still answers promptly
 /// (with fewer rows and a cursor to go on).
 const MAX_EXAMINED: usize = 2000;
@@ -86,6 +88,10 @@ impl Cursor {
 /// The first day of `2026-11`.
 fn month_of(month: &str) -> Option<Date> {
     stored_day(&format!("{month}-01"))
+}
+
+fn day_of(t: Timestamp) -> Date {
+    OffsetDateTime::from_unix_timestamp(t.unix()).map_or(Date::MIN, |t| t.date())
 }
 
 fn month_key(day: Date) -> String {
@@ -398,8 +404,17 @@ impl App {
         let (q, surveys) = self.list_query(query, now).await?;
         let (responses, next) = self.page(&q, &ids(&surveys), CSV_ROWS).await?;
         let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
-        let csv = crate::csv::responses(&responses, people.as_deref(), &dimensions(&surveys), true)
-            .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        let (csv, rows) =
+            crate::csv::responses(&responses, people.as_deref(), &dimensions(&surveys), true, CSV_MAX_BYTES)
+                .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", e.to_string()))?;
+        // Cut short by size: the next page starts after the last row written.
+        let next = match responses.get(rows.wrapping_sub(1)) {
+            Some(last) if rows < responses.len() => {
+                let (_, after) = listing_keys(&last.survey_id, last.created_at, last.request_id);
+                Some(Cursor { month: month_key(day_of(last.created_at)), after })
+            }
+            _ => next,
+        };
         let mut answer = HttpResponse::new(Body::from(csv));
         let headers = answer.headers_mut();
         headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
@@ -431,8 +446,8 @@ impl App {
         loop {
             let (responses, next) = self.page(&q, &ids, rows_per_read).await?;
             let people = if q.expand_person { Some(self.people(&responses).await?) } else { None };
-            let csv =
-                crate::csv::responses(&responses, people.as_deref(), &dimensions, header).map_err(|e| internal(&e))?;
+            let (csv, _) = crate::csv::responses(&responses, people.as_deref(), &dimensions, header, usize::MAX)
+                .map_err(|e| internal(&e))?;
             out.write_all(csv.as_bytes()).map_err(|e| internal(&e))?;
             (rows, header) = (rows + responses.len(), false);
             match next {
