@@ -78,6 +78,11 @@ impl Stack {
         trigger::App::new(trigger::Config::from_lookup(&self.lookup()).unwrap(), table, mailer)
     }
 
+    /// The `capture` function on `table` (this stack's table, metered for instance).
+    pub fn capture_on(&self, table: Table) -> capture::App {
+        capture::App::new(capture::Config::from_lookup(&self.lookup()).unwrap(), table)
+    }
+
     /// The `dispatch` function's work on this stack's table.
     pub async fn outbox(&self) -> nps_sending::Outbox<SesMailer> {
         let mailer = SesMailer::new(SesMailer::client(&load_sdk_config().await), None);

@@ -81,6 +81,22 @@ pub fn event(old: Option<&Response>, new: &Response, now: Timestamp) -> Option<R
     })
 }
 
+/// Adds `event` to `events`, in place of an earlier one for the same response: the receiver gets
+/// the latest version once, not each of a burst of changes folded together (a `response.created`
+/// stays one, with the latest answer).
+pub fn coalesce(events: &mut Vec<ResponseEvent>, mut event: ResponseEvent) {
+    if let Some(earlier) = events.iter_mut().find(|e| e.data.id == event.data.id) {
+        if earlier.data.version < event.data.version {
+            if earlier.kind == "response.created" {
+                event.kind = earlier.kind.clone();
+            }
+            *earlier = event;
+        }
+        return;
+    }
+    events.push(event);
+}
+
 pub struct ResponseWebhooks {
     /// The `ResponseEvents` queue.
     pub store: DynamoOutbound,
@@ -183,5 +199,29 @@ mod tests {
         let mut anonymous = first.clone();
         anonymous.kind = SurveyKind::Enps;
         assert!(event(Some(&click), &anonymous, now).is_none(), "eNPS answers raise no event");
+    }
+
+    #[test]
+    fn a_burst_of_versions_is_one_event_with_the_latest() {
+        let now = Timestamp::from_unix(1_795_400_000);
+        let mut events = Vec::new();
+        let first = response(1, Some(9));
+        let versions: Vec<Response> = (1..=5)
+            .map(|v| {
+                let mut r = first.clone();
+                r.version = v;
+                r.score = Some(nps_scoring::Score::try_from(if v % 2 == 0 { 10u8 } else { 9 }).unwrap());
+                r
+            })
+            .collect();
+        coalesce(&mut events, event(None, &versions[0], now).unwrap());
+        for pair in versions.windows(2) {
+            coalesce(&mut events, event(Some(&pair[0]), &pair[1], now).unwrap());
+        }
+        assert_eq!(events.len(), 1);
+        assert_eq!((events[0].kind.as_str(), events[0].data.version, events[0].data.score), ("response.created", 5, 9));
+        assert_eq!(events[0].id, format!("{}.v5", versions[4].request_id));
+        coalesce(&mut events, event(Some(&versions[3]), &versions[4], now).unwrap());
+        assert_eq!(events.len(), 1, "an older or equal version changes nothing");
     }
 }

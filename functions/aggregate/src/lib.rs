@@ -230,7 +230,7 @@ struct Batch {
     deltas: Deltas,
     /// Detractor alerts the changes raise.
     alerts: Vec<Alert>,
-    /// Response events (new confirmed versions).
+    /// Response events (the latest confirmed version of each response changed).
     events: Vec<events::ResponseEvent>,
     changes: usize,
     /// The sequence of its last change; `None` for the empty end of a closed shard.
@@ -251,7 +251,9 @@ impl Batch {
                     _ => None,
                 };
                 self.alerts.extend(alert::detractor(old, new, now));
-                self.events.extend(events::event(old, new, now));
+                if let Some(event) = events::event(old, new, now) {
+                    events::coalesce(&mut self.events, event);
+                }
             }
         }
         self.changes += 1;

@@ -120,13 +120,14 @@ impl App {
         Ok(Some(Link { request, survey, response }))
     }
 
-    /// Applies `change` to the response as loaded (or a new one) and saves it; after a concurrent
-    /// change, re-reads and applies it again, so that none is lost.
+    /// Applies `change` to the response as loaded (or a new one) and saves it when `change` says
+    /// it changed something (a click or a submit that adds nothing writes nothing); after a
+    /// concurrent change, re-reads and applies it again, so that none is lost.
     async fn change<T>(
         &self,
         link: &Link,
         now: Timestamp,
-        mut change: impl FnMut(&mut SurveyResponse) -> T,
+        mut change: impl FnMut(&mut SurveyResponse) -> (T, bool),
     ) -> Result<(SurveyResponse, T), StoreError> {
         let (request, mut response) = (&link.request, link.response.clone());
         for attempt in 0..SAVE_ATTEMPTS {
@@ -134,7 +135,10 @@ impl App {
                 response = self.responses.get(request.id).await?;
             }
             let mut changed = response.take().unwrap_or_else(|| SurveyResponse::new(request, link.survey.kind, now));
-            let outcome = change(&mut changed);
+            let (outcome, is_changed) = change(&mut changed);
+            if !is_changed {
+                return Ok((changed, outcome));
+            }
             let expires_at = request.created_at.plus(self.config.retention);
             if self.responses.save(&mut changed, expires_at).await? == Saved::Done {
                 return Ok((changed, outcome));
@@ -149,7 +153,7 @@ impl App {
         let response = match clicked {
             Some(score) => {
                 let click = Click::new(now, score, agent, link.request.sent_at);
-                self.change(&link, now, |r| r.record_click(click.clone())).await?.0
+                self.change(&link, now, |r| ((), r.record_click(click.clone()))).await?.0
             }
             None => link.response.clone().unwrap_or_else(|| SurveyResponse::new(&link.request, link.survey.kind, now)),
         };
@@ -177,7 +181,13 @@ impl App {
             return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::PickAScore));
         };
         let window = self.config.change_window;
-        let (response, outcome) = self.change(&link, now, |r| r.confirm(score, comment.clone(), now, window)).await?;
+        let (response, outcome) = self
+            .change(&link, now, |r| {
+                let outcome = r.confirm(score, comment.clone(), now, window);
+                let changed = outcome == Ok(true);
+                (outcome, changed)
+            })
+            .await?;
         match outcome {
             Ok(_) => {
                 // `via=leave`: the page's script kept the score as the person left (see page.rs).
@@ -186,7 +196,7 @@ impl App {
                 let comment = page::comment_text(response.comment.as_ref());
                 Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks))
             }
-            Err(ConfirmError::WindowClosed) => Ok(page::closed(locale)),
+            Err(ConfirmError::WindowClosed | ConfirmError::TooManyChanges) => Ok(page::closed(locale)),
         }
     }
 }

@@ -17,8 +17,13 @@ use crate::request::{RequestId, SurveyRequest};
 use crate::survey::{SurveyId, SurveyKind};
 
 pub const MAX_COMMENT_CHARS: usize = 2000;
-/// Clicks kept as evidence per response (the oldest are dropped first).
+/// Clicks kept as evidence per response: once this many are kept, only a click that adds a reason
+/// to suspect a machine is kept (the oldest then goes), so a link clicked a thousand times is
+/// written at most this many times plus once per reason.
 pub const MAX_CLICKS_KEPT: usize = 20;
+/// Confirmed versions per response: a person changes their mind a few times, a script alternating
+/// answers in the change window does not make a new version (and an outbound event) each time.
+pub const MAX_VERSIONS: u32 = 10;
 /// Longest user agent kept.
 pub const MAX_AGENT_CHARS: usize = 200;
 /// Different scores fetched within this span are a sweep, not a person.
@@ -199,6 +204,8 @@ pub struct Response {
 pub enum ConfirmError {
     #[error("the time to change this answer has passed")]
     WindowClosed,
+    #[error("this answer has been changed as often as it may be")]
+    TooManyChanges,
 }
 
 impl Response {
@@ -229,10 +236,25 @@ impl Response {
         !self.bot_reasons.is_empty()
     }
 
-    pub fn record_click(&mut self, click: Click) {
-        self.updated_at = click.at;
-        remember(&mut self.clicks, click);
-        self.bot_reasons = bot_reasons(&self.clicks);
+    /// Keeps `click` as evidence if it adds any: a score and user agent not seen together yet
+    /// (while fewer than [`MAX_CLICKS_KEPT`] are kept), or a reason to suspect a machine. Returns
+    /// whether it was kept: a click that adds nothing need not be written. Reasons are never lost.
+    pub fn record_click(&mut self, click: Click) -> bool {
+        let seen = self.clicks.iter().any(|c| c.score == click.score && c.agent == click.agent);
+        let mut clicks = self.clicks.clone();
+        remember(&mut clicks, click.clone());
+        let found = bot_reasons(&clicks);
+        let new_reason = found.iter().any(|r| !self.bot_reasons.contains(r));
+        if !new_reason && (seen || self.clicks.len() >= MAX_CLICKS_KEPT) {
+            return false;
+        }
+        // In the order `bot_reasons` gives them.
+        let reasons = [BotReason::KnownScanner, BotReason::TooSoonAfterSend, BotReason::ScoreBurst]
+            .into_iter()
+            .filter(|r| found.contains(r) || self.bot_reasons.contains(r))
+            .collect();
+        (self.updated_at, self.clicks, self.bot_reasons) = (click.at, clicks, reasons);
+        true
     }
 
     /// A person's answer. The last confirmed answer wins until `window` after the first one;
@@ -252,6 +274,9 @@ impl Response {
         }
         if self.score == Some(score) && self.comment == comment {
             return Ok(false);
+        }
+        if self.version >= MAX_VERSIONS {
+            return Err(ConfirmError::TooManyChanges);
         }
         self.score = Some(score);
         self.comment = comment;
@@ -362,6 +387,40 @@ mod tests {
         assert_eq!((r.score, r.version, r.comment.clone()), (Some(score(10)), 2, comment));
         assert_eq!(r.confirm(score(3), None, later.plus(8 * day), 7 * day), Err(ConfirmError::WindowClosed));
         assert_eq!(r.score, Some(score(10)));
+    }
+
+    #[test]
+    fn a_click_that_adds_nothing_is_not_kept_and_the_evidence_is_bounded() {
+        let now = Timestamp::from_unix(1_800_000_000);
+        let mut r = Response::new(&request(now), SurveyKind::Transactional, now);
+        let at = |minutes: i64| now.unix() + 3600 + minutes * 60;
+        assert!(r.record_click(click(at(0), 9, BROWSER, Some(now.unix()))));
+        assert!(!r.record_click(click(at(1), 9, BROWSER, Some(now.unix()))), "the same score and agent again");
+        assert!(r.record_click(click(at(2), 8, BROWSER, Some(now.unix()))), "another score");
+        // A thousand clicks with new agents: kept until the evidence is full, then not.
+        let kept = (0..1000).filter(|i| r.record_click(click(at(3 + i), 7, &format!("Agent {i}"), None))).count();
+        assert_eq!((kept, r.clicks.len()), (MAX_CLICKS_KEPT - 2, MAX_CLICKS_KEPT));
+        // A reason to suspect a machine is still kept when full, and reasons are never lost.
+        assert!(r.record_click(click(at(2000), 1, "python-requests/2.32", None)));
+        assert_eq!(r.bot_reasons, vec![BotReason::KnownScanner]);
+        for i in 0..MAX_CLICKS_KEPT as i64 {
+            r.record_click(click(at(3000 + i), 2, BROWSER, None));
+        }
+        assert_eq!(r.bot_reasons, vec![BotReason::KnownScanner], "the scanner's click may be gone, its reason stays");
+    }
+
+    #[test]
+    fn versions_are_capped() {
+        let now = Timestamp::from_unix(1_800_000_000);
+        let mut r = Response::new(&request(now), SurveyKind::Transactional, now);
+        let day = Duration::from_secs(86_400);
+        for i in 0..MAX_VERSIONS {
+            assert_eq!(r.confirm(score(9 + (i % 2) as u8), None, now, day), Ok(true));
+        }
+        assert_eq!(r.confirm(score(9 + (MAX_VERSIONS % 2) as u8), None, now, day), Err(ConfirmError::TooManyChanges));
+        let last = r.score;
+        assert_eq!(r.confirm(last.unwrap(), None, now, day), Ok(false), "the same answer again is no change");
+        assert_eq!(r.version, MAX_VERSIONS);
     }
 
     #[test]
