@@ -138,7 +138,9 @@ impl Alerting {
         // (docs/enps.md); eNPS is read by settled month.
         for survey in self.surveys.list().await?.into_iter().filter(|s| s.kind != SurveyKind::Enps) {
             let mut rollup_values = vec![(ALL.to_owned(), ALL.to_owned())];
-            for (dimension, values) in rollups.segment_values(generation, &survey.id).await? {
+            // Only values with rollups in the months of the recent window can have answers in it.
+            let months = Some((&recent_since[..7], &recent_until[..7]));
+            for (dimension, values) in rollups.segment_values(generation, &survey.id, months).await? {
                 rollup_values.extend(values.into_iter().map(|v| (dimension.clone(), v)));
             }
             for (dimension, value) in rollup_values {

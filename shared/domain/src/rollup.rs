@@ -145,25 +145,40 @@ impl Deltas {
     }
 
     /// Items a fold of these changes writes at most: every rollup touched (zero changes included)
-    /// and one list of segment values per survey.
+    /// and one item per segment value touched (its months).
     pub fn writes_bound(&self) -> usize {
-        let surveys: BTreeSet<&SurveyId> = self.0.keys().map(|k| &k.survey).collect();
-        self.0.len() + surveys.len()
+        let values: BTreeSet<(&SurveyId, &str, &str)> = self
+            .0
+            .keys()
+            .filter(|k| k.dimension != ALL)
+            .map(|k| (&k.survey, k.dimension.as_str(), k.value.as_str()))
+            .collect();
+        self.0.len() + values.len()
     }
 
-    /// The segment values whose rollups change, per survey and dimension: what `group_by` lists.
-    pub fn segment_values(&self) -> BTreeMap<&SurveyId, BTreeMap<&str, BTreeSet<&str>>> {
-        let mut values: BTreeMap<&SurveyId, BTreeMap<&str, BTreeSet<&str>>> = BTreeMap::new();
+    /// The segment values whose rollups change, with the months (`2026-11`) they change in: what
+    /// `group_by` lists, and what the drop check looks at.
+    pub fn segment_values(&self) -> BTreeMap<SegmentValue<'_>, BTreeSet<&str>> {
+        let mut values: BTreeMap<SegmentValue<'_>, BTreeSet<&str>> = BTreeMap::new();
         for (key, _) in self.iter().filter(|(k, _)| k.dimension != ALL) {
-            values.entry(&key.survey).or_default().entry(&key.dimension).or_default().insert(&key.value);
+            let value = SegmentValue { survey: &key.survey, dimension: &key.dimension, value: &key.value };
+            values.entry(value).or_default().insert(key.day.get(..7).unwrap_or(&key.day));
         }
         values
     }
 }
 
+/// One value of a survey's segment dimension.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SegmentValue<'a> {
+    pub survey: &'a SurveyId,
+    pub dimension: &'a str,
+    pub value: &'a str,
+}
+
 /// The most items one change of one item adds to a fold: its old and its new image, each in `all`
-/// and in one rollup per segment property, and its survey's list of segment values.
-pub const MAX_WRITES_PER_CHANGE: usize = 2 * (1 + crate::survey::MAX_SEGMENT_PROPERTIES) + 1;
+/// and in one rollup per segment property, and each of those values' item.
+pub const MAX_WRITES_PER_CHANGE: usize = 2 * (1 + 2 * crate::survey::MAX_SEGMENT_PROPERTIES);
 
 #[cfg(test)]
 mod tests {

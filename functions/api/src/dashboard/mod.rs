@@ -345,7 +345,9 @@ impl App {
         let since = until - Duration::days(q.range_days - 1);
 
         let generation = self.rollups.checkpoint().await?.generation;
-        let segment_values = self.rollups.segment_values(generation, &survey.id).await?;
+        let (first_month, last_month) = (format_day(since), format_day(until));
+        let months = Some((&first_month[..7], &last_month[..7]));
+        let segment_values = self.rollups.segment_values(generation, &survey.id, months).await?;
         let value_count = group_by.as_ref().map_or(0, |d| segment_values.get(d).map_or(0, BTreeSet::len));
         let main_query = metrics_query(survey, since, until, Some(granularity), q.segment.as_ref(), None);
         let groups_query = group_by

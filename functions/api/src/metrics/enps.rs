@@ -66,7 +66,10 @@ impl App {
             let (from_day, until_day) = (&from_day, &until_day);
             async move {
                 let values = match dimension {
-                    Some(d) => self.rollups.segment_values(generation, &survey.id).await?.remove(d).unwrap_or_default(),
+                    Some(d) => {
+                        let months = Some((&from_day[..7], &until_day[..7]));
+                        self.rollups.segment_values(generation, &survey.id, months).await?.remove(d).unwrap_or_default()
+                    }
                     None => Default::default(),
                 };
                 if values.len() > MAX_GROUPS {

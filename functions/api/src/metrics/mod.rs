@@ -146,7 +146,9 @@ impl App {
         };
         let mut wanted: Vec<(&str, String)> = vec![(dimension, value.to_owned())];
         if let Some(group_by) = &q.group_by {
-            let listed = try_join_all(surveys.iter().map(|s| self.rollups.segment_values(generation, &s.id))).await?;
+            let months = Some((&from_day[..7], &until_day[..7]));
+            let listed =
+                try_join_all(surveys.iter().map(|s| self.rollups.segment_values(generation, &s.id, months))).await?;
             let mut values: Vec<String> =
                 listed.into_iter().flat_map(|mut d| d.remove(group_by).unwrap_or_default()).collect();
             values.sort();

@@ -1,7 +1,7 @@
 //! The parameters of `GET /v1/metrics`, parsed and bounded; every refusal names its parameter.
 
 use nps_domain::survey::{MAX_PROPERTY_LEN, SurveyId, SurveyKind};
-use time::{Date, Duration, Month, format_description::BorrowedFormatItem, macros::format_description};
+use time::{Date, Duration, format_description::BorrowedFormatItem, macros::format_description};
 
 /// `2026-11-23`.
 const DAY: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
@@ -47,14 +47,7 @@ impl Granularity {
         match self {
             Granularity::Day => start,
             Granularity::Week => start + Duration::days(6),
-            Granularity::Month => {
-                let next = if start.month() == Month::December {
-                    Date::from_calendar_date(start.year() + 1, Month::January, 1)
-                } else {
-                    Date::from_calendar_date(start.year(), start.month().next(), 1)
-                };
-                next.map_or(start, |d| d - Duration::days(1))
-            }
+            Granularity::Month => start.replace_day(start.month().length(start.year())).unwrap_or(start),
         }
     }
 }

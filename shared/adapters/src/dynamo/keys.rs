@@ -90,9 +90,14 @@ impl ItemKey {
         ItemKey { pk: format!("ROLLUP#{generation}#{survey}#{dimension}={value}"), sk: day.to_owned() }
     }
 
-    /// The segment values a survey has rollups for, in one generation.
-    pub fn rollup_values(generation: u64, survey: &SurveyId) -> Self {
-        ItemKey { pk: format!("ROLLUP#{generation}#{survey}"), sk: "VALUES".to_owned() }
+    /// The partition of a survey's segment values, in one generation: an item per value.
+    pub fn rollup_values_partition(generation: u64, survey: &SurveyId) -> String {
+        format!("ROLLUP#{generation}#{survey}")
+    }
+
+    /// One segment value a survey has rollups for, in one generation (a dimension name holds no `#`).
+    pub fn rollup_value(generation: u64, survey: &SurveyId, dimension: &str, value: &str) -> Self {
+        ItemKey { pk: Self::rollup_values_partition(generation, survey), sk: format!("VALUE#{dimension}#{value}") }
     }
 
     /// A rebuild's claim of a generation (a rollup item, deleted with its generation).

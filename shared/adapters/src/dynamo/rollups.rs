@@ -2,8 +2,9 @@
 //!
 //! - rollup: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / `<yyyy-mm-dd>`: `h0`…`h10`,
 //!   `unconfirmed`, `suspected_bot`, `sent`, changed only by `ADD`.
-//! - segment values: `ROLLUP#<generation>#<survey>` / `VALUES`: per dimension `d_<dimension>`,
-//!   the set of values it has rollups for (what `group_by` lists), changed only by `ADD`.
+//! - segment values: `ROLLUP#<generation>#<survey>` / `VALUE#<dimension>#<value>`: `months`, the
+//!   set of months (`2026-11`) the value has rollups in (what `group_by` and the drop check list),
+//!   changed only by `ADD`. One item per value, so no item grows with a dimension's values.
 //! - a rebuild's claim of a generation: `ROLLUP#<generation>` / `CLAIM`.
 //! - checkpoint: `AGGREGATOR` / `CHECKPOINT`: a version, the rollups' generation, and per stream
 //!   shard the last sequence folded and whether the shard is read to its end.
@@ -20,7 +21,7 @@ use aws_sdk_dynamodb::types::{
 };
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
-use nps_domain::rollup::{Counts, Deltas, Image, RollupKey};
+use nps_domain::rollup::{Counts, Deltas, Image, RollupKey, SegmentValue};
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
@@ -32,8 +33,8 @@ use super::{Table, Units, requests, responses, store_error};
 /// checkpoint.
 pub const MAX_WRITES_PER_FOLD: usize = 99;
 
-/// The attribute of a dimension's values in a survey's `VALUES` item.
-const VALUES_PREFIX: &str = "d_";
+/// A segment value item's months.
+const MONTHS: &str = "months";
 
 const VERSION: &str = "version";
 const WRITTEN_AT: &str = "written_at";
@@ -122,10 +123,9 @@ impl DynamoRollups {
         for (key, counts) in deltas.iter() {
             items.push(TransactWriteItem::builder().update(self.rollup_update(seen.generation, key, counts)?).build());
         }
-        for (survey, dimensions) in deltas.segment_values() {
-            items.push(
-                TransactWriteItem::builder().update(self.values_update(seen.generation, survey, &dimensions)?).build(),
-            );
+        for (value, months) in deltas.segment_values() {
+            items
+                .push(TransactWriteItem::builder().update(self.value_update(seen.generation, value, &months)?).build());
         }
         if items.len() > 1 + MAX_WRITES_PER_FOLD {
             return Err(StoreError::Malformed(format!("{} writes in one fold", items.len())));
@@ -207,47 +207,67 @@ impl DynamoRollups {
             .map_err(|e| StoreError::Malformed(e.to_string()))
     }
 
-    fn values_update(
+    fn value_update(
         &self,
         generation: u64,
-        survey: &SurveyId,
-        dimensions: &BTreeMap<&str, BTreeSet<&str>>,
+        value: SegmentValue<'_>,
+        months: &BTreeSet<&str>,
     ) -> Result<Update, StoreError> {
-        let mut adds = Vec::new();
-        let mut update = Update::builder()
+        Update::builder()
             .table_name(self.table.name())
-            .set_key(Some(key_item(ItemKey::rollup_values(generation, survey))));
-        for (i, (dimension, values)) in dimensions.iter().enumerate() {
-            adds.push(format!("#d{i} :d{i}"));
-            update = update
-                .expression_attribute_names(format!("#d{i}"), format!("{VALUES_PREFIX}{dimension}"))
-                .expression_attribute_values(
-                    format!(":d{i}"),
-                    AttributeValue::Ss(values.iter().map(|v| (*v).to_owned()).collect()),
-                );
-        }
-        update
-            .update_expression(format!("ADD {}", adds.join(", ")))
+            .set_key(Some(key_item(ItemKey::rollup_value(generation, value.survey, value.dimension, value.value))))
+            .update_expression("ADD #months :months")
+            .expression_attribute_names("#months", MONTHS)
+            .expression_attribute_values(
+                ":months",
+                AttributeValue::Ss(months.iter().map(|m| (*m).to_owned()).collect()),
+            )
             .build()
             .map_err(|e| StoreError::Malformed(e.to_string()))
     }
 
-    /// The segment values a survey has rollups for, by dimension.
+    /// The segment values a survey has rollups for, by dimension: those with rollups in a month of
+    /// `months` (`2026-09`, `2026-11`: inclusive), or all.
     pub async fn segment_values(
         &self,
         generation: u64,
         survey: &SurveyId,
+        months: Option<(&str, &str)>,
     ) -> Result<BTreeMap<String, BTreeSet<String>>, StoreError> {
-        let Some(item) = self.table.get(ItemKey::rollup_values(generation, survey), false).await? else {
-            return Ok(BTreeMap::new());
-        };
-        let mut dimensions = BTreeMap::new();
-        for (name, value) in item {
-            if let (Some(dimension), AttributeValue::Ss(values)) = (name.strip_prefix(VALUES_PREFIX), value) {
-                dimensions.insert(dimension.to_owned(), values.into_iter().collect());
+        let mut dimensions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .table
+                .partition(ItemKey::rollup_values_partition(generation, survey))
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :value)")
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":value", s("VALUE#"))
+                .set_exclusive_start_key(start);
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                let a = Attrs(item);
+                let sk = a.s(attr::SK)?;
+                let (dimension, value) = sk
+                    .strip_prefix("VALUE#")
+                    .and_then(|rest| rest.split_once('#'))
+                    .ok_or_else(|| StoreError::Malformed(format!("segment value {sk}")))?;
+                let active = match (months, item.get(MONTHS)) {
+                    (None, _) => true,
+                    (Some((from, until)), Some(AttributeValue::Ss(seen))) => {
+                        seen.iter().any(|m| (from..=until).contains(&m.as_str()))
+                    }
+                    (Some(_), _) => false,
+                };
+                if active {
+                    dimensions.entry(dimension.to_owned()).or_default().insert(value.to_owned());
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() => start = Some(key),
+                _ => return Ok(dimensions),
             }
         }
-        Ok(dimensions)
     }
 
     /// One rollup's days from `since` to `until` (inclusive, `yyyy-mm-dd`), oldest first.
@@ -296,7 +316,7 @@ impl DynamoRollups {
 #[derive(Debug, Clone)]
 pub enum Scanned {
     Counted(Box<Counted>),
-    /// A rollup or a `VALUES` item, of any generation.
+    /// A rollup or a segment value item, of any generation.
     Rollup {
         key: ItemKey,
         generation: u64,
@@ -385,12 +405,9 @@ impl DynamoRollups {
             item.extend(fields.filter(|(_, count)| *count != 0).map(|(name, count)| ((*name).to_owned(), n(count))));
             items.push(item);
         }
-        for (survey, dimensions) in totals.segment_values() {
-            let mut item = key_item(ItemKey::rollup_values(generation, survey));
-            item.extend(dimensions.into_iter().map(|(dimension, values)| {
-                let values = AttributeValue::Ss(values.into_iter().map(str::to_owned).collect());
-                (format!("{VALUES_PREFIX}{dimension}"), values)
-            }));
+        for (value, months) in totals.segment_values() {
+            let mut item = key_item(ItemKey::rollup_value(generation, value.survey, value.dimension, value.value));
+            item.insert(MONTHS.to_owned(), AttributeValue::Ss(months.into_iter().map(str::to_owned).collect()));
             items.push(item);
         }
         let mut keys = Vec::with_capacity(items.len());
@@ -422,7 +439,7 @@ fn malformed(e: impl std::fmt::Display) -> StoreError {
     StoreError::Malformed(e.to_string())
 }
 
-/// The generation of a rollup or `VALUES` item; `None` for any other item.
+/// The generation of a rollup or segment value item; `None` for any other item.
 fn rollup_generation(item: &Item) -> Option<u64> {
     Attrs(item).opt_s(attr::PK)?.strip_prefix("ROLLUP#")?.split('#').next()?.parse().ok()
 }
