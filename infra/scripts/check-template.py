@@ -12,7 +12,8 @@ applied first, then
   unstripped debug build in target/debug): the linker drops every SDK operation main cannot reach,
   so an operation's `send` is in the binary exactly when some code path calls it;
 - each function gets only environment variables its binary reads, and every variable its binary
-  reads that has no default.
+  reads that has no default;
+- every check that checkov is told to skip says why (a `comment` of some length).
 Exits non-zero with the reasons."""
 import os
 import re
@@ -231,8 +232,15 @@ for name, resource in resources.items():
     failures += [f"{name}: its binary reads {v}, which it is not given" for v in
                  sorted(mentioned - set(variables) - OPTIONAL_VARIABLES)]
 
+skipped = 0
+for name, resource in template["Resources"].items():
+    for skip in (resource.get("Metadata") or {}).get("checkov", {}).get("skip", []):
+        skipped += 1
+        if len(str(skip.get("comment", "")).strip()) < 20:
+            failures.append(f"{name}: checkov's {skip.get('id')} is skipped without a reason")
+
 if failures:
     print("template.yaml:", *failures, sep="\n  ", file=sys.stderr)
     sys.exit(1)
 print(f"template.yaml: {len(resources)} resources after the SAM transform, no circular dependency; "
-      f"{len(crates)} functions granted exactly what their binaries call")
+      f"{len(crates)} functions granted exactly what their binaries call; {skipped} checkov skips, each with its reason")
