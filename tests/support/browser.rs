@@ -113,3 +113,27 @@ pub async fn property(browser: &Client, css: &str, property: &str) -> Value {
     let script = "return document.querySelector(arguments[0])[arguments[1]];";
     browser.execute(script, vec![json!(css), json!(property)]).await.unwrap()
 }
+
+/// axe-core (npm, pinned in infra/npm, installed into .local/npm by `make test`) on the page as
+/// shown at a phone's width and at a desktop's: every serious or critical violation fails.
+pub async fn assert_accessible(browser: &Client, what: &str) {
+    let path = std::env::var_os("NPS_AXE").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../.local/npm/node_modules/axe-core/axe.min.js")
+    });
+    let source = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("axe-core at {}: {e}; `make test` installs it", path.display()));
+    // Run through WebDriver, so the page's CSP (no script but its own) does not apply.
+    let run = "const done = arguments[arguments.length - 1];
+        axe.run(document, { resultTypes: ['violations'] })
+          .then(r => done(r.violations.filter(v => v.impact === 'serious' || v.impact === 'critical')
+            .map(v => `${v.id} (${v.impact}): ${v.help} at ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)))
+          .catch(e => done([`axe failed: ${e}`]));";
+    let (width, height) = browser.get_window_size().await.unwrap();
+    for (w, h) in [(412, 915), (1280, 900)] {
+        browser.set_window_size(w, h).await.unwrap();
+        browser.execute(&format!("{source}\nreturn typeof axe;"), vec![]).await.unwrap();
+        let found: Vec<String> = serde_json::from_value(browser.execute_async(run, vec![]).await.unwrap()).unwrap();
+        assert!(found.is_empty(), "{what} at {w} px wide: {found:#?}");
+    }
+    browser.set_window_size(width as u32, height as u32).await.unwrap();
+}

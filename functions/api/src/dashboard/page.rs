@@ -298,7 +298,7 @@ fn trend(out: &mut String, v: &View) {
     let _ = write!(out, "<section class=\"trend-panel\"><h2>Trend by {}</h2>", m.granularity);
     out.push_str(&chart::trend(&m.series, m.granularity));
     out.push_str(
-        "<details><summary>The numbers</summary><div class=\"table\"><table><thead><tr><th>From</th><th>To</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th></tr></thead><tbody>",
+        "<details><summary>The numbers</summary><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"The trend's numbers\"><table><thead><tr><th>From</th><th>To</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th></tr></thead><tbody>",
     );
     for b in &m.series {
         let f = &b.figures;
@@ -332,7 +332,8 @@ fn breakdown(out: &mut String, v: &View) {
             }
             let _ = write!(
                 out,
-                "<div class=\"table\"><table><thead><tr><th>{}</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th><th>NPS and interval, −100 to 100</th></tr></thead><tbody>",
+                // Focusable: on a phone it scrolls sideways, and a keyboard must be able to scroll it too.
+                "<div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"By {0}\"><table><thead><tr><th>{0}</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th><th>NPS and interval, −100 to 100</th></tr></thead><tbody>",
                 esc(dimension)
             );
             for g in groups.iter() {
