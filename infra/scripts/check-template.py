@@ -13,6 +13,9 @@ applied first, then
   so an operation's `send` is in the binary exactly when some code path calls it;
 - each function gets only environment variables its binary reads, and every variable its binary
   reads that has no default;
+- every internet-facing function (one behind an API route or a topic) may touch the table only under
+  `dynamodb:LeadingKeys` conditions, and the key prefixes they grant are exactly those of the keys
+  its binary builds (the `ItemKey` constructors in its symbols, as for the SDK operations);
 - every check that checkov is told to skip says why (a `comment` of some length).
 Exits non-zero with the reasons."""
 import os
@@ -166,6 +169,30 @@ def camel(snake):
     return "".join(part.title() for part in snake.split("_"))
 
 
+# The partition key prefix of each `ItemKey` constructor (shared/adapters/src/dynamo/keys.rs), by
+# family: what comes before the first `#`, with it.
+KEY_FAMILIES = {
+    "survey": "SURVEY", "survey_partition": "SURVEY", "request": "REQUEST#", "response": "REQUEST#",
+    "transaction": "TRANSACTION#", "throttle": "PERSON#", "suppression": "PERSON#",
+    "request_pointer": "PERSON#", "rollup": "ROLLUP#", "rollup_value": "ROLLUP#",
+    "rollup_values_partition": "ROLLUP#", "rollup_claim": "ROLLUP#", "alert": "ALERT#",
+    "response_event": "WEBHOOK#", "checkpoint": "AGGREGATOR", "drop_check": "AGGREGATOR",
+    "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#",
+}
+INTERNET_FACING = {"CaptureFunction", "TriggerFunction", "SesEventsFunction", "ApiFunction"}
+
+
+def family(pattern):
+    return pattern.split("#", 1)[0] + "#" if "#" in pattern else pattern
+
+
+def binary_key_families(binary, symbols=None):
+    """The key prefix families of the `ItemKey` constructors `binary` can call; unknown constructors."""
+    symbols = symbols or subprocess.run(["nm", "--demangle", binary], capture_output=True, text=True, check=True).stdout
+    constructors = set(re.findall(r"nps_adapters::dynamo::keys::ItemKey::(\w+)", symbols))
+    return {KEY_FAMILIES[c] for c in constructors if c in KEY_FAMILIES}, constructors - set(KEY_FAMILIES)
+
+
 def binary_calls(binary):
     """The IAM actions of the AWS SDK operations `binary` can call."""
     symbols = subprocess.run(["nm", "--demangle", binary], capture_output=True, text=True, check=True).stdout
@@ -204,10 +231,15 @@ for name, resource in resources.items():
     role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
     dead_letters = resource["Properties"].get("DeadLetterConfig", {}).get("TargetArn")
     variables = resource["Properties"].get("Environment", {}).get("Variables", {})
-    granted = set()
+    granted, leading_keys, unconditioned = set(), set(), []
     for document in documents(resources[role]):
         for statement in as_list(document["Statement"]):
             actions, targets = as_list(statement["Action"]), as_list(statement["Resource"])
+            if any(a.startswith("dynamodb:") for a in actions) and any(dynamodb_target(t) == "table" for t in targets):
+                keys = statement.get("Condition", {}).get("ForAllValues:StringLike", {}).get("dynamodb:LeadingKeys")
+                if keys is None:
+                    unconditioned.append(statement.get("Sid", str(actions)))
+                leading_keys.update(family(k) for k in as_list(keys or []))
             for action in actions:
                 granted.add(action)
                 service = action.split(":")[0]
@@ -226,6 +258,12 @@ for name, resource in resources.items():
     granted.discard("sqs:SendMessage")
     failures += [f"{name}: granted {a}, which its binary never calls" for a in sorted(granted - calls)]
     failures += [f"{name}: its binary calls {a}, which it is not granted" for a in sorted(calls - granted)]
+    if name in INTERNET_FACING:
+        used, unknown_keys = binary_key_families(binary)
+        failures += [f"{name}: ItemKey::{c} has no key family in check-template.py" for c in sorted(unknown_keys)]
+        failures += [f"{name}: {sid} reaches the table without dynamodb:LeadingKeys" for sid in unconditioned]
+        failures += [f"{name}: granted keys {k}*, which its binary never builds" for k in sorted(leading_keys - used)]
+        failures += [f"{name}: its binary builds keys {k}*, which it is not granted" for k in sorted(used - leading_keys)]
     data = open(binary, "rb").read()
     mentioned = {v for v in known_variables if v.encode() in data}
     failures += [f"{name}: given {v}, which its binary never reads" for v in sorted(set(variables) - mentioned)]
