@@ -71,15 +71,21 @@ fn webhook(
     let Some(url) = env.var(url_variable).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let local = url.starts_with("http://127.0.0.1") || url.starts_with("http://localhost");
-    if !(url.starts_with("https://") || local) || url.contains(' ') {
+    // Plain http only to this machine (the local stack's receivers): the host is exactly a
+    // loopback name, not one that starts like it (`http://localhost.example`).
+    let local = url.strip_prefix("http://").is_some_and(|rest| {
+        let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+        let host = host.rsplit_once(':').map_or(host, |(h, port)| if port.parse::<u16>().is_ok() { h } else { host });
+        matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+    });
+    if !(url.starts_with("https://") || local) || url.contains(char::is_whitespace) {
         return Err(ConfigError::new(url_variable, "must be an https URL"));
     }
     let secret = env.required(secret_variable)?;
     if secret.len() < 16 {
         return Err(ConfigError::new(secret_variable, "must be at least 16 characters"));
     }
-    WebhookChannel::new(url, secret).map(Some).map_err(|e| ConfigError::new(url_variable, e.to_string()))
+    WebhookChannel::new(url, secret).map(Some).map_err(|e| ConfigError::new(url_variable, e.without_url().to_string()))
 }
 
 #[cfg(test)]
@@ -142,8 +148,19 @@ mod tests {
         let url = ("NPS_RESPONSE_WEBHOOK_URL", "https://crm.example/hooks/nps");
         assert_eq!(parse(&[url, ("NPS_RESPONSE_WEBHOOK_SECRET", "0123456789abcdef")]), Ok(true));
         assert_eq!(parse(&[url]).unwrap_err().variable, "NPS_RESPONSE_WEBHOOK_SECRET");
-        let plain = ("NPS_RESPONSE_WEBHOOK_URL", "http://crm.example/hooks");
         let secret = ("NPS_RESPONSE_WEBHOOK_SECRET", "0123456789abcdef");
-        assert_eq!(parse(&[plain, secret]).unwrap_err().variable, "NPS_RESPONSE_WEBHOOK_URL");
+        for plain in [
+            "http://crm.example/hooks",
+            "http://localhost.crm.example/hooks",
+            "http://127.0.0.1.crm.example/",
+            "http://localhost@crm.example/",
+            "ftp://127.0.0.1/x",
+        ] {
+            let url = ("NPS_RESPONSE_WEBHOOK_URL", plain);
+            assert_eq!(parse(&[url, secret]).unwrap_err().variable, "NPS_RESPONSE_WEBHOOK_URL", "{plain}");
+        }
+        for local in ["http://127.0.0.1:8080/hooks", "http://localhost/x", "http://[::1]:9000"] {
+            assert_eq!(parse(&[("NPS_RESPONSE_WEBHOOK_URL", local), secret]), Ok(true), "{local}");
+        }
     }
 }

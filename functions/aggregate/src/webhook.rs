@@ -1,6 +1,8 @@
 //! Signed webhooks out: alerts and response events, each a JSON `POST` with
 //! `x-nps-signature: t=<unix>,v1=<hex HMAC-SHA256 of "<t>.<body>">` (the scheme of our inbound
-//! generic webhook) and `x-nps-event-id`, the same on every attempt.
+//! generic webhook) and `x-nps-event-id`, the same on every attempt. Redirects are not followed
+//! (a receiver cannot send our signed events, or our function, elsewhere), and the URL is never
+//! logged: a Slack webhook's URL is its secret.
 
 use std::time::Duration;
 
@@ -30,7 +32,10 @@ pub enum Posted {
 
 impl WebhookChannel {
     pub fn new(url: String, secret: String) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder().timeout(Duration::from_secs(10)).build()?;
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()?;
         Ok(WebhookChannel { client, url, secret })
     }
 
@@ -56,11 +61,11 @@ impl WebhookChannel {
                 Posted::Refused
             }
             Err(e) if e.is_timeout() => {
-                tracing::warn!(error = %e, "webhook receiver timed out");
+                tracing::warn!(error = %e.without_url(), "webhook receiver timed out");
                 Posted::Unknown
             }
             Err(e) => {
-                tracing::warn!(error = %e, "webhook receiver unreachable; retrying later");
+                tracing::warn!(error = %e.without_url(), "webhook receiver unreachable; retrying later");
                 Posted::Later
             }
         }
@@ -70,4 +75,33 @@ impl WebhookChannel {
 /// The wait before attempt `attempts + 1`: 1, 2, 4 … minutes, at most an hour.
 pub fn backoff(attempts: u32) -> Duration {
     Duration::from_secs(60 << attempts.min(6)).min(Duration::from_secs(3600))
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    #[tokio::test]
+    async fn a_redirect_is_not_followed() {
+        // Where a receiver would send the event on: nothing may arrive there.
+        let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let target = format!("http://{}/stolen", elsewhere.local_addr().unwrap());
+        let receiver = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", receiver.local_addr().unwrap());
+        tokio::spawn(async move {
+            let (mut stream, _) = receiver.accept().await.unwrap();
+            let mut request = vec![0; 4096];
+            let _ = stream.read(&mut request).await;
+            let answer = format!("HTTP/1.1 307 Temporary Redirect\r\nLocation: {target}\r\nContent-Length: 0\r\n\r\n");
+            stream.write_all(answer.as_bytes()).await.unwrap();
+        });
+        let channel = WebhookChannel::new(url, "0123456789abcdef".into()).unwrap();
+        let posted = channel.post("{}".into(), "e1", Timestamp::from_unix(1_795_400_000)).await;
+        assert_eq!(posted, Posted::Refused, "a 3xx is an answer, not a way elsewhere");
+        let arrived = tokio::time::timeout(Duration::from_millis(300), elsewhere.accept()).await;
+        assert!(arrived.is_err(), "nothing was sent to the redirect's target");
+    }
 }
