@@ -4,7 +4,7 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_domain::Timestamp;
-use nps_domain::intake::{Outcome, TriggerEvent};
+use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
 use nps_http::{ApiError, api_path, json_body, json_response};
 use nps_sending::IntakeError;
 
@@ -67,7 +67,20 @@ impl App {
         let incoming = Incoming { method: req.method().as_str(), url: &url, headers: req.headers(), body };
         // Nothing is read or written for a request whose signature fails.
         source.verify(&incoming, secret, now)?;
-        let event = source.normalise(&incoming)?;
+        let event = match source.normalise(&incoming) {
+            // Signed by the source, but no purchase: a 200 the sender will not retry.
+            Err(EventError::NotAPurchase { field, kind }) => {
+                tracing::info!(source = source.name(), field, kind, "not a purchase: skipped");
+                let skipped = Outcome {
+                    status: Status::Skipped,
+                    reason: Some(SkipReason::NotAPurchase),
+                    survey_request_id: None,
+                    next_eligible_at: None,
+                };
+                return Ok(outcome_response(&skipped, true));
+            }
+            event => event?,
+        };
         self.accept(source.name(), &event, now).await
     }
 

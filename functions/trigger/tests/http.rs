@@ -163,6 +163,20 @@ async fn shopify_stripe_and_hubspot_deliveries_each_send_one_survey() {
     let mut forged = headers.clone();
     forged[0].1 = shopify::sign(b"another-secret-0123456789", &body);
     assert_eq!(answer(&h.app, json_post("/v1/triggers/shopify", forged, &body)).await.0, StatusCode::UNAUTHORIZED);
+    // The same order cancelled, for someone not yet surveyed: skipped with a 200 Shopify will not retry.
+    let cancelled_email = format!("{}@example.com", unique("cancelled"));
+    let cancelled = fixture("shopify-orders-paid.json", &cancelled_email).into_bytes();
+    let headers = vec![
+        (shopify::HMAC_HEADER, shopify::sign(secret, &cancelled)),
+        (shopify::TOPIC_HEADER, "orders/cancelled".to_owned()),
+        (shopify::WEBHOOK_ID_HEADER, unique("wh")),
+    ];
+    let (status, a) = answer(&h.app, json_post("/v1/triggers/shopify", headers, &cancelled)).await;
+    assert_eq!(
+        (status, a["status"].as_str(), a["reason"].as_str()),
+        (StatusCode::OK, Some("skipped"), Some("not_a_purchase"))
+    );
+    assert_eq!(emails_to(&h.inbox, &cancelled_email).await, 0, "a cancelled order is not surveyed");
 
     let stripe_email = format!("{}@example.com", unique("stripe"));
     let body = fixture("stripe-checkout-session-completed.json", &stripe_email)

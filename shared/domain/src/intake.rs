@@ -41,6 +41,10 @@ pub struct TriggerEvent {
 pub enum EventError {
     #[error("{field}: {problem}")]
     Invalid { field: &'static str, problem: String },
+    /// A well-formed event of a kind that starts no survey (a cancelled order, a new customer):
+    /// answered `2xx` and skipped, so the sender does not retry it.
+    #[error("{field}: {kind} is not a purchase")]
+    NotAPurchase { field: &'static str, kind: String },
 }
 
 impl EventError {
@@ -48,9 +52,13 @@ impl EventError {
         EventError::Invalid { field, problem: problem.into() }
     }
 
+    pub fn not_a_purchase(field: &'static str, kind: impl Into<String>) -> Self {
+        EventError::NotAPurchase { field, kind: kind.into() }
+    }
+
     pub fn field(&self) -> &'static str {
         match self {
-            EventError::Invalid { field, .. } => field,
+            EventError::Invalid { field, .. } | EventError::NotAPurchase { field, .. } => field,
         }
     }
 }
@@ -105,6 +113,8 @@ pub enum SkipReason {
     Throttled,
     /// The caller asked not to send (`"send": false` on the people API).
     NotRequested,
+    /// The event is not a purchase (a cancelled or deleted order, another Stripe event).
+    NotAPurchase,
 }
 
 /// The answer to a trigger: `{status, reason, survey_request_id, next_eligible_at}`.

@@ -1,4 +1,6 @@
-//! Shopify order webhooks (`orders/create`, `orders/paid`, `orders/fulfilled`, …).
+//! Shopify order webhooks: the topics of a purchase (`orders/create`, `orders/paid`,
+//! `orders/fulfilled`, `orders/partially_fulfilled`) start a survey; any other topic (a cancelled,
+//! edited or deleted order) is skipped as `not_a_purchase`, answered 200 so Shopify does not retry.
 //!
 //! `X-Shopify-Hmac-Sha256` is the base64 HMAC-SHA256 of the raw body with the app's secret;
 //! `X-Shopify-Webhook-Id` identifies the delivery for idempotency. Shopify signs no timestamp:
@@ -16,6 +18,7 @@ use super::{Incoming, SignatureError, first_str, parse_json, scalar_text, vendor
 pub const HMAC_HEADER: &str = "x-shopify-hmac-sha256";
 pub const WEBHOOK_ID_HEADER: &str = "x-shopify-webhook-id";
 pub const TOPIC_HEADER: &str = "x-shopify-topic";
+const PURCHASE_TOPICS: &[&str] = &["orders/create", "orders/paid", "orders/fulfilled", "orders/partially_fulfilled"];
 
 pub fn verify(req: &Incoming, secret: &[u8]) -> Result<(), SignatureError> {
     let header = req.header(HMAC_HEADER).ok_or(SignatureError::Missing("X-Shopify-Hmac-Sha256"))?;
@@ -33,8 +36,8 @@ pub fn sign(secret: &[u8], body: &[u8]) -> String {
 
 pub fn normalise(req: &Incoming) -> Result<TriggerEvent, EventError> {
     let topic = req.header(TOPIC_HEADER).ok_or_else(|| EventError::invalid("X-Shopify-Topic", "is required"))?;
-    if !topic.starts_with("orders/") {
-        return Err(EventError::invalid("X-Shopify-Topic", format!("{topic} is not an order topic")));
+    if !PURCHASE_TOPICS.contains(&topic) {
+        return Err(EventError::not_a_purchase("X-Shopify-Topic", topic.chars().take(64).collect::<String>()));
     }
     let event_id =
         req.header(WEBHOOK_ID_HEADER).ok_or_else(|| EventError::invalid("X-Shopify-Webhook-Id", "is required"))?;
@@ -115,8 +118,13 @@ mod tests {
     #[test]
     fn other_topics_and_missing_ids_are_refused() {
         let body = fixture("shopify-orders-paid.json");
-        let h = headers(&[(TOPIC_HEADER, "customers/create"), (WEBHOOK_ID_HEADER, "x")]);
-        assert_eq!(normalise(&incoming(&h, &body)).unwrap_err().field(), "X-Shopify-Topic");
+        for topic in ["customers/create", "orders/cancelled", "orders/delete", "orders/edited", "refunds/create"] {
+            let h = headers(&[(TOPIC_HEADER, topic), (WEBHOOK_ID_HEADER, "x")]);
+            let skipped = normalise(&incoming(&h, &body)).unwrap_err();
+            assert!(matches!(skipped, EventError::NotAPurchase { .. }), "{topic}: {skipped:?}");
+        }
+        let h = headers(&[(WEBHOOK_ID_HEADER, "x")]);
+        assert!(matches!(normalise(&incoming(&h, &body)), Err(EventError::Invalid { field: "X-Shopify-Topic", .. })));
         let h = headers(&[(TOPIC_HEADER, "orders/paid")]);
         assert_eq!(normalise(&incoming(&h, &body)).unwrap_err().field(), "X-Shopify-Webhook-Id");
         let h = headers(&[(TOPIC_HEADER, "orders/paid"), (WEBHOOK_ID_HEADER, "x")]);
