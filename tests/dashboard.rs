@@ -249,6 +249,11 @@ async fn sign_in_is_checked_sessions_end_and_bad_filters_get_a_4xx() {
 
     // Sign in: behind API Gateway the cookie is Secure; back to the page with its filters.
     let sign_in = format!("action=sign-in&key={key}");
+    // Login CSRF: another site's page posting our form (with the attacker's key) is refused.
+    let evil = [("host", deployed[0].1), ("content-type", form), ("origin", "https://evil.example")];
+    let refused = app.handle_at(call(Method::POST, "/Prod/dashboard", &evil, &sign_in), now).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    assert_eq!(header(&refused, "set-cookie"), "", "no session for a cross-site form");
     let answer = app.handle_at(call(Method::POST, "/Prod/dashboard?range=7", &deployed, &sign_in), now).await;
     assert_eq!(answer.status(), StatusCode::SEE_OTHER);
     assert_eq!(header(&answer, "location"), "dashboard?range=7", "relative: /Prod/dashboard?range=7 in a browser");

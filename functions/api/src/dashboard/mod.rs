@@ -199,6 +199,20 @@ fn see_other(location: &str, cookie: &str) -> HttpResponse<Body> {
     with_cookie(response, cookie)
 }
 
+/// Whether a form was posted by another site's page (login CSRF: signing a browser in with the
+/// attacker's key, or out). Browsers say so in `Sec-Fetch-Site`, or else in `Origin`; a client
+/// that sends neither is no browser and has no session to abuse.
+fn cross_site(req: &Request) -> bool {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    if let Some(site) = header("sec-fetch-site") {
+        return !matches!(site, "same-origin" | "none");
+    }
+    match header("origin") {
+        Some(origin) => origin.split_once("://").map(|(_, host)| host) != header(header::HOST.as_str()),
+        None => false,
+    }
+}
+
 /// The `signin` parameter of a sign-in link, if given.
 fn sign_in_link(req: &Request) -> Option<String> {
     let query = req.uri().query()?;
@@ -267,6 +281,10 @@ impl App {
 
     /// Sign in (`action=sign-in&key=…`) or out (`action=sign-out`), then back to the page.
     async fn dashboard_session(&self, req: &Request, now: Timestamp) -> HttpResponse<Body> {
+        if cross_site(req) {
+            let e = ApiError::new(StatusCode::FORBIDDEN, "cross_site", "sign in from the dashboard's own page");
+            return problem_page(e);
+        }
         let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
         if !content_type
             .split(';')
@@ -535,6 +553,25 @@ mod tests {
             assert_eq!(cookie.ends_with("; Secure"), secure, "{host}: {cookie}");
         }
         assert!(set_cookie(&request("/dashboard", "localhost"), None).starts_with("nps_session=; Max-Age=0;"));
+    }
+
+    #[test]
+    fn forms_posted_by_another_site_are_cross_site() {
+        let post = |headers: &[(&str, &str)]| {
+            let mut req =
+                lambda_http::http::Request::builder().method("POST").uri("/dashboard").header("host", "nps.example");
+            for (name, value) in headers {
+                req = req.header(*name, *value);
+            }
+            cross_site(&req.body(Body::Empty).unwrap())
+        };
+        assert!(post(&[("sec-fetch-site", "cross-site")]));
+        assert!(post(&[("sec-fetch-site", "same-site")]), "a sibling subdomain is another site here");
+        assert!(post(&[("origin", "https://evil.example")]));
+        assert!(post(&[("origin", "null")]));
+        assert!(!post(&[("sec-fetch-site", "same-origin"), ("origin", "https://nps.example")]));
+        assert!(!post(&[("origin", "https://nps.example")]));
+        assert!(!post(&[]), "curl and scripts send neither");
     }
 
     #[test]
