@@ -96,16 +96,23 @@ async fn a_person_picks_a_score_types_a_reason_and_sends_it() {
 async fn a_score_seen_for_two_seconds_is_kept_on_leaving_and_a_glimpse_is_not() {
     let Setup { stack: s, driver: _driver, browser } = setup("browser-leave").await;
     let (glimpsed, glimpse_link) = emailed(&s, "browser-glimpse", 4).await;
+    let (rendered, rendered_link) = emailed(&s, "browser-rendered", 3).await;
     let (seen, seen_link) = emailed(&s, "browser-seen", 8).await;
 
-    // Open and leave at once, as a scanner that renders pages would: a click, not an answer.
+    // Open and leave at once, as a scanner that fetches pages would: a click, not an answer.
     browser.goto(&glimpse_link).await.unwrap();
     browser.goto("about:blank").await.unwrap();
+    // Rendered for seconds, untouched, as a scanner's sandboxed browser would: not an answer either.
+    browser.goto(&rendered_link).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    browser.goto("about:blank").await.unwrap();
 
-    // A person reads the page (the script ran: its hint is shown, so the CSP allowed it) and closes it.
+    // A person reads the page (the script ran: its hint is shown, so the CSP allowed it), touches
+    // it, and closes it.
     browser.goto(&seen_link).await.unwrap();
     assert_eq!(property(&browser, "#kept", "hidden").await, false, "the keep-on-leave script ran");
     screenshot(&browser, "answer-clicked.png").await;
+    browser.find(Locator::Css("h1")).await.unwrap().click().await.unwrap();
     tokio::time::sleep(Duration::from_millis(2_500)).await;
     browser.goto("about:blank").await.unwrap();
 
@@ -123,5 +130,7 @@ async fn a_score_seen_for_two_seconds_is_kept_on_leaving_and_a_glimpse_is_not() 
     let glimpse = stored(&s, glimpsed).await.expect("the click is kept as evidence");
     assert!(!glimpse.confirmed(), "a page left at once is not an answer");
     assert_eq!(glimpse.clicks.len(), 1);
+    let untouched = stored(&s, rendered).await.expect("the click is kept as evidence");
+    assert!(!untouched.confirmed(), "a page rendered but never touched is not an answer");
     browser.close().await.unwrap();
 }

@@ -37,13 +37,16 @@ button{margin-top:16px;min-height:44px;padding:0 24px;border:0;border-radius:6px
 .hint{font-size:14px;color:#374151;margin:8px 0 0}";
 
 /// Keeps a clicked score when the person leaves the page without pressing the button, once the
-/// page has been visible for two seconds: a person saw it (a scanner that fetches or renders the
-/// link for a moment does not), and the answer costs one write whether or not a comment follows.
-/// The form alone still works without it.
-const KEEP_ON_LEAVE: &str = "(function(){var f=document.forms[0],done=false,seen=false,timer;\
+/// page has been visible for two seconds and touched (a pointer, a key, a scroll): a person saw it,
+/// where a scanner that fetches the link, or renders it in a sandbox for a while, does neither.
+/// The answer costs one write whether or not a comment follows. The form alone still works
+/// without it.
+const KEEP_ON_LEAVE: &str = "(function(){var f=document.forms[0],done=false,seen=false,touched=false,timer;\
 f.addEventListener('submit',function(){done=true});\
+['pointerdown','pointermove','keydown','touchstart','wheel','scroll'].forEach(function(e){\
+addEventListener(e,function(){touched=true},{passive:true,capture:true})});\
 function watch(){clearTimeout(timer);if(document.visibilityState==='visible'){timer=setTimeout(function(){seen=true},2000)}}\
-function keep(){if(!seen||done||!f.elements.score.value){return}done=true;\
+function keep(){if(!seen||!touched||done||!f.elements.score.value){return}done=true;\
 var data=new URLSearchParams(new FormData(f));data.set('via','leave');navigator.sendBeacon(location.pathname,data)}\
 document.addEventListener('visibilitychange',function(){if(document.visibilityState==='hidden'){keep()}else{watch()}});\
 addEventListener('pagehide',keep);document.getElementById('kept').hidden=false;watch()})();";
