@@ -46,9 +46,14 @@ pub enum TokenKeysError {
 }
 
 impl TokenKeys {
-    /// Parses `NPS_TOKEN_KEYS`: `2:<secret>,1:<older secret>`.
+    /// Parses `NPS_TOKEN_KEYS`: `2:<secret>,1:<older secret>` (the first signs, all verify). A
+    /// bare secret alone is key 1: the form Secrets Manager generates at the first deploy, so the
+    /// secret itself holds the list and rotating it needs no change to the template.
     pub fn parse(spec: &str) -> Result<Self, TokenKeysError> {
         let mut keys: Vec<TokenKey> = Vec::new();
+        let spec = spec.trim();
+        let bare = format!("1:{spec}");
+        let spec = if spec.contains([':', ',']) { spec } else { bare.as_str() };
         for pair in spec.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (id, secret) = pair.split_once(':').ok_or(TokenKeysError::Format)?;
             let id: u8 = id.parse().map_err(|_| TokenKeysError::Format)?;
@@ -200,5 +205,18 @@ mod tests {
         assert!(TokenKeys::parse("1:short").is_err());
         assert!(TokenKeys::parse(&format!("x:{SECRET_A}")).is_err());
         assert_eq!(TokenKeys::parse(&format!("1:{SECRET_A},1:{SECRET_B}")).unwrap_err(), TokenKeysError::Duplicate);
+        assert!(TokenKeys::parse("short-and-bare").is_err());
+    }
+
+    #[test]
+    fn a_bare_secret_is_key_1_and_the_secret_can_grow_into_a_list() {
+        // As Secrets Manager generates it at the first deploy; rotating writes a list into it.
+        let (keys, id, now) = setup();
+        let token = sign(&keys, id, now.plus(std::time::Duration::from_secs(60)));
+        let generated = TokenKeys::parse(SECRET_A).unwrap();
+        assert!(verify(&generated, &token, now).is_ok());
+        assert_eq!(sign(&generated, id, now.plus(std::time::Duration::from_secs(60))), token);
+        let rotated = TokenKeys::parse(&format!("2:{SECRET_B},1:{SECRET_A}")).unwrap();
+        assert!(verify(&rotated, &token, now).is_ok());
     }
 }
