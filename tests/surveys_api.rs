@@ -38,7 +38,8 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
     let keys = DynamoApiKeys::new(s.table.clone());
     let (_, write) = keys.create(Scope::Write, "surveys", Timestamp::now()).await.unwrap();
     let (_, read) = keys.create(Scope::Read, "surveys-read", Timestamp::now()).await.unwrap();
-    let app = api::App::new(s.table.clone());
+    // As deployed: surveys may send only from the operator's domain (and its subdomains).
+    let app = api::App::new(s.table.clone()).with_sender_domain("spring.example".into());
     let (w, r) = (Some(write.as_str()), Some(read.as_str()));
     let spring = json!({
         "id": "spring",
@@ -73,6 +74,10 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
     assert_eq!(status, StatusCode::OK, "{replaced}");
     let (_, got) = call(&app, Method::GET, "/v1/surveys/spring", r, None).await;
     assert_eq!((got["throttle_days"].clone(), got["segment_properties"].clone()), (json!(30), json!(["product"])));
+    let mut spoofed = changed.clone();
+    spoofed["sender"] = json!("Your Bank <security@bank.example>");
+    let (status, body) = call(&app, Method::PUT, "/v1/surveys/spring", w, Some(spoofed)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a write key cannot send as someone else: {body}");
     let mut other_kind = changed.clone();
     other_kind["kind"] = json!("enps");
     let (status, body) = call(&app, Method::PUT, "/v1/surveys/spring", w, Some(other_kind)).await;
@@ -86,6 +91,8 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
     // Validation: each refusal says what is wrong.
     for (patch, says) in [
         (json!({"sender": "not an address"}), "sender"),
+        (json!({"sender": "Spring Shop <ceo@bank.example>"}), "sender: must be an address at spring.example"),
+        (json!({"sender": "surveys@spring.example.evil"}), "sender: must be an address at spring.example"),
         (json!({"segment_properties": ["Product Name"]}), "at most 10 segment properties"),
         (json!({"reminder_after_days": 0}), "reminder_after_days"),
         (json!({"colour": "blue"}), "unknown field"),

@@ -54,6 +54,8 @@ pub struct App {
     /// Days after its end before an eNPS month is shown: every answer in it is final by then
     /// (docs/enps.md).
     enps_settle_days: i64,
+    /// `NPS_SENDER_DOMAIN`: surveys may send only from it (unset locally: any sender).
+    sender_domain: Option<String>,
 }
 
 /// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
@@ -70,7 +72,14 @@ impl App {
             erasure: DynamoErasure::new(table),
             person_key: None,
             enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
+            sender_domain: None,
         }
+    }
+
+    /// Surveys may send only from `domain` (the SES identity IAM lets the functions send from).
+    pub fn with_sender_domain(mut self, domain: String) -> Self {
+        self.sender_domain = Some(domain);
+        self
     }
 
     /// The change window capture enforces: an eNPS month settles a day after it has passed.

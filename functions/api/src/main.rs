@@ -20,9 +20,12 @@ async fn main() -> Result<(), Error> {
         std::time::Duration::from_secs(api::DEFAULT_CHANGE_WINDOW_DAYS.unsigned_abs() * 86_400),
     )?;
     let sdk = load_sdk_config().await;
-    let app = App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table))
+    let mut app = App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table))
         .with_person_key(person_key)
         .with_change_window_days(i64::try_from(change_window.as_secs() / 86_400).unwrap_or(i64::MAX));
+    if let Some(domain) = Env.var("NPS_SENDER_DOMAIN").filter(|d| !d.trim().is_empty()) {
+        app = app.with_sender_domain(domain);
+    }
     let app = Arc::new(app);
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();

@@ -86,8 +86,19 @@ impl App {
         json_of(StatusCode::OK, &survey)
     }
 
+    /// The operator's sending domain, where one is configured: a survey may send only from it.
+    fn check_sender(&self, survey: &Survey) -> Result<(), ApiError> {
+        match &self.sender_domain {
+            Some(domain) if !nps_domain::survey::sender_at(&survey.sender, domain) => Err(ApiError::invalid(format!(
+                "sender: must be an address at {domain}, the domain this deployment sends from"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
     pub(crate) async fn create_survey(&self, req: &Request) -> Result<Response<Body>, ApiError> {
         let survey = survey(req, None)?;
+        self.check_sender(&survey)?;
         if !self.surveys.create(&survey).await? {
             return Err(ApiError::new(
                 StatusCode::CONFLICT,
@@ -102,6 +113,7 @@ impl App {
         let id =
             SurveyId::parse(id).map_err(|_| ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such survey"))?;
         let survey = survey(req, Some(&id))?;
+        self.check_sender(&survey)?;
         let current = self.surveys.get(&id).await?.ok_or_else(|| not_found(&id))?;
         if current.kind != survey.kind {
             return Err(ApiError::invalid(format!(

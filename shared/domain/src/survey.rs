@@ -177,6 +177,15 @@ impl Survey {
     }
 }
 
+/// Whether `sender`'s address is at `domain` (`shop.example`) or one of its subdomains: what an
+/// SES domain identity lets the account send from.
+pub fn sender_at(sender: &str, domain: &str) -> bool {
+    let Some(address) = sender_address(sender) else { return false };
+    let domain = domain.trim().trim_end_matches('.').to_ascii_lowercase();
+    let at = address.as_str().rsplit_once('@').map(|(_, d)| d.to_ascii_lowercase()).unwrap_or_default();
+    !domain.is_empty() && (at == domain || at.ends_with(&format!(".{domain}")))
+}
+
 /// The address part of `addr` or `Name <addr>`, if it is a valid address and the name is plain.
 pub fn sender_address(sender: &str) -> Option<crate::EmailAddress> {
     let sender = sender.trim();
@@ -193,6 +202,17 @@ pub fn sender_address(sender: &str) -> Option<crate::EmailAddress> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sender_is_at_its_domain_or_a_subdomain_only() {
+        assert!(sender_at("Shop <surveys@shop.example>", "shop.example"));
+        assert!(sender_at("surveys@Mail.Shop.Example", "shop.example"));
+        assert!(!sender_at("surveys@evilshop.example", "shop.example"));
+        assert!(!sender_at("surveys@shop.example.evil", "shop.example"));
+        assert!(!sender_at("Shop <surveys@other.example>", "shop.example"));
+        assert!(!sender_at("not an address", "shop.example"));
+        assert!(!sender_at("surveys@shop.example", ""));
+    }
 
     pub(crate) fn survey() -> Survey {
         Survey {
