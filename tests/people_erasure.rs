@@ -18,7 +18,7 @@ use nps_domain::email::EmailAddress;
 use nps_domain::person::{PersonId, PersonKey};
 use nps_domain::request::RequestId;
 use serde_json::{Value, json};
-use support::{Stack, capture_call, emails_to, purchase, receiver, stack, unique};
+use support::{Stack, capture_call, deliver, emails_to, purchase, receiver, stack, unique};
 
 const LINKS: &str = "https://nps.example";
 const PERSON: &str = "Mozilla/5.0 (person)";
@@ -219,4 +219,26 @@ async fn an_answer_erased_before_the_next_run_is_not_quoted_by_its_alert_or_even
     for item in scan(&s).await {
         assert!(!format!("{item:?}").contains("Ring Kim"), "no item holds the comment: {item:?}");
     }
+}
+
+#[tokio::test]
+async fn a_delivery_replayed_after_an_erasure_surveys_nobody() {
+    let s = stack("erasure-replay", LINKS, &["product"]).await;
+    let (_, write) =
+        DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "replay", Timestamp::now()).await.unwrap();
+    let email = unique("replay");
+    let order = format!("order-{email}");
+    let fields = json!({"properties": {"product": "boots"}});
+    let (status, first) = deliver(&s, &email, &order, fields.clone(), Timestamp::now()).await;
+    assert_eq!((status, first["status"].as_str()), (StatusCode::ACCEPTED, Some("sent")), "{first}");
+    let (status, _) = call(&s, Method::DELETE, &format!("/v1/people/{}", email.replace('@', "%40")), &write).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+
+    // The shop delivers the same event again (a retry, a replay): its idempotency record, which
+    // holds no address, answers it; nobody is surveyed and no request is written again.
+    let (status, again) = deliver(&s, &email, &order, fields, Timestamp::now()).await;
+    assert_eq!((status, &again), (StatusCode::OK, &first), "the first answer again");
+    assert_eq!(emails_to(&s, &email).await.len(), 1, "one survey, before the erasure");
+    let requests = scan(&s).await.into_iter().filter(|i| i["sk"].as_s().is_ok_and(|sk| sk == "REQUEST")).count();
+    assert_eq!(requests, 0, "the erased request is not written again");
 }

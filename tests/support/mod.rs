@@ -137,6 +137,14 @@ pub async fn purchase(s: &Stack, email: &str, order: &str, properties: Value) ->
 
 /// A signed purchase at `at`, with `fields` (`properties`, `survey`…) added to the event.
 pub async fn purchase_at(s: &Stack, email: &str, order: &str, fields: Value, at: Timestamp) -> Value {
+    let (status, answer) = deliver(s, email, order, fields, at).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{answer}");
+    answer
+}
+
+/// The generic webhook's delivery of a purchase at `at` (its event id `<order>-paid`): the status
+/// and the answer, whatever they are (a repeated delivery is answered 200).
+pub async fn deliver(s: &Stack, email: &str, order: &str, fields: Value, at: Timestamp) -> (StatusCode, Value) {
     let mut event = json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order});
     event.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
     let body = serde_json::to_vec(&event).unwrap();
@@ -148,8 +156,7 @@ pub async fn purchase_at(s: &Stack, email: &str, order: &str, fields: Value, at:
         .body(Body::from(body))
         .unwrap();
     let response = s.trigger.handle_at(req, at).await;
-    assert_eq!(response.status(), StatusCode::ACCEPTED);
-    serde_json::from_slice(response.body().as_ref()).unwrap()
+    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap())
 }
 
 /// The email's link for `score` (`<links>/r/<token>?score=N`) and its unsubscribe link, as
