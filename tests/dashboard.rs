@@ -358,12 +358,14 @@ async fn a_sign_in_link_opens_a_session_once_valid_and_nothing_else() {
     assert_eq!(page.status(), StatusCode::OK);
     assert!(body(&page).contains("svg class=\"trend\"") && !body(&page).contains("name=\"key\""));
 
-    // Refused, with the sign-in form and no cookie: an ended link, a forged one, a session token
-    // used as a link, a link used as the cookie, and any link once its key is revoked.
+    // Refused, with the sign-in form and no cookie: the link used again (it works once), an ended
+    // link, a forged one, a session token used as a link, a link used as the cookie, and any link
+    // once its key is revoked.
     let session_token = session.trim_start_matches("nps_session=").to_owned();
     let last = if link.ends_with('0') { '1' } else { '0' };
     let forged = format!("{}{last}", &link[..link.len() - 1]);
     for (uri, at) in [
+        (format!("/dashboard?signin={link}"), now),
         (format!("/dashboard?signin={link}"), Timestamp::from_unix(now.unix() + 600)),
         (format!("/dashboard?signin={forged}"), now),
         (format!("/dashboard?signin={session_token}"), now),
@@ -376,7 +378,8 @@ async fn a_sign_in_link_opens_a_session_once_valid_and_nothing_else() {
     }
     let as_cookie = app.handle_at(get("/dashboard".into(), Some(&format!("nps_session={link}"))), now).await;
     assert!(body(&as_cookie).contains("Your session has ended"), "a link is not a session");
+    let unused = keys.open_link(&key, Timestamp::from_unix(now.unix() + 600)).await.unwrap().unwrap();
     assert!(keys.revoke(&key[4..20], now).await.unwrap());
-    let revoked = app.handle_at(get(format!("/dashboard?signin={link}"), None), now).await;
+    let revoked = app.handle_at(get(format!("/dashboard?signin={unused}"), None), now).await;
     assert_eq!(revoked.status(), StatusCode::UNAUTHORIZED);
 }

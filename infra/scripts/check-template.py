@@ -177,7 +177,7 @@ KEY_FAMILIES = {
     "request_pointer": "PERSON#", "rollup": "ROLLUP#", "rollup_value": "ROLLUP#",
     "rollup_values_partition": "ROLLUP#", "rollup_claim": "ROLLUP#", "alert": "ALERT#",
     "response_event": "WEBHOOK#", "checkpoint": "AGGREGATOR", "drop_check": "AGGREGATOR",
-    "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#",
+    "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#", "used_link": "LINK#",
 }
 INTERNET_FACING = {"CaptureFunction", "TriggerFunction", "SesEventsFunction", "ApiFunction"}
 

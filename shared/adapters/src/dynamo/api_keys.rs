@@ -181,15 +181,23 @@ impl DynamoApiKeys {
     }
 
     /// A session token ending at `expires` for the key behind a sign-in `link`, if the link is
-    /// ours, has not ended and its key is live.
+    /// ours, has not ended, its key is live, and it was never used: a link works once (one
+    /// conditional write, kept until the link would have ended), so a link seen later in a
+    /// browser's history, a log or a forwarded message opens nothing.
     pub async fn session_from_link(
         &self,
         link: &str,
         now: Timestamp,
         expires: Timestamp,
     ) -> Result<Option<String>, StoreError> {
-        let verified = self.verified(Purpose::Link, link, now).await?;
-        Ok(verified.map(|(key, secret_sha256)| signed(Purpose::Session, &secret_sha256, &key.id, expires)))
+        let Some((key, secret_sha256)) = self.verified(Purpose::Link, link, now).await? else { return Ok(None) };
+        let link_ends = parse_session(link).map_or(now.unix(), |(_, ends, _)| ends);
+        let mut used = key_item(ItemKey::used_link(&hex::encode(Sha256::digest(link.as_bytes()))));
+        used.insert(attr::EXPIRES_AT.to_owned(), n(link_ends));
+        if !self.table.put_new(used).await? {
+            return Ok(None);
+        }
+        Ok(Some(signed(Purpose::Session, &secret_sha256, &key.id, expires)))
     }
 
     async fn verified(

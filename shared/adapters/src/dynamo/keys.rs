@@ -124,6 +124,11 @@ impl ItemKey {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "DROPS".to_owned() }
     }
 
+    /// A dashboard sign-in link that was used (it works once), by the SHA-256 of its token.
+    pub fn used_link(token_sha256: &str) -> Self {
+        ItemKey { pk: format!("LINK#{token_sha256}"), sk: "USED".to_owned() }
+    }
+
     pub fn api_key(key_id: &str) -> Self {
         ItemKey { pk: "APIKEY".to_owned(), sk: key_id.to_owned() }
     }
