@@ -301,6 +301,13 @@ async fn bad_calls_get_a_clear_4xx_naming_the_parameter() {
         ("survey=default&segment.colour=red", StatusCode::BAD_REQUEST, "segment.colour"),
         ("survey=default&group_by=region", StatusCode::BAD_REQUEST, "group_by"),
         ("survey=default&since=2026-02-30", StatusCode::BAD_REQUEST, "since"),
+        // The calendar's ends: a 400 naming the date, never a panic in the arithmetic after it.
+        ("survey=default&until=9999-12-31", StatusCode::BAD_REQUEST, "until"),
+        (
+            "survey=default&since=-9999-01-01&until=-9999-01-31&compare=previous_period",
+            StatusCode::BAD_REQUEST,
+            "since",
+        ),
         ("survey=default&granularity=year", StatusCode::BAD_REQUEST, "granularity"),
         ("survey=default&limit=5", StatusCode::BAD_REQUEST, "limit"),
     ] {

@@ -232,6 +232,8 @@ async fn bad_list_calls_get_a_clear_4xx() {
     let api = Api { app: api::App::new(s.table.clone()), key };
     for (query, parameter) in [
         ("/v1/responses?survey=nope", "survey"),
+        ("/v1/responses?survey=default&since=9999-12-01&until=9999-12-31", "since"),
+        ("/v1/responses.csv?survey=default&until=-9999-01-01", "until"),
         ("/v1/responses?survey=default&per_page=500", "per_page"),
         ("/v1/responses?survey=default&cursor=bm90LWEtY3Vyc29y", "cursor"),
         ("/v1/responses.csv?survey=default&per_page=5", "per_page"),

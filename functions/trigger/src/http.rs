@@ -4,7 +4,7 @@
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_domain::Timestamp;
-use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
+use nps_domain::intake::{EventError, Outcome, SkipReason, TriggerEvent};
 use nps_http::{ApiError, api_path, json_body, json_response};
 use nps_sending::IntakeError;
 
@@ -71,13 +71,7 @@ impl App {
             // Signed by the source, but no purchase: a 200 the sender will not retry.
             Err(EventError::NotAPurchase { field, kind }) => {
                 tracing::info!(source = source.name(), field, kind, "not a purchase: skipped");
-                let skipped = Outcome {
-                    status: Status::Skipped,
-                    reason: Some(SkipReason::NotAPurchase),
-                    survey_request_id: None,
-                    next_eligible_at: None,
-                };
-                return Ok(outcome_response(&skipped, true));
+                return Ok(outcome_response(&Outcome::skipped(SkipReason::NotAPurchase), true));
             }
             event => event?,
         };

@@ -7,7 +7,7 @@ use std::time::Duration;
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::Scope;
 use nps_domain::Timestamp;
-use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
+use nps_domain::intake::{EventError, Outcome, SkipReason, TriggerEvent};
 use nps_domain::survey::SurveyId;
 use nps_http::{ApiError, authorize, json_body};
 use serde::Deserialize;
@@ -71,13 +71,7 @@ impl App {
         };
         let event = event(person, event_id)?;
         if !send {
-            let outcome = Outcome {
-                status: Status::Skipped,
-                reason: Some(SkipReason::NotRequested),
-                survey_request_id: None,
-                next_eligible_at: None,
-            };
-            return Ok(outcome_response(&outcome, false));
+            return Ok(outcome_response(&Outcome::skipped(SkipReason::NotRequested), false));
         }
         self.accept("api", &event, now).await
     }

@@ -127,6 +127,13 @@ pub struct Outcome {
     pub next_eligible_at: Option<String>,
 }
 
+impl Outcome {
+    /// No survey, for `reason`, decided before anything was stored.
+    pub fn skipped(reason: SkipReason) -> Self {
+        Outcome { status: Status::Skipped, reason: Some(reason), survey_request_id: None, next_eligible_at: None }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

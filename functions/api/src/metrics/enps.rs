@@ -162,15 +162,7 @@ impl App {
         let comparison = if q.compare {
             let previous_until = first - Duration::days(1);
             let previous = figures(sum(earliest, previous_until, &main), with_sent)?;
-            let compared = super::figures::comparison(&current, &previous);
-            Some(ComparisonOut {
-                previous_since: format_day(earliest),
-                previous_until: format_day(previous_until),
-                previous: previous.figures,
-                delta: compared.map(|c| c.delta),
-                z: compared.and_then(|c| c.z),
-                significant: compared.is_some_and(|c| c.significant),
-            })
+            Some(ComparisonOut::of(earliest, previous_until, &current, previous))
         } else {
             None
         };

@@ -92,6 +92,21 @@ pub struct ComparisonOut {
     pub significant: bool,
 }
 
+impl ComparisonOut {
+    /// `current` against the period from `since` to `until`, whose figures are `previous`.
+    fn of(since: Date, until: Date, current: &figures::Summarised, previous: figures::Summarised) -> Self {
+        let compared = figures::comparison(current, &previous);
+        ComparisonOut {
+            previous_since: format_day(since),
+            previous_until: format_day(until),
+            previous: previous.figures,
+            delta: compared.map(|c| c.delta),
+            z: compared.and_then(|c| c.z),
+            significant: compared.is_some_and(|c| c.significant),
+        }
+    }
+}
+
 /// A rollup's days, by date.
 type Days = BTreeMap<Date, Counts>;
 
@@ -199,15 +214,7 @@ impl App {
         let comparison = if q.compare {
             let (previous_since, previous_until) = q.previous_period();
             let previous = summarise(&total(main, previous_since, previous_until)).map_err(damaged)?;
-            let compared = figures::comparison(&current, &previous);
-            Some(ComparisonOut {
-                previous_since: format_day(previous_since),
-                previous_until: format_day(previous_until),
-                previous: previous.figures,
-                delta: compared.map(|c| c.delta),
-                z: compared.and_then(|c| c.z),
-                significant: compared.is_some_and(|c| c.significant),
-            })
+            Some(ComparisonOut::of(previous_since, previous_until, &current, previous))
         } else {
             None
         };
