@@ -3,22 +3,20 @@
 //! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys;
 //! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
-mod csv;
 mod dashboard;
-mod enps;
-pub mod metrics;
 mod people;
 mod responses;
 mod surveys;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use nps_adapters::dynamo::{
-    DynamoApiKeys, DynamoErasure, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope, Table,
-};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoErasure, DynamoRollups, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
 use nps_http::{ApiError, api_path, authorize, json_of};
+pub use nps_read::DEFAULT_CHANGE_WINDOW_DAYS;
+use nps_read::Reader;
+use nps_read::metrics;
 
 /// Parses `query` as `/v1/metrics`, `/v1/responses` and `/dashboard` would, for the fuzz targets
 /// (tests/fuzz): each parser accepts it, or refuses it with `<parameter>: <problem>`; none may
@@ -31,9 +29,11 @@ pub fn check_queries(query: &str) {
         let granularity = q.granularity.unwrap_or(metrics::query::Granularity::Day);
         drop((metrics::query::buckets(q.since, q.until, granularity), q.previous_period()));
     });
-    for result in
-        [walked.map_err(|e| e.to_string()), responses::check_query(query, today), dashboard::check_query(query)]
-    {
+    for result in [
+        walked.map_err(|e| e.to_string()),
+        nps_read::responses::check_query(query, today),
+        dashboard::check_query(query),
+    ] {
         if let Err(message) = result {
             // A name may hold ": " itself; an empty one is refused as `query` (unit tests).
             assert!(message.contains(": ") && message.len() > 2, "a refusal says what is wrong: {message}");
@@ -46,20 +46,14 @@ pub struct App {
     api_keys: DynamoApiKeys,
     rollups: DynamoRollups,
     surveys: DynamoSurveys,
-    responses: DynamoResponses,
-    requests: DynamoRequests,
     erasure: DynamoErasure,
+    /// Metrics, responses and comments (the read side the ops CLI shares).
+    read: Reader,
     /// Hashes an address to the person id (erasure); the function always has it.
     person_key: Option<PersonKey>,
-    /// Days after its end before an eNPS month is shown: every answer in it is final by then
-    /// (docs/enps.md).
-    enps_settle_days: i64,
     /// `NPS_SENDER_DOMAIN`: surveys may send only from it (unset locally: any sender).
     sender_domain: Option<String>,
 }
-
-/// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
-pub const DEFAULT_CHANGE_WINDOW_DAYS: i64 = 7;
 
 impl App {
     pub fn new(table: Table) -> Self {
@@ -67,11 +61,9 @@ impl App {
             api_keys: DynamoApiKeys::new(table.clone()),
             rollups: DynamoRollups::new(table.clone()),
             surveys: DynamoSurveys::new(table.clone()),
-            responses: DynamoResponses::new(table.clone()),
-            requests: DynamoRequests::new(table.clone()),
+            read: Reader::new(table.clone()),
             erasure: DynamoErasure::new(table),
             person_key: None,
-            enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
             sender_domain: None,
         }
     }
@@ -84,7 +76,7 @@ impl App {
 
     /// The change window capture enforces: an eNPS month settles a day after it has passed.
     pub fn with_change_window_days(mut self, days: i64) -> Self {
-        self.enps_settle_days = days.saturating_add(1);
+        self.read = self.read.with_change_window_days(days);
         self
     }
 
@@ -112,7 +104,7 @@ impl App {
         match (segments.as_slice(), req.method()) {
             (["v1", "metrics"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
-                let metrics = self.metrics(req.uri().query(), now).await?;
+                let metrics = self.read.metrics(req.uri().query(), now).await?;
                 json_of(StatusCode::OK, &metrics)
             }
             (["v1", "metrics"], _) => Err(ApiError::method_not_allowed("GET")),

@@ -77,7 +77,7 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
             )?;
         }
         ["export", query] => {
-            let rows = api::App::new(table)
+            let rows = nps_read::Reader::new(table)
                 .export_all(query, now, out)
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;

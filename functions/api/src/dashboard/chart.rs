@@ -5,8 +5,8 @@ use std::fmt::Write;
 
 use nps_domain::escape_html;
 
-use crate::metrics::Bucket;
-use crate::metrics::figures::Figures;
+use nps_read::metrics::Bucket;
+use nps_read::metrics::figures::Figures;
 
 const WIDTH: f64 = 480.0;
 const LEFT: f64 = 40.0;
@@ -199,8 +199,8 @@ pub fn interval(f: &Figures) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::metrics::figures::summarise;
     use nps_domain::rollup::Counts;
+    use nps_read::metrics::figures::summarise;
 
     fn bucket(day: &str, scores: [i64; 11]) -> Bucket {
         let figures = summarise(&Counts { scores, ..Counts::default() }).unwrap().figures;

@@ -13,15 +13,14 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::try_join3;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response as HttpResponse};
-use nps_adapters::dynamo::Order;
+use nps_domain::Timestamp;
 use nps_domain::survey::{MAX_PROPERTY_LEN, Survey, SurveyId, SurveyKind};
-use nps_domain::{StoreError, Timestamp};
 use nps_http::ApiError;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::App;
-use crate::metrics::query::{MAX_QUERY_LEN, format_day};
-use crate::metrics::{MAX_GROUPS, Metrics};
+use nps_read::metrics::query::{MAX_QUERY_LEN, format_day};
+use nps_read::metrics::{MAX_GROUPS, Metrics};
 use page::{Breakdown, View};
 
 /// The ranges offered, in days, with their label and the bucket the trend uses.
@@ -34,9 +33,6 @@ pub const RANGES: &[(i64, &str, &str)] = &[
 const DEFAULT_RANGE_DAYS: i64 = 90;
 /// Values listed per dimension in the segment filter.
 pub const MAX_SEGMENT_OPTIONS: usize = 200;
-const COMMENTS_SHOWN: usize = 10;
-/// Responses read at most to find the latest comments.
-const COMMENTS_EXAMINED: usize = 500;
 const SESSION_COOKIE: &str = "nps_session";
 const SESSION_SECONDS: i64 = 12 * 3600;
 /// The sign-in form is small; anything bigger is not ours.
@@ -46,21 +42,12 @@ const MAX_KEY_CHARS: usize = 200;
 /// The comments the page shows.
 pub enum Comments {
     /// The newest, with their day, score and segment.
-    Latest(Vec<Comment>),
+    Latest(Vec<nps_read::comments::Comment>),
     /// eNPS: one settled month's comments, as a batch of at least 5 texts sorted by their text, with
     /// nothing that says who, when or what score (docs/enps.md).
     Batch { month: String, texts: Vec<String> },
     /// eNPS: no month in the range has a batch to show.
     Withheld,
-}
-
-/// A comment as the page shows it.
-pub struct Comment {
-    pub day: String,
-    pub score: u8,
-    pub category: &'static str,
-    pub text: String,
-    pub properties: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -373,19 +360,19 @@ impl App {
             .filter(|_| value_count <= MAX_GROUPS)
             .map(|d| metrics_query(survey, since, until, None, None, Some(d)));
         let (metrics, groups, comments) = try_join3(
-            self.metrics(Some(&main_query), now),
+            self.read.metrics(Some(&main_query), now),
             async {
                 match &groups_query {
-                    Some(query) => self.metrics(Some(query), now).await.map(Some),
+                    Some(query) => self.read.metrics(Some(query), now).await.map(Some),
                     None => Ok(None),
                 }
             },
             async {
                 if enps {
-                    let batch = self.enps_comments(&survey.id, since, until, today(now)).await?;
+                    let batch = self.read.enps_comments(&survey.id, since, until, today(now)).await?;
                     Ok(batch.map_or(Comments::Withheld, |(month, texts)| Comments::Batch { month, texts }))
                 } else {
-                    let latest = self.latest_comments(survey, since, until, q.segment.as_ref()).await?;
+                    let latest = self.read.latest_comments(survey, since, until, q.segment.as_ref()).await?;
                     Ok::<_, ApiError>(Comments::Latest(latest))
                 }
             },
@@ -409,52 +396,6 @@ impl App {
             comments: &comments,
             notes: &notes,
         }))
-    }
-
-    /// The newest confirmed answers with a comment in the range (and segment): the listing index
-    /// read backwards, month by month, at most `COMMENTS_EXAMINED` responses.
-    async fn latest_comments(
-        &self,
-        survey: &Survey,
-        since: Date,
-        until: Date,
-        segment: Option<&(String, String)>,
-    ) -> Result<Vec<Comment>, StoreError> {
-        let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp().max(0);
-        let lower = format!("{:011}", day_start(since));
-        let upper = format!("{:011}~", day_start(until + Duration::days(1)) - 1);
-        let first_month = since.replace_day(1).unwrap_or(since);
-        let mut month = until.replace_day(1).unwrap_or(until);
-        let (mut found, mut examined) = (Vec::new(), 0);
-        while month >= first_month && found.len() < COMMENTS_SHOWN && examined < COMMENTS_EXAMINED {
-            let key = &format_day(month)[..7];
-            let mut before = upper.clone();
-            loop {
-                let page = self.responses.listed(&survey.id, key, (&lower, &before), 100, Order::NewestFirst).await?;
-                examined += page.responses.len();
-                for r in page.responses {
-                    let (Some(score), Some(comment)) = (r.score, r.comment.as_ref()) else { continue };
-                    if segment.is_some_and(|(d, v)| r.properties.get(d) != Some(v)) || found.len() >= COMMENTS_SHOWN {
-                        continue;
-                    }
-                    found.push(Comment {
-                        day: format_day(today(r.created_at)),
-                        score: score.value(),
-                        category: crate::responses::category_name(score.category()),
-                        text: comment.as_str().to_owned(),
-                        properties: r.properties,
-                    });
-                }
-                match page.last {
-                    Some(last) if !page.exhausted && found.len() < COMMENTS_SHOWN && examined < COMMENTS_EXAMINED => {
-                        before = last
-                    }
-                    _ => break,
-                }
-            }
-            month = (month - Duration::days(1)).replace_day(1).unwrap_or(Date::MIN);
-        }
-        Ok(found)
     }
 }
 

@@ -14,8 +14,8 @@ use sha2::{Digest, Sha256};
 
 use super::chart;
 use super::{Comments, PAGE, RANGES};
-use crate::metrics::figures::Figures;
-use crate::metrics::{Group, Metrics};
+use nps_read::metrics::figures::Figures;
+use nps_read::metrics::{Group, Metrics};
 
 /// The colours are custom properties so that a test can check their contrast (WCAG AA).
 pub const CSS: &str = r#"

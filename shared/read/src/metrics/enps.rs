@@ -14,7 +14,7 @@ use super::anonymity::{K, settled, shown_values};
 use super::figures::{Summarised, summarise_anonymous};
 use super::query::{Granularity, MetricsQuery, buckets, format_day, stored_day};
 use super::{AnonymityOut, Bucket, ComparisonOut, Group, MAX_GROUPS, Metrics, SegmentOut, damaged, invalid};
-use crate::App;
+use crate::Reader;
 
 /// What is shown of one month, added up over the surveys.
 #[derive(Default)]
@@ -42,7 +42,7 @@ fn months_back(first: Date, n: usize) -> Date {
     (0..n).fold(first, |m, _| m.previous_day().and_then(|d| d.replace_day(1).ok()).unwrap_or(m))
 }
 
-impl App {
+impl Reader {
     pub(super) async fn enps_metrics(
         &self,
         q: MetricsQuery,

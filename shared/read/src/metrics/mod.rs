@@ -19,7 +19,7 @@ use nps_http::ApiError;
 use serde::Serialize;
 use time::{Date, OffsetDateTime};
 
-use crate::App;
+use crate::Reader;
 use figures::{Damaged, Figures, summarise};
 use query::{Granularity, MetricsQuery, format_day};
 
@@ -130,8 +130,8 @@ fn invalid(parameter: &str, problem: impl std::fmt::Display) -> ApiError {
     ApiError::invalid(format!("{parameter}: {problem}"))
 }
 
-impl App {
-    pub(crate) async fn metrics(&self, raw_query: Option<&str>, now: Timestamp) -> Result<Metrics, ApiError> {
+impl Reader {
+    pub async fn metrics(&self, raw_query: Option<&str>, now: Timestamp) -> Result<Metrics, ApiError> {
         let today = OffsetDateTime::from_unix_timestamp(now.unix()).map_err(|_| ApiError::invalid("clock"))?.date();
         let q = query::parse(raw_query, today).map_err(|e| ApiError::invalid(e.to_string()))?;
         let surveys = self.surveys_of(&q).await?;

@@ -1,0 +1,43 @@
+//! The read side, shared by the `api` function and the ops CLI: `/v1/metrics` over the day
+//! rollups (`metrics`, with the eNPS rules of `metrics::anonymity`), the responses list and its
+//! CSV (`responses`), and the comments the dashboard shows (`comments`). Each answer is data or an
+//! `ApiError`; turning them into HTTP is the caller's.
+
+pub mod comments;
+mod csv;
+pub mod metrics;
+pub mod responses;
+
+use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Table};
+
+/// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
+pub const DEFAULT_CHANGE_WINDOW_DAYS: i64 = 7;
+
+/// What the reads need, built once.
+pub struct Reader {
+    rollups: DynamoRollups,
+    surveys: DynamoSurveys,
+    responses: DynamoResponses,
+    requests: DynamoRequests,
+    /// Days after its end before an eNPS month is shown: every answer in it is final by then
+    /// (docs/enps.md).
+    enps_settle_days: i64,
+}
+
+impl Reader {
+    pub fn new(table: Table) -> Self {
+        Reader {
+            rollups: DynamoRollups::new(table.clone()),
+            surveys: DynamoSurveys::new(table.clone()),
+            responses: DynamoResponses::new(table.clone()),
+            requests: DynamoRequests::new(table),
+            enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
+        }
+    }
+
+    /// The change window capture enforces: an eNPS month settles a day after it has passed.
+    pub fn with_change_window_days(mut self, days: i64) -> Self {
+        self.enps_settle_days = days.saturating_add(1);
+        self
+    }
+}
