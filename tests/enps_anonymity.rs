@@ -347,6 +347,23 @@ async fn attack() {
     assert!(!legal.contains("data-nps="), "legal's figures are withheld");
     let open = page("&range=7").await;
     assert!(!open.contains("October thought") && !open.contains("data-nps="), "November has not settled");
+    // The same batch through the API, and nothing that could split it.
+    let (status, body) =
+        at.call(Method::GET, "/v1/comments?survey=staff&since=2026-09-01&until=2026-11-29", &at.read).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let api_batch: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((api_batch["month"].clone(), api_batch["comments"].clone()), (json!("2026-10"), json!(sorted)));
+    let (_, body) = at.call(Method::GET, "/v1/comments?survey=staff&since=2026-11-01", &at.read).await;
+    assert_eq!(serde_json::from_str::<Value>(&body).unwrap()["comments"], json!([]), "November has not settled");
+    for uri in [
+        "/v1/comments?survey=staff&segment.team=legal",
+        "/v1/comments?survey=staff&team=legal",
+        "/v1/comments?survey=default",
+        "/v1/comments?survey=staff&since=2026-10-01&since=2026-09-01",
+    ] {
+        let (status, body) = at.call(Method::GET, uri, &at.read).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{uri}: {body}");
+    }
 
     // 6. Erasure answers alike whether the employee answered, only clicked, was only asked, or
     //    never existed; and erasing Omar does not take his comment out of October's batch (which

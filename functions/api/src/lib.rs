@@ -1,6 +1,7 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
-//! `GET /v1/responses` (and `.csv`) lists a survey's responses; `/v1/surveys` keeps the surveys;
+//! `GET /v1/responses` (and `.csv`) lists a survey's responses; `GET /v1/comments` gives an eNPS
+//! survey's comments a settled month's batch at a time; `/v1/surveys` keeps the surveys;
 //! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod dashboard;
@@ -117,6 +118,12 @@ impl App {
                 self.export_responses(req.uri().path(), req.uri().query(), now).await
             }
             (["v1", "responses" | "responses.csv"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "comments"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                let batch = self.read.comment_batch(req.uri().query(), now).await?;
+                json_of(StatusCode::OK, &batch)
+            }
+            (["v1", "comments"], _) => Err(ApiError::method_not_allowed("GET")),
             (["v1", "surveys"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 self.list_surveys().await

@@ -8,12 +8,14 @@ use std::collections::BTreeMap;
 
 use nps_adapters::dynamo::Order;
 use nps_domain::StoreError;
-use nps_domain::survey::{Survey, SurveyId};
+use nps_domain::survey::{Survey, SurveyId, SurveyKind};
+use nps_http::ApiError;
+use serde::Serialize;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::Reader;
 use crate::metrics::anonymity::{K, settled};
-use crate::metrics::query::{Granularity, format_day};
+use crate::metrics::query::{Granularity, MAX_QUERY_LEN, format_day, parse_day};
 
 /// Responses read at most for one month's batch, and comments shown of it at most (the first
 /// by their text: which ones says nothing of their authors).
@@ -36,7 +38,63 @@ pub struct Comment {
     pub properties: BTreeMap<String, String>,
 }
 
+/// `GET /v1/comments`: an eNPS survey's newest batch in a range.
+#[derive(Debug, Serialize)]
+pub struct Batch {
+    pub survey: String,
+    /// `2026-10`; `null` when no settled month of the range has a batch.
+    pub month: Option<String>,
+    /// Sorted by their text; empty when withheld.
+    pub comments: Vec<String>,
+    /// Every batch holds at least this many comments.
+    pub min_comments: u64,
+}
+
+/// The range of `GET /v1/comments` when `since` is not given: the last 90 days.
+const DEFAULT_RANGE_DAYS: i64 = 90;
+
 impl Reader {
+    /// `GET /v1/comments?survey=<eNPS survey>[&since=&until=]`: the newest batch of the range.
+    pub async fn comment_batch(&self, query: Option<&str>, now: nps_domain::Timestamp) -> Result<Batch, ApiError> {
+        let today = day_of(now);
+        let invalid = |parameter: &str, problem: &str| ApiError::invalid(format!("{parameter}: {problem}"));
+        let query = query.unwrap_or("");
+        if query.len() > MAX_QUERY_LEN {
+            return Err(invalid("query", "is too long"));
+        }
+        let (mut survey, mut since, mut until) = (None, None, None);
+        let mut seen = std::collections::BTreeSet::new();
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            if !seen.insert(name.clone()) {
+                return Err(invalid(&name, "is given more than once"));
+            }
+            let day = |v: &str| parse_day(&name, v).map_err(|e| ApiError::invalid(e.to_string()));
+            match name.as_ref() {
+                "survey" => survey = Some(SurveyId::parse(&value).map_err(|e| invalid("survey", &e.to_string()))?),
+                "since" => since = Some(day(&value)?),
+                "until" => until = Some(day(&value)?),
+                "" => return Err(invalid("query", "holds a value without a parameter name")),
+                // No segment or other filter: a batch is never split (docs/enps.md).
+                other => return Err(invalid(other, "is not a parameter of /v1/comments")),
+            }
+        }
+        let survey = survey.ok_or_else(|| invalid("survey", "name an eNPS survey"))?;
+        let found = self.surveys.get(&survey).await?.ok_or_else(|| invalid("survey", "no such survey"))?;
+        if found.kind != SurveyKind::Enps {
+            return Err(invalid("survey", "only eNPS comments come in batches; /v1/responses lists the others"));
+        }
+        let until = until.unwrap_or(today);
+        let since = since.unwrap_or(until - Duration::days(DEFAULT_RANGE_DAYS - 1));
+        if since > until {
+            return Err(invalid("since", "must not be after until"));
+        }
+        let (month, comments) = match self.enps_comments(&survey, since, until, today).await? {
+            Some((month, texts)) => (Some(month), texts),
+            None => (None, Vec::new()),
+        };
+        Ok(Batch { survey: survey.to_string(), month, comments, min_comments: K })
+    }
+
     /// The newest confirmed answers with a comment in the range (and segment): the listing index
     /// read backwards, month by month, at most `COMMENTS_EXAMINED` responses.
     pub async fn latest_comments(

@@ -1,6 +1,7 @@
 //! The read side, shared by the `api` function and the ops CLI: `/v1/metrics` over the day
 //! rollups (`metrics`, with the eNPS rules of `metrics::anonymity`), the responses list and its
-//! CSV (`responses`), and the comments the dashboard shows (`comments`). Each answer is data or an
+//! CSV (`responses`), and comments (`comments`: the dashboard's latest, and eNPS batches, also
+//! `GET /v1/comments`). Each answer is data or an
 //! `ApiError`; turning them into HTTP is the caller's.
 
 pub mod comments;
