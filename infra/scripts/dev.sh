@@ -56,6 +56,14 @@ PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.
   >"$LOCAL/logs/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "cargo lambda watch" "$functions/" $! 120 "$LOCAL/logs/functions.log"
+# One base URL for every route, as API Gateway serves them deployed (the routes of template.yaml):
+# what Delighted's clients and any other single-URL client are pointed at.
+gateway_port=$(port_or_free 8080)
+export NPS_BASE_URL="http://127.0.0.1:$gateway_port"
+setsid "$ROOT/target/debug/nps-local-stack" gateway --port "$gateway_port" --functions "$functions" \
+  >"$LOCAL/logs/gateway.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "the local gateway" "$NPS_BASE_URL/" $! 30 "$LOCAL/logs/gateway.log"
 
 # The one-minute schedules, locally every $DISPATCH_EVERY s and $AGGREGATE_EVERY s: the same
 # invocations EventBridge makes.
@@ -85,6 +93,7 @@ NPS_API_URL=$NPS_API_URL
 NPS_DASHBOARD_URL=$NPS_API_URL/dashboard
 NPS_DASHBOARD_SIGNED_IN_URL=$NPS_API_URL/dashboard?signin=$NPS_DASHBOARD_SIGN_IN
 NPS_FUNCTIONS_URL=$functions
+NPS_BASE_URL=$NPS_BASE_URL
 $seeded
 $(cat "$secrets")
 ENV
@@ -98,6 +107,7 @@ cat <<MSG
                                (the link works for 12 hours; or sign in at $NPS_API_URL/dashboard with the demo key)
     Trigger API                $NPS_TRIGGER_URL/v1/triggers/generic   and  /v1/people
     Metrics API                curl -H "authorization: Bearer \$NPS_API_KEY" "$NPS_API_URL/v1/metrics?survey=default"
+    One base URL (every route) $NPS_BASE_URL   (Delighted's clients: api_base_url = "$NPS_BASE_URL/v1/")
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
     Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all

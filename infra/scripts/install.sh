@@ -7,6 +7,7 @@
 #   .local/openapi  schemathesis, for the OpenAPI check (infra/openapi/requirements.txt; its own
 #                venv: its pins differ from aws-sam-cli's)
 #   .local/checkov  checkov, the template's security scanner (infra/checkov/requirements.txt)
+#   .local/delighted  Delighted's Python client 4.2.0, for the migration scenario (infra/delighted/requirements.txt)
 # With --browser (make test): also Chromium and chromedriver, Debian's packages, for the browser test.
 # With --load (make bench-load): also wrk, Debian's package.
 # With --fuzz (make fuzz): also cargo-fuzz (crates.io, pinned here) into .local/cargo-fuzz.
@@ -70,6 +71,7 @@ python_tools() {
 python_tools venv infra/requirements.txt "cargo-lambda, aws-sam-cli and cfn-lint (a few minutes the first time)"
 python_tools openapi infra/openapi/requirements.txt "schemathesis"
 python_tools checkov infra/checkov/requirements.txt "checkov, the template's security scanner"
+python_tools delighted infra/delighted/requirements.txt "Delighted's official Python client (the migration scenario)"
 CARGO_FUZZ_VERSION=0.13.1
 if [ "${1:-}" = --fuzz ] && [ "$("$LOCAL/cargo-fuzz/bin/cargo-fuzz" --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
   log "installing cargo-fuzz $CARGO_FUZZ_VERSION into .local/cargo-fuzz"

@@ -31,6 +31,12 @@ PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.
   >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
 wait_http "cargo lambda watch" "$functions/" $! 120 "$run_dir/functions.log"
+# One base URL for every route, as API Gateway serves them (the routes of template.yaml).
+gateway="http://127.0.0.1:$(free_port)"
+"$ROOT/target/debug/nps-local-stack" gateway --port "${gateway##*:}" --functions "$functions" \
+  >"$run_dir/gateway.log" 2>&1 &
+STARTED_PIDS+=($!)
+wait_http "the local gateway" "$gateway/" $! 30 "$run_dir/gateway.log"
 
 inbox_count() { # emails in the local inbox to $1
   curl -s "$NPS_INBOX_URL/store" | python3 -c 'import json,sys; print(sum(1 for e in json.load(sys.stdin)["emails"] if sys.argv[1] in e["destination"]["to"]))' "$1"
@@ -104,6 +110,12 @@ demo=$(NPS_TRIGGER_URL="$functions/lambda-url/trigger" "$ROOT/target/debug/nps-l
 check "make demo's generator writes 10 days of answers" grep -q '^history: 60 answers' <<<"$demo"
 check "and answers today's purchases through the trigger and the emailed links" \
   grep -Eq '^today: 5 purchases through the trigger, [1-9] answered' <<<"$demo"
+
+# Delighted's official clients, unpatched, through the one base URL (docs/delighted.md).
+check "Delighted's Python client: a migration scenario (tests/delighted/scenario.py)" \
+  "$LOCAL/delighted/bin/python" tests/delighted/scenario.py "$gateway" "$NPS_API_KEY" "$functions"
+check "Delighted's Node client: a migration scenario (tests/delighted/scenario.js)" \
+  env NODE_PATH="$LOCAL/npm/node_modules" node tests/delighted/scenario.js "$gateway" "$NPS_API_KEY" "$functions"
 
 # Last: it writes random surveys and erasures. A fixed seed keeps the run the same each time.
 check "every route answers as docs/openapi.yaml says (schemathesis, seed ${NPS_SEED:=1})" \

@@ -5,16 +5,21 @@
 //! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod dashboard;
+mod delighted;
 mod people;
 mod responses;
 mod surveys;
 
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoErasure, DynamoRollups, DynamoSurveys, Scope, Table};
+use nps_adapters::dynamo::{
+    DynamoApiKeys, DynamoErasure, DynamoPeople, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope,
+    SuppressionList, Table,
+};
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
-use nps_http::{ApiError, api_path, authorize, json_of};
+use nps_domain::survey::SurveyId;
+use nps_http::{ApiError, Dialect, api_path, authorize, dialect, json_of};
 pub use nps_read::DEFAULT_CHANGE_WINDOW_DAYS;
 use nps_read::Reader;
 use nps_read::metrics;
@@ -48,6 +53,13 @@ pub struct App {
     rollups: DynamoRollups,
     surveys: DynamoSurveys,
     erasure: DynamoErasure,
+    people: DynamoPeople,
+    requests: DynamoRequests,
+    responses: DynamoResponses,
+    /// The survey of Delighted's calls without a `trend` (`NPS_DEFAULT_SURVEY`).
+    default_survey: SurveyId,
+    /// How long an imported response is kept (`NPS_RETENTION_DAYS`).
+    retention: std::time::Duration,
     /// Metrics, responses and comments (the read side the ops CLI shares).
     read: Reader,
     /// Hashes an address to the person id (erasure); the function always has it.
@@ -63,10 +75,27 @@ impl App {
             rollups: DynamoRollups::new(table.clone()),
             surveys: DynamoSurveys::new(table.clone()),
             read: Reader::new(table.clone()),
+            people: DynamoPeople::new(table.clone()),
+            requests: DynamoRequests::new(table.clone()),
+            responses: DynamoResponses::new(table.clone()),
+            default_survey: SurveyId::parse("default").expect("a valid survey id"),
+            retention: std::time::Duration::from_secs(730 * 86_400),
             erasure: DynamoErasure::new(table),
             person_key: None,
             sender_domain: None,
         }
+    }
+
+    /// Delighted's calls without a `trend` read `survey`.
+    pub fn with_default_survey(mut self, survey: SurveyId) -> Self {
+        self.default_survey = survey;
+        self
+    }
+
+    /// Responses imported through `POST /v1/survey_responses` are kept this long.
+    pub fn with_retention(mut self, retention: std::time::Duration) -> Self {
+        self.retention = retention;
+        self
     }
 
     /// Surveys may send only from `domain` (the SES identity IAM lets the functions send from).
@@ -96,13 +125,18 @@ impl App {
         if dashboard::is_dashboard(req.uri().path()) {
             return self.dashboard(&req, now).await;
         }
-        nps_http::respond(self.route(req, now).await)
+        let dialect = dialect(&req);
+        nps_http::respond_in(dialect, self.route(req, now).await)
     }
 
     async fn route(&self, req: Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
         let path = api_path(&req);
         let segments: Vec<&str> = path.iter().map(String::as_str).collect();
         match (segments.as_slice(), req.method()) {
+            (["v1", "metrics"], &Method::GET) if dialect(&req) == Dialect::Delighted => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.delighted_metrics(&req, now).await
+            }
             (["v1", "metrics"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 let metrics = self.read.metrics(req.uri().query(), now).await?;
@@ -142,11 +176,53 @@ impl App {
                 self.replace_survey(id, &req).await
             }
             (["v1", "surveys", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
-            (["v1", "people", email], &Method::DELETE) => {
+            (["v1", "people"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.delighted_people(&req).await
+            }
+            (["v1", "people"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["v1", "people", person], &Method::DELETE) => {
                 authorize(&req, &self.api_keys, Scope::Write).await?;
-                self.erase_person(email, now).await
+                self.erase_person(person, dialect(&req), now).await
             }
             (["v1", "people", _], _) => Err(ApiError::method_not_allowed("DELETE")),
+            (["v1", "people", email, "survey_requests", "pending"], &Method::DELETE) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.cancel_pending(email).await
+            }
+            (["v1", "people", _, "survey_requests", "pending"], _) => Err(ApiError::method_not_allowed("DELETE")),
+            (["v1", "survey_responses"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.delighted_responses(&req, now).await
+            }
+            (["v1", "survey_responses"], &Method::POST) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.create_delighted_response(&req, now).await
+            }
+            (["v1", "survey_responses"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["v1", "survey_responses", id], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.delighted_response(&req, id).await
+            }
+            (["v1", "survey_responses", id], &Method::PUT) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.update_delighted_response(&req, id).await
+            }
+            (["v1", "survey_responses", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
+            (["v1", "unsubscribes"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.suppressions(&req, SuppressionList::Unsubscribes).await
+            }
+            (["v1", "unsubscribes"], &Method::POST) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.unsubscribe(&req, now).await
+            }
+            (["v1", "unsubscribes"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            (["v1", "bounces"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.suppressions(&req, SuppressionList::Bounces).await
+            }
+            (["v1", "bounces"], _) => Err(ApiError::method_not_allowed("GET")),
             _ => Err(ApiError::not_found()),
         }
     }

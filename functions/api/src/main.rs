@@ -7,6 +7,7 @@ use lambda_http::{Error, service_fn};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::Table;
 use nps_domain::person::PersonKey;
+use nps_domain::survey::SurveyId;
 use nps_sending::config::{ConfigError, Env, Lookup};
 
 #[tokio::main(flavor = "current_thread")]
@@ -23,6 +24,11 @@ async fn main() -> Result<(), Error> {
     let mut app = App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table))
         .with_person_key(person_key)
         .with_change_window_days(i64::try_from(change_window.as_secs() / 86_400).unwrap_or(i64::MAX));
+    if let Some(survey) = Env.var("NPS_DEFAULT_SURVEY").filter(|s| !s.is_empty()) {
+        let survey = SurveyId::parse(&survey).map_err(|e| ConfigError::new("NPS_DEFAULT_SURVEY", e.to_string()))?;
+        app = app.with_default_survey(survey);
+    }
+    app = app.with_retention(Env.days_or("NPS_RETENTION_DAYS", std::time::Duration::from_secs(730 * 86_400))?);
     if let Some(domain) = Env.var("NPS_SENDER_DOMAIN").filter(|d| !d.trim().is_empty()) {
         app = app.with_sender_domain(domain);
     }

@@ -99,7 +99,14 @@ impl App {
                     (true, true) => Ok(page::unsubscribe_confirm(&link.survey, link.request.locale)),
                     (true, false) => {
                         // The page's button and RFC 8058's `List-Unsubscribe=One-Click` body alike.
-                        self.people.suppress(&link.request.person_id, SuppressionReason::Unsubscribed, now).await?;
+                        self.people
+                            .suppress(
+                                &link.request.person_id,
+                                Some(&link.request.email),
+                                SuppressionReason::Unsubscribed,
+                                now,
+                            )
+                            .await?;
                         tracing::info!(request = %link.request.id, "unsubscribed");
                         Ok(page::unsubscribed(link.request.locale))
                     }

@@ -104,7 +104,7 @@ impl App {
                     continue;
                 };
                 let person = PersonId::derive(&self.person_key, &email);
-                self.people.suppress(&person, reason, now).await?;
+                self.people.suppress(&person, Some(&email), reason, now).await?;
                 tracing::info!(person = %person, reason = reason.as_str(), "suppressed");
                 report.suppressed += 1;
             }

@@ -18,7 +18,7 @@ impl From<SignatureError> for ApiError {
 }
 
 /// What the outbox's refusal means to the caller.
-fn intake_error(e: IntakeError) -> ApiError {
+pub(crate) fn intake_error(e: IntakeError) -> ApiError {
     match e {
         IntakeError::UnknownSurvey(id) => {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_survey", format!("no survey with id {id}"))

@@ -9,7 +9,7 @@ pub mod sources;
 use std::sync::Arc;
 
 use lambda_http::{Body, Request, Response};
-use nps_adapters::dynamo::{DynamoApiKeys, Table};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoPeople, DynamoRequests, Table};
 use nps_adapters::ses::SesMailer;
 use nps_domain::Timestamp;
 use nps_sending::Outbox;
@@ -21,6 +21,9 @@ pub use nps_http::ApiError;
 pub struct App {
     outbox: Outbox<SesMailer>,
     api_keys: DynamoApiKeys,
+    /// Delighted's `POST /v1/people`: the profile of a person not surveyed, the scheduled time.
+    people: DynamoPeople,
+    requests: DynamoRequests,
     config: Arc<Config>,
 }
 
@@ -28,7 +31,9 @@ impl App {
     pub fn new(config: Config, table: Table, mailer: SesMailer) -> Self {
         App {
             outbox: Outbox::new(table.clone(), mailer, config.sending.clone()),
-            api_keys: DynamoApiKeys::new(table),
+            api_keys: DynamoApiKeys::new(table.clone()),
+            people: DynamoPeople::new(table.clone()),
+            requests: DynamoRequests::new(table),
             config: Arc::new(config),
         }
     }
@@ -39,6 +44,7 @@ impl App {
     }
 
     pub async fn handle_at(&self, req: Request, now: Timestamp) -> Response<Body> {
-        nps_http::respond(self.route(req, now).await)
+        let dialect = nps_http::dialect(&req);
+        nps_http::respond_in(dialect, self.route(req, now).await)
     }
 }

@@ -1,15 +1,18 @@
 //! `POST /v1/people`: survey a person directly, with an API key of write scope. The field names
 //! are Delighted's where they overlap (`email`, `name`, `delay`, `properties`, `send`), so a
-//! migration keeps its calls. `Idempotency-Key` makes a retried call safe.
+//! migration keeps its calls. `Idempotency-Key` makes a retried call safe. With `Authorization:
+//! Basic` (Delighted's clients) the call is Delighted's: its fields, its answer (docs/delighted.md).
 
 use std::time::Duration;
 
+use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::Scope;
 use nps_domain::Timestamp;
 use nps_domain::intake::{EventError, Outcome, SkipReason, TriggerEvent};
+use nps_domain::person::PersonId;
 use nps_domain::survey::SurveyId;
-use nps_http::{ApiError, authorize, json_body};
+use nps_http::{ApiError, Dialect, authorize, dialect, json_body, json_of};
 use serde::Deserialize;
 use serde_json::Value;
 
@@ -31,6 +34,50 @@ struct Person {
     properties: Option<serde_json::Map<String, Value>>,
     /// `false`: validate only, send nothing.
     send: Option<bool>,
+}
+
+/// Delighted's `POST /v1/people` body. `locale` is one of the `properties`, as are its wording
+/// overrides (kept as properties); `channel` other than `email`, `phone_number`, `last_sent_at`
+/// and `email_update` are accepted and ignored (docs/delighted.md).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DelightedPerson {
+    email: Option<String>,
+    name: Option<String>,
+    delay: Option<u64>,
+    send: Option<bool>,
+    properties: Option<serde_json::Map<String, Value>>,
+    channel: Option<String>,
+    #[serde(rename = "phone_number")]
+    _phone_number: Option<Value>,
+    #[serde(rename = "last_sent_at")]
+    _last_sent_at: Option<Value>,
+    #[serde(rename = "email_update")]
+    _email_update: Option<Value>,
+}
+
+impl DelightedPerson {
+    /// As our own call: `locale` and `trend` (the survey) come out of the properties.
+    fn into_person(self) -> Result<Person, EventError> {
+        if self.channel.as_deref().is_some_and(|c| c != "email") {
+            return Err(EventError::invalid("channel", "only email surveys are sent"));
+        }
+        let mut properties = self.properties.unwrap_or_default();
+        let locale = properties.remove("locale").and_then(|l| l.as_str().map(|l| l.to_owned()));
+        // A language we have no wording for falls back to the survey's, as Delighted did.
+        let locale = locale.filter(|l| nps_domain::survey::Locale::from_tag(l).is_some());
+        let survey = properties.remove("trend").and_then(|t| crate::sources::scalar_text(&t));
+        Ok(Person {
+            email: self.email.ok_or_else(|| EventError::invalid("email", "is required"))?,
+            name: self.name,
+            survey,
+            delay: self.delay,
+            locale,
+            transaction_id: None,
+            properties: Some(properties),
+            send: self.send,
+        })
+    }
 }
 
 fn event(p: Person, event_id: String) -> Result<TriggerEvent, EventError> {
@@ -62,7 +109,14 @@ impl App {
     pub(crate) async fn people(&self, req: &Request, now: Timestamp) -> Result<Response<Body>, ApiError> {
         authorize(req, &self.api_keys, Scope::Write).await?;
         let body = json_body(req)?;
-        let person: Person = serde_json::from_slice(body).map_err(|e| EventError::invalid("body", e.to_string()))?;
+        let delighted = dialect(req) == Dialect::Delighted;
+        let person: Person = if delighted {
+            let p: DelightedPerson =
+                serde_json::from_slice(body).map_err(|e| EventError::invalid("body", e.to_string()))?;
+            p.into_person()?
+        } else {
+            serde_json::from_slice(body).map_err(|e| EventError::invalid("body", e.to_string()))?
+        };
         let send = person.send.unwrap_or(true);
         let event_id = match req.headers().get("idempotency-key") {
             Some(v) => crate::sources::event_id(v.to_str().unwrap_or(""))
@@ -70,9 +124,52 @@ impl App {
             None => format!("api-{:032x}", fastrand::u128(..)),
         };
         let event = event(person, event_id)?;
+        if delighted {
+            return self.delighted_person(event, send, now).await;
+        }
         if !send {
             return Ok(outcome_response(&Outcome::skipped(SkipReason::NotRequested), false));
         }
         self.accept("api", &event, now).await
+    }
+
+    /// Delighted's answer: `{id, email, name, survey_scheduled_at, properties}`; the person is
+    /// listed by `GET /v1/people` whether or not a survey was scheduled.
+    async fn delighted_person(
+        &self,
+        event: TriggerEvent,
+        send: bool,
+        now: Timestamp,
+    ) -> Result<Response<Body>, ApiError> {
+        let person = PersonId::derive(&self.config.sending.person_key, &event.email);
+        let mut scheduled_at = None;
+        if send {
+            let accepted = self.outbox.accept("api", &event, now).await.map_err(crate::http::intake_error)?;
+            tracing::info!(status = ?accepted.outcome.status, reason = ?accepted.outcome.reason, "delighted person");
+            if let Some(id) =
+                accepted.outcome.survey_request_id.as_deref().and_then(nps_domain::request::RequestId::parse)
+            {
+                scheduled_at = self.requests.get(id).await?.map(|r| r.sent_at.unwrap_or(r.due_at).unix());
+            }
+        }
+        if scheduled_at.is_none() {
+            // No survey (not asked for, throttled, suppressed): the person is kept all the same.
+            let keep = now.plus(self.config.sending.retention);
+            self.people.touch_profile(&person, &event.email, event.name.as_deref(), now, keep).await?;
+        }
+        let mut properties = serde_json::Map::new();
+        for (k, v) in &event.properties {
+            properties.insert(k.clone(), Value::String(v.clone()));
+        }
+        if let Some(locale) = event.locale {
+            properties.insert("locale".into(), Value::String(locale.as_str().to_owned()));
+        }
+        json_of(
+            StatusCode::CREATED,
+            &serde_json::json!({
+                "id": person.as_str(), "email": event.email.as_str(), "name": event.name,
+                "survey_scheduled_at": scheduled_at, "properties": properties,
+            }),
+        )
     }
 }

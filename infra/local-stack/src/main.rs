@@ -7,6 +7,8 @@
 //!   given one if it still verifies, else a new one); prints `KEY=value` lines for .local/dev.env.
 //! - `demo --name NAME [--days N] [--per-day N] [--live N]`: `make demo` (see `demo.rs`), against
 //!   the services named in .local/dev.env (`NPS_TRIGGER_URL`, `NPS_INBOX_URL`, the secrets).
+//! - `gateway --port PORT --functions URL [--template PATH]`: one base URL for every route of
+//!   the template's HTTP API, forwarded to `cargo lambda watch` at URL (`gateway.rs`).
 
 mod demo;
 
@@ -20,7 +22,8 @@ use nps_local_stack::{TABLE_RESOURCE, ensure_table, repo_template, table_from_te
 
 const USAGE: &str = "usage: nps-local-stack ensure-table --name NAME [--template PATH]\n       \
                      nps-local-stack seed --name NAME [--api-key KEY]\n       \
-                     nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N]";
+                     nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N]\n       \
+                     nps-local-stack gateway --port PORT --functions URL [--template PATH]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -36,6 +39,7 @@ async fn main() -> ExitCode {
 async fn run(args: Vec<String>) -> Result<()> {
     let (command, mut rest) = args.split_first().context(USAGE)?;
     let (mut name, mut template, mut api_key) = (None, repo_template(), None);
+    let (mut port, mut functions) = (None, None);
     let (mut days, mut per_day, mut live) = (35, 12, 500);
     let count = |flag: &str, value: &str, max: usize| {
         value.parse::<usize>().ok().filter(|n| *n <= max).with_context(|| format!("{flag} must be 0 to {max}"))
@@ -49,9 +53,18 @@ async fn run(args: Vec<String>) -> Result<()> {
             "--days" => days = count(flag, value, 365)?,
             "--per-day" => per_day = count(flag, value, 1000)?,
             "--live" => live = count(flag, value, 1000)?,
+            "--port" => port = Some(value.parse::<u16>().context("--port must be a port number")?),
+            "--functions" => functions = Some(value.trim_end_matches('/').to_owned()),
             other => bail!("unknown option {other}\n{USAGE}"),
         }
         rest = &rest[2..];
+    }
+    if command == "gateway" {
+        let (port, functions) = (port.context(USAGE)?, functions.context(USAGE)?);
+        let routes = nps_local_stack::gateway::routes_from_template(&template)?;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
+        eprintln!("gateway: {} routes on http://127.0.0.1:{port}, forwarded to {functions}", routes.len());
+        return nps_local_stack::gateway::serve(listener, routes, functions).await;
     }
     let name = name.context(USAGE)?;
     let endpoint = local_endpoint("AWS_ENDPOINT_URL_DYNAMODB");

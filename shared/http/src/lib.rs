@@ -83,6 +83,16 @@ pub fn respond(result: Result<Response<Body>, ApiError>) -> Response<Body> {
     result.unwrap_or_else(ApiError::into_response)
 }
 
+/// [`respond`] in `dialect`: Delighted's clients know a validation error as `422`.
+pub fn respond_in(dialect: Dialect, result: Result<Response<Body>, ApiError>) -> Response<Body> {
+    respond(result.map_err(|e| match dialect {
+        Dialect::Delighted if e.status == StatusCode::BAD_REQUEST => {
+            ApiError { status: StatusCode::UNPROCESSABLE_ENTITY, ..e }
+        }
+        _ => e,
+    }))
+}
+
 pub fn json_response(status: StatusCode, body: &serde_json::Value) -> Response<Body> {
     json_text(status, body.to_string())
 }
@@ -146,25 +156,92 @@ pub fn json_body(req: &Request) -> Result<&[u8], ApiError> {
 }
 
 /// The request's path from `/v1/` on: behind a stage or a local URL prefix, the API's own path
-/// starts there. Split into segments, without a trailing empty one.
+/// starts there. Split into segments, without a trailing empty one; a last segment's `.json`
+/// (Delighted's clients may ask for `/v1/people.json`) is dropped.
 pub fn api_path(req: &Request) -> Vec<String> {
     let path = req.uri().path();
     let path = path.find("/v1/").map_or(path, |i| &path[i..]);
-    path.trim_end_matches('/').split('/').skip(1).map(str::to_owned).collect()
+    let path = path.trim_end_matches('/');
+    let path = path.strip_suffix(".json").unwrap_or(path);
+    path.split('/').skip(1).map(str::to_owned).collect()
 }
 
-/// The API key of `Authorization: Bearer <key>`, if it verifies and allows `needed`.
-pub async fn authorize(req: &Request, keys: &DynamoApiKeys, needed: Scope) -> Result<ApiKey, ApiError> {
-    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
-    let presented = req
+/// Which API's conventions a request follows: Delighted's clients authenticate with
+/// `Authorization: Basic`, ours with `Bearer`; a route both serve answers each in its own shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Ours,
+    Delighted,
+}
+
+pub fn dialect(req: &Request) -> Dialect {
+    let basic = req
         .headers()
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .ok_or_else(|| unauthorized("send Authorization: Bearer <API key>"))?;
-    let key = keys.verify(presented.trim()).await?.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
+        .is_some_and(|v| v.get(..6).is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic ")));
+    if basic { Dialect::Delighted } else { Dialect::Ours }
+}
+
+/// The key in `Authorization`: `Bearer <key>`, or `Basic` over `<key>` (Delighted's Python
+/// client) or `<key>:` (its Node and Ruby clients: the key as user name, no password).
+fn presented_key(value: &str) -> Option<String> {
+    let (scheme, credential) = value.split_once(' ')?;
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Some(credential.trim().to_owned());
+    }
+    if !scheme.eq_ignore_ascii_case("basic") || credential.len() > 200 {
+        return None;
+    }
+    let decoded = String::from_utf8(base64_decode(credential.trim())?).ok()?;
+    Some(decoded.strip_suffix(':').unwrap_or(&decoded).to_owned())
+}
+
+/// Standard base64 with padding, as a Basic credential is encoded.
+fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.decode(text).ok()
+}
+
+/// The API key of `Authorization` (Bearer or Basic), if it verifies and allows `needed`.
+pub async fn authorize(req: &Request, keys: &DynamoApiKeys, needed: Scope) -> Result<ApiKey, ApiError> {
+    let unauthorized = |message: &str| ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message);
+    let presented =
+        req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(presented_key).ok_or_else(
+            || unauthorized("send Authorization: Bearer <API key> (or Basic, as Delighted's clients do)"),
+        )?;
+    let key = keys.verify(&presented).await?.ok_or_else(|| unauthorized("unknown or revoked API key"))?;
     if !key.scope.allows(needed) {
         return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "this API key may only read"));
     }
     Ok(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_presented_as_bearer_or_as_either_basic_credential() {
+        let key = "nps_0123456789abcdef_AZaz09-_AZaz09-_AZaz09";
+        assert_eq!(presented_key(&format!("Bearer {key}")).as_deref(), Some(key));
+        // Python: base64("<key>"); Node and Ruby: base64("<key>:").
+        for credential in [key.to_owned(), format!("{key}:")] {
+            use base64::Engine;
+            let encoded = base64::engine::general_purpose::STANDARD.encode(credential);
+            assert_eq!(presented_key(&format!("Basic {encoded}")).as_deref(), Some(key));
+            assert_eq!(presented_key(&format!("basic {encoded}")).as_deref(), Some(key));
+        }
+        for bad in ["", "Basic", "Basic !!!", "Digest abc", &format!("Basic {}", "A".repeat(300))] {
+            assert_eq!(presented_key(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_json_suffix_names_the_same_route() {
+        let path = |uri: &str| api_path(&lambda_http::http::Request::builder().uri(uri).body(Body::Empty).unwrap());
+        assert_eq!(path("https://x/v1/people.json"), ["v1", "people"]);
+        assert_eq!(path("https://x/prefix/v1/survey_responses/01AB.json?x=1"), ["v1", "survey_responses", "01AB"]);
+        assert_eq!(path("https://x/v1/responses.csv"), ["v1", "responses.csv"]);
+    }
 }

@@ -6,6 +6,7 @@
 
 pub mod comments;
 mod csv;
+pub mod delighted;
 pub mod metrics;
 pub mod responses;
 

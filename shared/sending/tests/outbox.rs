@@ -205,7 +205,7 @@ async fn suppressed_people_are_skipped_with_their_reason() {
         ("complaint", SuppressionReason::Complained, SkipReason::Complained),
     ] {
         let to = unique_address(label);
-        people.suppress(&PersonId::derive(&config().person_key, &to), reason, now()).await.unwrap();
+        people.suppress(&PersonId::derive(&config().person_key, &to), Some(&to), reason, now()).await.unwrap();
         let outcome = h.outbox.accept("generic", &event(&to, label, label), now()).await.unwrap().outcome;
         assert_eq!((outcome.status, outcome.reason), (Status::Skipped, Some(expected)));
         assert!(inbox_for(&h.inbox, &to).await.is_empty());
@@ -350,7 +350,7 @@ async fn someone_who_unsubscribes_before_a_delayed_survey_is_due_gets_nothing() 
     e.delay = Some(DAY);
     assert_eq!(h.outbox.accept("generic", &e, t).await.unwrap().outcome.status, Status::Scheduled);
     let person = PersonId::derive(&config().person_key, &to);
-    DynamoPeople::new(h.table.clone()).suppress(&person, SuppressionReason::Unsubscribed, t).await.unwrap();
+    DynamoPeople::new(h.table.clone()).suppress(&person, None, SuppressionReason::Unsubscribed, t).await.unwrap();
     let report = h.outbox.dispatch(t.plus(DAY)).await.unwrap();
     assert_eq!((report.sent, report.skipped), (0, 1));
     assert_eq!(h.outbox.dispatch(t.plus(2 * DAY)).await.unwrap().due, 0, "taken out of the outbox");

@@ -1,5 +1,8 @@
-//! API keys: `APIKEY` / `<key id>`. The key is shown once, as `nps_<key id>_<secret>`; only the
-//! SHA-256 of the secret is stored, and a presented key is compared in constant time.
+//! API keys: `APIKEY` / `<key id>`. The key is shown once, as `nps_<key id>_<secret>` (43
+//! characters: 16 hex digits, then 128 random bits in 22 base64url characters, short enough that
+//! a Basic credential `<key>:` fits the 45 bytes Ruby's `pack('m')` encodes without a line break;
+//! keys made before that have a 32-hex-digit secret and keep working); only the SHA-256 of the
+//! secret is stored, and a presented key is compared in constant time.
 //!
 //! A dashboard session is `<key id>.<expires, unix>.<hex HMAC-SHA256>`, the HMAC keyed with the
 //! stored hash of the key's secret: it proves the key was presented, ends on its own, ends with
@@ -72,12 +75,21 @@ fn secret_hash(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Splits `nps_<16 hex>_<32 hex>`; anything else is not a key.
+/// Splits `nps_<16 hex>_<22 base64url>` (or an older key's `_<32 hex>`); anything else is not a key.
 fn parse_presented(presented: &str) -> Option<(&str, &str)> {
     let rest = presented.strip_prefix("nps_")?;
     let (id, secret) = rest.split_once('_')?;
     let hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit());
-    (hex(id, 16) && hex(secret, 32)).then_some((id, secret))
+    let base64url = |s: &str| s.len() == 22 && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    (hex(id, 16) && (hex(secret, 32) || base64url(secret))).then_some((id, secret))
+}
+
+/// 128 random bits as 22 base64url characters (no padding).
+fn new_secret() -> Result<String, StoreError> {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    let bits = random_u128()?;
+    // 22 six-bit digits hold 132 bits: the last digit carries the 2 remaining bits.
+    Ok((0..22).map(|i| char::from(ALPHABET[((bits >> (6 * i)) & 63) as usize])).collect())
 }
 
 /// What a signed token opens: a dashboard session (the cookie), or a sign-in link that trades
@@ -124,7 +136,7 @@ impl DynamoApiKeys {
     /// Creates a key and returns it whole: the only time it can be seen.
     pub async fn create(&self, scope: Scope, name: &str, now: Timestamp) -> Result<(ApiKey, String), StoreError> {
         let id = format!("{:016x}", fastrand::u64(..));
-        let secret = format!("{:032x}", random_u128()?);
+        let secret = new_secret()?;
         let mut item = key_item(ItemKey::api_key(&id));
         item.extend([
             (SECRET_SHA256.to_owned(), s(secret_hash(&secret))),
@@ -280,6 +292,18 @@ mod tests {
         );
         for bad in ["", "nps_", "Bearer x", "nps_0123_4567", "nps_0123456789abcdeg_0123456789abcdef0123456789abcdef"] {
             assert_eq!(parse_presented(bad), None, "{bad}");
+        }
+        assert_eq!(parse_presented("nps_0123456789abcdef_AZaz09-_AZaz09-_AZaz09x"), None, "23 characters");
+    }
+
+    #[test]
+    fn new_keys_are_short_enough_for_a_basic_credential() {
+        for _ in 0..200 {
+            let secret = new_secret().unwrap();
+            let key = format!("nps_0123456789abcdef_{secret}");
+            // Ruby's pack('m') breaks its output after 45 bytes of input: `<key>:` must fit.
+            assert!(key.len() < 45, "{key}");
+            assert_eq!(parse_presented(&key), Some(("0123456789abcdef", secret.as_str())));
         }
     }
 

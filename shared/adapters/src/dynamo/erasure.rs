@@ -1,8 +1,9 @@
 //! GDPR erasure of one person (docs/data-model.md, "Erasure"): their survey requests (which hold
 //! the address), the markers that point at them, and what ties their responses to them. Counts
 //! stay: a request is marked before it is deleted, so the aggregator keeps what it counted, and a
-//! response keeps its score and day. The suppression entry stays too: it holds no address, and an
-//! erasure must not start mailing someone who unsubscribed or complained.
+//! response keeps its score and day. The profile goes. The suppression entry stays, without its
+//! address (so it is no longer listed): an erasure must not start mailing someone who unsubscribed
+//! or complained, and the keyed hash is enough to recognise them.
 
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
@@ -11,7 +12,7 @@ use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, n};
 use super::keys::{ItemKey, attr};
-use super::{DynamoResponses, Table, requests};
+use super::{DynamoResponses, Table, people, requests};
 
 /// Requests erased per call: each costs a few round trips, and an HTTP answer must come in
 /// seconds. A person with more is erased by calling again (`complete` says so).
@@ -24,7 +25,8 @@ pub struct Erased {
     pub survey_requests: usize,
     /// Responses whose person id, comment and click evidence were removed.
     pub responses: usize,
-    /// Throttle windows, request pointers and transaction markers deleted.
+    /// Throttle windows, request pointers, transaction markers and the profile deleted, and the
+    /// suppression's address removed.
     pub markers: usize,
     /// Detractor alerts and response events (which may quote the comment) deleted.
     pub notifications: usize,
@@ -46,15 +48,17 @@ impl DynamoErasure {
     /// Erases `person`; idempotent (a repeat finds nothing and removes nothing).
     pub async fn erase(&self, person: &PersonId, now: Timestamp) -> Result<Erased, StoreError> {
         let items = self.all(ItemKey::suppression(person).pk, true).await?;
-        let (mut pointers, mut throttles) = (Vec::new(), Vec::new());
+        let (mut pointers, mut throttles, mut addressed) = (Vec::new(), Vec::new(), false);
         for item in &items {
             let sk = Attrs(item).s(attr::SK)?;
             let key = ItemKey { pk: Attrs(item).s(attr::PK)?.to_owned(), sk: sk.to_owned() };
             if let Some(id) = sk.strip_prefix("REQUEST#") {
                 let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?;
                 pointers.push((id, key));
-            } else if sk.starts_with("THROTTLE#") {
+            } else if sk.starts_with("THROTTLE#") || key == ItemKey::profile(person) {
                 throttles.push(key);
+            } else if key == ItemKey::suppression(person) {
+                addressed = Attrs(item).opt_s(people::EMAIL).is_some();
             }
         }
         let mut erased = Erased { complete: pointers.len() <= REQUESTS_PER_CALL, ..Erased::default() };
@@ -67,6 +71,18 @@ impl DynamoErasure {
         if erased.complete {
             for throttle in throttles {
                 self.table.delete(throttle).await?;
+                erased.markers += 1;
+            }
+            if addressed {
+                self.table
+                    .update(ItemKey::suppression(person))
+                    .update_expression("REMOVE #email, #lpk, #lsk")
+                    .expression_attribute_names("#email", people::EMAIL)
+                    .expression_attribute_names("#lpk", attr::LISTING_PK)
+                    .expression_attribute_names("#lsk", attr::LISTING_SK)
+                    .send()
+                    .await
+                    .map_err(super::store_error)?;
                 erased.markers += 1;
             }
         }

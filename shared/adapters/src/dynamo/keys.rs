@@ -76,6 +76,11 @@ impl ItemKey {
         ItemKey { pk: format!("PERSON#{person}"), sk: format!("THROTTLE#{survey}") }
     }
 
+    /// The person as `GET /v1/people` lists them (address, name, first seen).
+    pub fn profile(person: &PersonId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: "PROFILE".to_owned() }
+    }
+
     pub fn suppression(person: &PersonId) -> Self {
         ItemKey { pk: format!("PERSON#{person}"), sk: "SUPPRESSION".to_owned() }
     }

@@ -29,7 +29,9 @@ pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
 pub use erasure::{DynamoErasure, Erased};
 pub use idempotency::DynamoIdempotencyStore;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
-pub use people::{DynamoPeople, Eligibility, SuppressionReason};
+pub use people::{
+    DynamoPeople, Eligibility, Listing, MAX_SKIPPED, Profile, Start, Suppressed, SuppressionList, SuppressionReason,
+};
 pub use requests::{Completion, CreateOutcome, DynamoRequests, Transition, Transitioned};
 pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardPosition};

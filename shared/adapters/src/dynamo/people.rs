@@ -1,5 +1,7 @@
-//! What is known of a person, by person id: suppression, throttle windows and past transactions.
+//! What is known of a person, by person id: the profile (address and name, listed by
+//! `GET /v1/people`), suppression, throttle windows and past transactions.
 
+use nps_domain::EmailAddress;
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::survey::SurveyId;
@@ -7,10 +9,16 @@ use nps_domain::{StoreError, Timestamp};
 
 use super::Table;
 use super::item::{Attrs, Item, key_item, n, s};
-use super::keys::{ItemKey, attr};
+use super::keys::{ItemKey, attr, index};
 
 pub(crate) const REASON: &str = "reason";
 pub(crate) const AT: &str = "at";
+pub(crate) const EMAIL: &str = "email";
+pub(crate) const NAME: &str = "name";
+pub(crate) const CREATED_AT: &str = "created_at";
+/// Listing entries skipped at most to reach a page by its number (`page=N`): a page costs a
+/// keys-only read of the entries before it.
+pub const MAX_SKIPPED: usize = 100_000;
 pub(crate) const NEXT_ELIGIBLE_AT: &str = "next_eligible_at";
 pub(crate) const REQUEST_ID: &str = "request_id";
 
@@ -36,6 +44,124 @@ impl SuppressionReason {
             .into_iter()
             .find(|r| r.as_str() == s)
     }
+
+    /// The list a suppression is shown in: a complaint is an unsubscribe the person did not ask
+    /// for nicely.
+    pub fn list(self) -> SuppressionList {
+        match self {
+            SuppressionReason::Bounced => SuppressionList::Bounces,
+            SuppressionReason::Unsubscribed | SuppressionReason::Complained => SuppressionList::Unsubscribes,
+        }
+    }
+}
+
+/// `GET /v1/unsubscribes` and `GET /v1/bounces`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SuppressionList {
+    Unsubscribes,
+    Bounces,
+}
+
+impl SuppressionList {
+    fn partition(self) -> &'static str {
+        match self {
+            SuppressionList::Unsubscribes => "SUPPRESSED#unsubscribes",
+            SuppressionList::Bounces => "SUPPRESSED#bounces",
+        }
+    }
+}
+
+/// A person as `GET /v1/people` lists them: kept from their first survey (or their import) until
+/// erasure or retention.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Profile {
+    pub id: PersonId,
+    pub email: String,
+    pub name: Option<String>,
+    pub created_at: Timestamp,
+}
+
+/// A suppression as listed; its address is gone once the person was erased (and it is then no
+/// longer listed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Suppressed {
+    pub person: PersonId,
+    pub email: String,
+    pub reason: SuppressionReason,
+    pub at: Timestamp,
+}
+
+/// Where a page of a listing starts.
+#[derive(Debug, Clone, Copy)]
+pub enum Start<'a> {
+    /// After this listing key (a previous page's last).
+    After(&'a str),
+    /// After skipping this many entries (`page=N`), at most [`MAX_SKIPPED`].
+    Skip(usize),
+}
+
+/// One page of a listing, and the key to go on from if more may follow.
+#[derive(Debug, Clone)]
+pub struct Listing<T> {
+    pub items: Vec<T>,
+    pub last: Option<String>,
+}
+
+/// The profile's `listing` keys: one partition, by creation time then person id.
+fn profile_listing(created_at: Timestamp, person: &PersonId) -> (String, String) {
+    ("PEOPLE".to_owned(), format!("{:011}#{person}", created_at.unix().max(0)))
+}
+
+/// The profile written with each survey request (in its transaction): the address and name as
+/// last given, the creation time as first seen; kept as long as the request.
+pub(crate) fn profile_update(
+    table: &str,
+    person: &PersonId,
+    email: &EmailAddress,
+    name: Option<&str>,
+    now: Timestamp,
+    expires_at: Timestamp,
+) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
+    let (lpk, lsk) = profile_listing(now, person);
+    let key = key_item(ItemKey::profile(person));
+    let mut set = "#email = :email, #created = if_not_exists(#created, :now), #lpk = if_not_exists(#lpk, :lpk), \
+                   #lsk = if_not_exists(#lsk, :lsk), #expires = :expires"
+        .to_owned();
+    let mut update = aws_sdk_dynamodb::types::Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .expression_attribute_names("#email", EMAIL)
+        .expression_attribute_names("#created", CREATED_AT)
+        .expression_attribute_names("#lpk", attr::LISTING_PK)
+        .expression_attribute_names("#lsk", attr::LISTING_SK)
+        .expression_attribute_names("#expires", attr::EXPIRES_AT)
+        .expression_attribute_values(":email", s(email.as_str()))
+        .expression_attribute_values(":now", n(now.unix()))
+        .expression_attribute_values(":lpk", s(lpk))
+        .expression_attribute_values(":lsk", s(lsk))
+        .expression_attribute_values(":expires", n(expires_at.unix()));
+    if let Some(name) = name {
+        set.push_str(", #name = :name");
+        update = update.expression_attribute_names("#name", NAME).expression_attribute_values(":name", s(name));
+    }
+    update.update_expression(format!("SET {set}")).build().map_err(|e| StoreError::Rejected(Box::new(e)))
+}
+
+fn profile_from(item: &Item) -> Result<Profile, StoreError> {
+    let a = Attrs(item);
+    let pk = a.s(attr::PK)?;
+    Ok(Profile {
+        id: person_of(pk)?,
+        email: a.s(EMAIL)?.to_owned(),
+        name: a.opt_s(NAME).map(str::to_owned),
+        created_at: a.time(CREATED_AT)?,
+    })
+}
+
+fn person_of(pk: &str) -> Result<PersonId, StoreError> {
+    pk.strip_prefix("PERSON#")
+        .and_then(PersonId::from_stored)
+        .ok_or_else(|| StoreError::Malformed(format!("person item with key {pk}")))
 }
 
 /// Everything the intake rules need about one person and one event, read in one call.
@@ -91,17 +217,160 @@ impl DynamoPeople {
         Ok(eligibility)
     }
 
-    /// Suppresses a person for good (idempotent: the first reason and time are kept).
+    /// Suppresses a person for good (idempotent: the first reason and time are kept). With its
+    /// address the suppression is listed (`GET /v1/unsubscribes`, `/v1/bounces`) until an erasure
+    /// removes the address (docs/people.md).
     pub async fn suppress(
         &self,
         person: &PersonId,
+        email: Option<&EmailAddress>,
         reason: SuppressionReason,
         at: Timestamp,
     ) -> Result<(), StoreError> {
         let mut item: Item = key_item(ItemKey::suppression(person));
         item.extend([(REASON.to_owned(), s(reason.as_str())), (AT.to_owned(), n(at.unix()))]);
+        if let Some(email) = email {
+            item.extend([
+                (EMAIL.to_owned(), s(email.as_str())),
+                (attr::LISTING_PK.to_owned(), s(reason.list().partition())),
+                (attr::LISTING_SK.to_owned(), s(format!("{:011}#{person}", at.unix().max(0)))),
+            ]);
+        }
         // Already suppressed (a failed condition) is the same outcome.
         self.table.put_new(item).await.map(|_| ())
+    }
+
+    /// The person's profile, if they have one.
+    pub async fn profile(&self, person: &PersonId) -> Result<Option<Profile>, StoreError> {
+        self.table.get(ItemKey::profile(person), false).await?.as_ref().map(profile_from).transpose()
+    }
+
+    /// Writes a profile outside a survey (an import, `POST /v1/people` with `send: false`): the
+    /// address and name as given, the first creation time kept.
+    pub async fn touch_profile(
+        &self,
+        person: &PersonId,
+        email: &EmailAddress,
+        name: Option<&str>,
+        created_at: Timestamp,
+        expires_at: Timestamp,
+    ) -> Result<(), StoreError> {
+        let u = profile_update(self.table.name(), person, email, name, created_at, expires_at)?;
+        self.table
+            .client()
+            .update_item()
+            .table_name(self.table.name())
+            .set_key(Some(u.key().clone()))
+            .update_expression(u.update_expression())
+            .set_expression_attribute_names(u.expression_attribute_names().cloned())
+            .set_expression_attribute_values(u.expression_attribute_values().cloned())
+            .set_return_consumed_capacity(self.table.capacity())
+            .send()
+            .await
+            .map_err(super::store_error)
+            .map(|out| self.table.count(super::Units::Write, out.consumed_capacity()))
+    }
+
+    /// A page of people, oldest profile first.
+    pub async fn people(&self, start: Start<'_>, limit: usize) -> Result<Listing<Profile>, StoreError> {
+        let (items, last) = self.listing("PEOPLE", start, limit).await?;
+        Ok(Listing { items: items.iter().map(profile_from).collect::<Result<_, _>>()?, last })
+    }
+
+    /// A page of a suppression list, oldest first.
+    pub async fn suppressed(
+        &self,
+        list: SuppressionList,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<Listing<Suppressed>, StoreError> {
+        let (items, last) = self.listing(list.partition(), start, limit).await?;
+        let listed = items
+            .iter()
+            .filter_map(|item| {
+                let a = Attrs(item);
+                // Erased since the index was read: no longer listed.
+                let email = a.opt_s(EMAIL)?.to_owned();
+                Some((|| {
+                    let reason = a.s(REASON)?;
+                    Ok(Suppressed {
+                        person: person_of(a.s(attr::PK)?)?,
+                        email,
+                        reason: SuppressionReason::parse(reason)
+                            .ok_or_else(|| StoreError::Malformed(format!("unknown suppression reason {reason}")))?,
+                        at: a.time(AT)?,
+                    })
+                })())
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Listing { items: listed, last })
+    }
+
+    /// Up to `limit` items of a `listing` partition from `start`, in key order, read whole (the
+    /// index holds keys only), and the last key read if more may follow.
+    async fn listing(
+        &self,
+        partition: &str,
+        start: Start<'_>,
+        limit: usize,
+    ) -> Result<(Vec<Item>, Option<String>), StoreError> {
+        let (mut skip, exclusive) = match start {
+            Start::After(after) => (0, Some(after.to_owned())),
+            Start::Skip(n) => (n.min(MAX_SKIPPED), None),
+        };
+        let mut keys: Vec<(Item, String)> = Vec::new();
+        let mut more = true;
+        let mut page_start = None;
+        while more && keys.len() < limit {
+            let want = (skip + limit - keys.len() + 1).min(10_000);
+            let mut query = self
+                .table
+                .client()
+                .query()
+                .index_name(index::LISTING)
+                .expression_attribute_names("#lpk", attr::LISTING_PK)
+                .expression_attribute_values(":lpk", s(partition))
+                .set_exclusive_start_key(page_start.take())
+                .limit(i32::try_from(want).unwrap_or(10_000));
+            query = match &exclusive {
+                Some(after) => query
+                    .key_condition_expression("#lpk = :lpk AND #lsk > :after")
+                    .expression_attribute_names("#lsk", attr::LISTING_SK)
+                    .expression_attribute_values(":after", s(after.clone())),
+                None => query.key_condition_expression("#lpk = :lpk"),
+            };
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                let lsk = Attrs(item).s(attr::LISTING_SK)?.to_owned();
+                if skip > 0 {
+                    skip -= 1;
+                    continue;
+                }
+                let a = Attrs(item);
+                let key = ItemKey { pk: a.s(attr::PK)?.to_owned(), sk: a.s(attr::SK)?.to_owned() };
+                keys.push((key_item(key), lsk));
+            }
+            match out.last_evaluated_key {
+                Some(k) if !k.is_empty() => page_start = Some(k),
+                _ => more = false,
+            }
+        }
+        let more = more || keys.len() > limit;
+        keys.truncate(limit);
+        let last = if more { keys.last().map(|(_, lsk)| lsk.clone()) } else { None };
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let items = self.table.batch_get(chunk.iter().map(|(k, _)| k.clone()).collect(), false).await?;
+            // In listing order; one deleted since the index was read is left out.
+            for (key, _) in chunk {
+                if let Some(item) =
+                    items.iter().find(|i| i.get(attr::PK) == key.get(attr::PK) && i.get(attr::SK) == key.get(attr::SK))
+                {
+                    found.push(item.clone());
+                }
+            }
+        }
+        Ok((found, last))
     }
 }
 

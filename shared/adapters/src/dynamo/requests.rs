@@ -14,7 +14,7 @@ use nps_domain::{EmailAddress, StoreError, Timestamp};
 use super::idempotency::completion_in_transaction;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, index, outbox_sort_key};
-use super::people::{NEXT_ELIGIBLE_AT, request_id_attr, transaction_request};
+use super::people::{NEXT_ELIGIBLE_AT, profile_update, request_id_attr, transaction_request};
 use super::{Table, Units, store_error};
 
 const SURVEY_ID: &str = "survey_id";
@@ -123,6 +123,7 @@ impl DynamoRequests {
             Transaction,
             Throttle,
             Pointer,
+            Profile,
             Completion,
         }
         let put = |item: Item, condition: Option<&str>| {
@@ -170,6 +171,16 @@ impl DynamoRequests {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
         let mut roles: Vec<Role> = items.iter().map(|(role, _)| *role).collect();
+        let profile = profile_update(
+            self.table.name(),
+            &request.person_id,
+            &request.email,
+            request.name.as_deref(),
+            request.created_at,
+            expires_at,
+        )?;
+        transaction = transaction.transact_items(TransactWriteItem::builder().update(profile).build());
+        roles.push(Role::Profile);
         if let Some(c) = completion {
             let update = completion_in_transaction(self.table.name(), c.lease, c.outcome, c.keep_until)?;
             transaction = transaction.transact_items(TransactWriteItem::builder().update(update).build());
@@ -210,6 +221,67 @@ impl DynamoRequests {
         }
         // A conflict with another transaction in flight: retryable.
         Err(store_error(err))
+    }
+
+    /// The ids of `person`'s survey requests (their pointers), at most `limit`, oldest first.
+    pub async fn of_person(&self, person: &PersonId, limit: usize) -> Result<Vec<RequestId>, StoreError> {
+        let (mut ids, mut start) = (Vec::new(), None);
+        loop {
+            let query = self
+                .table
+                .client()
+                .query()
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :requests)")
+                .expression_attribute_names("#pk", attr::PK)
+                .expression_attribute_names("#sk", attr::SK)
+                .expression_attribute_values(":pk", s(ItemKey::suppression(person).pk))
+                .expression_attribute_values(":requests", s("REQUEST#"))
+                .set_exclusive_start_key(start.take());
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                let sk = Attrs(item).s(attr::SK)?;
+                ids.push(
+                    sk.strip_prefix("REQUEST#")
+                        .and_then(RequestId::parse)
+                        .ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?,
+                );
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && ids.len() < limit => start = Some(key),
+                _ => {
+                    ids.truncate(limit);
+                    return Ok(ids);
+                }
+            }
+        }
+    }
+
+    /// Cancels `person`'s surveys that are scheduled and not yet sent (Delighted's
+    /// `DELETE /v1/people/{email}/survey_requests/pending`): each moves to `skipped`, noted
+    /// `cancelled`, only if still waiting, so a send in progress is never interrupted. How many.
+    pub async fn cancel_pending(&self, person: &PersonId) -> Result<usize, StoreError> {
+        let mut cancelled = 0;
+        for id in self.of_person(person, 1000).await? {
+            let Some(request) = self.get(id).await? else { continue };
+            if request.state != RequestState::Scheduled {
+                continue;
+            }
+            let t = Transition {
+                id,
+                from: RequestState::Scheduled,
+                attempt_id: None,
+                to: RequestState::Skipped,
+                due_at: None,
+                reset_attempts: false,
+                sent_at: None,
+                message_id: None,
+                note: Some("cancelled"),
+            };
+            if self.transition(t).await? == Transitioned::Done {
+                cancelled += 1;
+            }
+        }
+        Ok(cancelled)
     }
 
     pub async fn get(&self, id: RequestId) -> Result<Option<SurveyRequest>, StoreError> {

@@ -166,19 +166,7 @@ impl DynamoResponses {
         let oldest_first = order == Order::OldestFirst;
         // BETWEEN is inclusive: the cursor's own key (where the previous page stopped) is skipped below.
         let cursor = if oldest_first { after } else { before };
-        let query = self
-            .table
-            .client()
-            .query()
-            .index_name(super::keys::index::LISTING)
-            .key_condition_expression("#lpk = :lpk AND #lsk BETWEEN :after AND :before")
-            .expression_attribute_names("#lpk", attr::LISTING_PK)
-            .expression_attribute_names("#lsk", attr::LISTING_SK)
-            .expression_attribute_values(":lpk", s(format!("RESPONSES#{survey}#{month}")))
-            .expression_attribute_values(":after", s(after))
-            .expression_attribute_values(":before", s(before))
-            .scan_index_forward(oldest_first)
-            .limit(limit.saturating_add(1));
+        let query = self.listing_query(survey, month, (after, before), order).limit(limit.saturating_add(1));
         let out = self.table.query(query).await?;
         let mut keys = Vec::new();
         for item in out.items() {
@@ -196,19 +184,107 @@ impl DynamoResponses {
         }
         let exhausted = keys.len() <= usize::try_from(limit).unwrap_or(0) && out.last_evaluated_key.is_none();
         keys.truncate(usize::try_from(limit).unwrap_or(0));
-        let mut responses = Vec::with_capacity(keys.len());
-        for chunk in keys.chunks(100) {
-            let wanted: Vec<Item> = chunk.iter().map(|(id, _)| key_item(ItemKey::response(*id))).collect();
+        // In listing order; one deleted since the index was read is left out.
+        let ids: Vec<RequestId> = keys.iter().map(|(id, _)| *id).collect();
+        let responses = self.get_many(&ids).await?;
+        Ok(Listed { responses, last: keys.last().map(|(_, sk)| sk.clone()), exhausted })
+    }
+}
+
+impl DynamoResponses {
+    /// The `listing` index's entries of `survey`'s responses created in `month`, with listing keys
+    /// between `after` and `before` (inclusive), in `order`.
+    fn listing_query(
+        &self,
+        survey: &SurveyId,
+        month: &str,
+        (after, before): (&str, &str),
+        order: Order,
+    ) -> aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder {
+        self.table
+            .client()
+            .query()
+            .index_name(super::keys::index::LISTING)
+            .key_condition_expression("#lpk = :lpk AND #lsk BETWEEN :after AND :before")
+            .expression_attribute_names("#lpk", attr::LISTING_PK)
+            .expression_attribute_names("#lsk", attr::LISTING_SK)
+            .expression_attribute_values(":lpk", s(format!("RESPONSES#{survey}#{month}")))
+            .expression_attribute_values(":after", s(after))
+            .expression_attribute_values(":before", s(before))
+            .scan_index_forward(order == Order::OldestFirst)
+    }
+
+    /// Request ids of `survey`'s responses created in `month` with listing keys between `after`
+    /// and `before` (inclusive), in `order`: the first `skip` passed over, then up to `take`
+    /// (each a keys-only read; no response is read). Also how many were passed over, so a caller
+    /// skipping across months knows how many are left to skip.
+    pub async fn ids_in(
+        &self,
+        survey: &SurveyId,
+        month: &str,
+        (after, before): (&str, &str),
+        order: Order,
+        skip: usize,
+        take: usize,
+    ) -> Result<(Vec<RequestId>, usize), StoreError> {
+        let (mut skipped, mut ids, mut start) = (0, Vec::new(), None);
+        loop {
+            let want = (skip - skipped + take - ids.len()).clamp(1, 10_000);
+            let query = self
+                .listing_query(survey, month, (after, before), order)
+                .set_exclusive_start_key(start.take())
+                .limit(i32::try_from(want).unwrap_or(10_000));
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                if skipped < skip {
+                    skipped += 1;
+                    continue;
+                }
+                if ids.len() < take {
+                    let pk = Attrs(item).s(attr::PK)?;
+                    ids.push(
+                        pk.strip_prefix("REQUEST#")
+                            .and_then(RequestId::parse)
+                            .ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?,
+                    );
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) if !key.is_empty() && ids.len() < take => start = Some(key),
+                _ => return Ok((ids, skipped)),
+            }
+        }
+    }
+
+    /// The responses of `ids` that exist, in the order of `ids` (eventually consistent).
+    pub async fn get_many(&self, ids: &[RequestId]) -> Result<Vec<Response>, StoreError> {
+        let mut responses = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let wanted: Vec<Item> = chunk.iter().map(|id| key_item(ItemKey::response(*id))).collect();
             let items = self.table.batch_get(wanted, false).await?;
-            // In listing order; one deleted since the index was read is left out.
-            for (id, _) in chunk {
+            for id in chunk {
                 let pk = ItemKey::response(*id).pk;
                 if let Some(item) = items.iter().find(|i| Attrs(i).opt_s(attr::PK) == Some(pk.as_str())) {
                     responses.push(from_item(*id, item)?);
                 }
             }
         }
-        Ok(Listed { responses, last: keys.last().map(|(_, sk)| sk.clone()), exhausted })
+        Ok(responses)
+    }
+
+    /// Writes a response imported from elsewhere (`POST /v1/survey_responses`, `nps-cli import`)
+    /// unless one with its id exists: `false` if it did (a rerun adds nothing).
+    /// The person's pointer to it is written first, so an erasure always finds it.
+    pub async fn import(&self, response: &Response, expires_at: Timestamp) -> Result<bool, StoreError> {
+        if let Some(person) = &response.person_id {
+            let mut pointer = key_item(ItemKey::request_pointer(person, response.request_id));
+            pointer.extend([
+                (SURVEY_ID.to_owned(), s(response.survey_id.to_string())),
+                (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
+            ]);
+            self.table.put_new(pointer).await?;
+        }
+        self.table.put_new(to_item(response, 1, expires_at)).await
     }
 }
 

@@ -270,6 +270,15 @@ impl DynamoRollups {
         }
     }
 
+    /// The first day (`yyyy-mm-dd`) `survey` has a rollup for: where its history starts. One read.
+    pub async fn first_day(&self, generation: u64, survey: &SurveyId) -> Result<Option<String>, StoreError> {
+        let probe =
+            RollupKey { survey: survey.clone(), dimension: "all".into(), value: "all".into(), day: String::new() };
+        let query = self.table.partition(rollup_key(generation, &probe).pk).limit(1);
+        let out = self.table.query(query).await?;
+        out.items().first().map(|item| Attrs(item).s(attr::SK).map(str::to_owned)).transpose()
+    }
+
     /// One rollup's days from `since` to `until` (inclusive, `yyyy-mm-dd`), oldest first.
     pub async fn days(
         &self,

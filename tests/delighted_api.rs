@@ -1,0 +1,150 @@
+//! Delighted's API against DynamoDB Local, where its official clients (smoke.sh) cannot look:
+//! both Basic credentials and a Bearer key reach it, refusals are Delighted's `422`, a pending
+//! survey is cancelled in the table and never sent, an eNPS survey is never listed, an answer
+//! cannot be rewritten, and an erasure leaves no listed profile or address behind.
+
+mod support;
+
+use base64::Engine;
+use lambda_http::Body;
+use lambda_http::http::{Method, Request, StatusCode};
+use nps_adapters::dynamo::{DynamoApiKeys, Scope};
+use nps_domain::Timestamp;
+use serde_json::{Value, json};
+use support::{Stack, enps_survey, items, stack, unique};
+
+const LINKS: &str = "https://nps.example";
+
+enum Auth<'a> {
+    /// Python: `Basic base64(<key>)`.
+    BasicKey(&'a str),
+    /// Node and Ruby: `Basic base64(<key>:)`.
+    BasicKeyColon(&'a str),
+}
+
+fn request(method: Method, path: &str, auth: &Auth, body: Option<Value>) -> Request<Body> {
+    let credential = match auth {
+        Auth::BasicKey(k) => k.to_string(),
+        Auth::BasicKeyColon(k) => format!("{k}:"),
+    };
+    let encoded = base64::engine::general_purpose::STANDARD.encode(credential);
+    Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1{path}"))
+        .header("authorization", format!("Basic {encoded}"))
+        .header("host", "nps.example")
+        .header("content-type", "application/json")
+        .body(body.map_or(Body::Empty, |b| Body::from(b.to_string())))
+        .unwrap()
+}
+
+async fn api(s: &Stack, method: Method, path: &str, auth: &Auth<'_>, body: Option<Value>) -> (StatusCode, Value) {
+    let response = s.api().handle(request(method, path, auth, body)).await;
+    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null))
+}
+
+async fn trigger(s: &Stack, auth: &Auth<'_>, body: Value) -> (StatusCode, Value) {
+    let response = s.trigger.handle(request(Method::POST, "/v1/people.json", auth, Some(body))).await;
+    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap())
+}
+
+#[test]
+fn delighted_calls_reach_the_same_data_and_refuse_as_delighted_did() {
+    // On a thread with Lambda's stack (8 MB): unoptimised, the calls need more than a test
+    // thread's 2 MB.
+    let calls = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(calls());
+    std::thread::Builder::new().stack_size(8 << 20).spawn(calls).unwrap().join().unwrap();
+}
+
+async fn calls() {
+    let s = stack("delighted-api", LINKS, &["product"]).await;
+    let keys = DynamoApiKeys::new(s.table.clone());
+    let (_, key) = keys.create(Scope::Write, "delighted", Timestamp::now()).await.unwrap();
+    let (_, read_key) = keys.create(Scope::Read, "delighted read", Timestamp::now()).await.unwrap();
+    assert!(key.len() < 45, "a Basic credential <key>: fits Ruby's pack('m') line: {key}");
+    let (python, node) = (Auth::BasicKey(&key), Auth::BasicKeyColon(&key));
+
+    // A delayed survey, then its cancellation: the request is skipped in the table.
+    let later = unique("delighted-later");
+    let (status, person) =
+        trigger(&s, &node, json!({"email": later, "delay": 3600, "properties": {"product": "Stove"}})).await;
+    assert_eq!(status, StatusCode::CREATED, "{person}");
+    assert!(person["survey_scheduled_at"].as_i64().unwrap() > Timestamp::now().unix() + 3500);
+    let pending = format!("/v1/people/{}/survey_requests/pending", later.replace('@', "%40"));
+    assert_eq!(api(&s, Method::DELETE, &pending, &python, None).await, (StatusCode::OK, json!({"ok": true})));
+    let requests = items(&s.table, "REQUEST").await;
+    let cancelled: Vec<_> = requests.values().filter(|r| r["email"].as_s().unwrap() == &later).collect();
+    assert_eq!(cancelled.len(), 1);
+    assert_eq!(cancelled[0]["state"].as_s().unwrap(), "skipped");
+    assert!(!cancelled[0].contains_key("outbox_pk"), "no longer waiting in the outbox");
+    let sent = s.outbox().await.dispatch(Timestamp::now().plus(std::time::Duration::from_secs(7200))).await.unwrap();
+    assert_eq!(sent.sent, 0, "a cancelled survey is never sent");
+
+    // Refusals: Delighted's 422 naming the parameter; unknown keys and read keys as ours.
+    for path in [
+        "/v1/people?per_page=0",
+        "/v1/people?colour=red",
+        "/v1/survey_responses?order=sideways",
+        "/v1/survey_responses?since=yesterday",
+        "/v1/bounces?page=0",
+        "/v1/metrics.json?until=-5",
+    ] {
+        let (status, body) = api(&s, Method::GET, path, &python, None).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{path}: {body}");
+    }
+    let (status, _) =
+        api(&s, Method::GET, "/v1/people", &Auth::BasicKey("nps_0123456789abcdef_AAAAAAAAAAAAAAAAAAAAAA"), None).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) =
+        api(&s, Method::POST, "/v1/unsubscribes", &Auth::BasicKey(&read_key), Some(json!({"person_email": later})))
+            .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "a read key does not write");
+    let (status, body) = trigger(&s, &python, json!({"email": "not an address"})).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+
+    // History, read back; the answer itself cannot be rewritten.
+    let (_, ada) = trigger(&s, &python, json!({"email": unique("delighted-ada"), "send": false})).await;
+    let past = Timestamp::now().unix() - 20 * 86_400;
+    let (status, answer) = api(&s, Method::POST, "/v1/survey_responses.json", &python,
+        Some(json!({"person": ada["id"], "score": 3, "comment": "cold", "created_at": past, "person_properties": {"product": "Stove", "secret": "x"}}))).await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    assert_eq!(answer["person_properties"], json!({"product": "Stove"}), "only the survey's segments are kept");
+    let path = format!("/v1/survey_responses/{}", answer["id"].as_str().unwrap());
+    let (status, _) = api(&s, Method::PUT, &path, &python, Some(json!({"score": 10}))).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a score is the person's own");
+    let (status, same) = api(&s, Method::PUT, &path, &python, Some(answer.clone())).await;
+    assert_eq!((status, same["score"].clone()), (StatusCode::OK, json!(3)));
+    for bad in [
+        json!({"person": ada["id"], "score": 11}),
+        json!({"person": ada["id"], "score": 5, "created_at": past + 86_400 * 40}),
+        json!({"person": "nobody", "score": 5}),
+    ] {
+        let (status, body) = api(&s, Method::POST, "/v1/survey_responses", &python, Some(bad)).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    }
+
+    // eNPS answers are never listed, whatever the trend.
+    enps_survey(&s, "pulse", &[]).await;
+    let (status, body) = api(&s, Method::GET, "/v1/survey_responses?trend=pulse", &python, None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
+
+    // Erasure by id: the profile and the unsubscribed address are gone from every list.
+    let (status, _) =
+        api(&s, Method::POST, "/v1/unsubscribes", &python, Some(json!({"person_email": ada["email"]}))).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, listed) = api(&s, Method::GET, "/v1/unsubscribes", &python, None).await;
+    assert!(listed.as_array().unwrap().iter().any(|u| u["email"] == ada["email"]));
+    let (status, _) =
+        api(&s, Method::DELETE, &format!("/v1/people/{}", ada["id"].as_str().unwrap()), &node, None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    let (_, listed) = api(&s, Method::GET, "/v1/unsubscribes", &python, None).await;
+    assert!(!listed.as_array().unwrap().iter().any(|u| u["email"] == ada["email"]), "{listed}");
+    let (_, people) = api(&s, Method::GET, "/v1/people?per_page=100", &python, None).await;
+    assert!(!people.as_array().unwrap().iter().any(|p| p["id"] == ada["id"]), "{people}");
+    let (_, read) = api(&s, Method::GET, &path, &python, None).await;
+    assert_eq!(
+        (read["person"].clone(), read["comment"].clone()),
+        (Value::Null, Value::Null),
+        "the answer stays, anonymous"
+    );
+}
