@@ -1,7 +1,8 @@
 //! Delighted's API against DynamoDB Local, where its official clients (smoke.sh) cannot look:
 //! both Basic credentials and a Bearer key reach it, refusals are Delighted's `422`, a pending
 //! survey is cancelled in the table and never sent, an eNPS survey is never listed, an answer
-//! cannot be rewritten, and an erasure leaves no listed profile or address behind.
+//! cannot be rewritten, and an erasure leaves no listed profile or address behind, nor properties
+//! beyond the survey's segments.
 
 mod support;
 
@@ -101,6 +102,13 @@ async fn calls() {
     assert_eq!(status, StatusCode::FORBIDDEN, "a read key does not write");
     let (status, body) = trigger(&s, &python, json!({"email": "not an address"})).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let sms = json!({"email": unique("delighted-sms"), "channel": "sms", "phone_number": "+15555550100", "last_sent_at": 1, "email_update": true});
+    let (status, body) = trigger(&s, &python, sms).await;
+    assert_eq!(
+        (status, body["survey_scheduled_at"].clone()),
+        (StatusCode::CREATED, Value::Null),
+        "kept, not surveyed: {body}"
+    );
 
     // History, read back; the answer itself cannot be rewritten.
     let (_, ada) = trigger(&s, &python, json!({"email": unique("delighted-ada"), "send": false})).await;
@@ -108,7 +116,11 @@ async fn calls() {
     let (status, answer) = api(&s, Method::POST, "/v1/survey_responses.json", &python,
         Some(json!({"person": ada["id"], "score": 3, "comment": "cold", "created_at": past, "person_properties": {"product": "Stove", "secret": "x"}}))).await;
     assert_eq!(status, StatusCode::CREATED, "{answer}");
-    assert_eq!(answer["person_properties"], json!({"product": "Stove"}), "only the survey's segments are kept");
+    assert_eq!(
+        answer["person_properties"],
+        json!({"product": "Stove", "secret": "x"}),
+        "segments and the rest are kept"
+    );
     let path = format!("/v1/survey_responses/{}", answer["id"].as_str().unwrap());
     let (status, _) = api(&s, Method::PUT, &path, &python, Some(json!({"score": 10}))).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a score is the person's own");
@@ -146,5 +158,43 @@ async fn calls() {
         (read["person"].clone(), read["comment"].clone()),
         (Value::Null, Value::Null),
         "the answer stays, anonymous"
+    );
+    assert_eq!(read["person_properties"], json!({"product": "Stove"}), "only its segment, which counts, is left");
+}
+
+#[test]
+fn a_persons_wording_reaches_the_email_and_the_page() {
+    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(wording());
+    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+}
+
+async fn wording() {
+    let s = stack("delighted-wording", LINKS, &[]).await;
+    let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "w", Timestamp::now()).await.unwrap();
+    let email = unique("delighted-wording");
+    let properties = json!({
+        "locale": "de", "question_product_name": "den Herd 3000", "delighted_email_subject": "Eine kurze Frage",
+        "delighted_intro_message": "Danke für Ihre Bestellung.", "thank_you_message": "Herzlichen Dank!",
+        "thank_you_link_text": "Unser Blog", "thank_you_link_url": "https://blog.example/"
+    });
+    let (status, person) = trigger(&s, &Auth::BasicKey(&key), json!({"email": email, "properties": properties})).await;
+    assert_eq!(status, StatusCode::CREATED, "{person}");
+    let mail = support::emails_to(&s, &email).await.pop().expect("emailed");
+    assert_eq!(mail["subject"], "Eine kurze Frage");
+    let text = mail["body"]["text"].as_str().unwrap();
+    assert!(text.contains("Danke für Ihre Bestellung.") && text.contains("den Herd 3000"), "{text}");
+
+    let (link, _) = support::emailed_links(&s, &email, 9).await;
+    let path = link.replace(LINKS, "");
+    let agent = "Mozilla/5.0 (person)";
+    let page = s.capture.handle(support::capture_call(Method::GET, &path, agent, "")).await;
+    let html = String::from_utf8(page.body().to_vec()).unwrap();
+    assert!(html.contains("den Herd 3000"), "the page asks about the same product");
+    let form_path = path.split('?').next().unwrap();
+    let thanks = s.capture.handle(support::capture_call(Method::POST, form_path, agent, "score=9")).await;
+    let html = String::from_utf8(thanks.body().to_vec()).unwrap();
+    assert!(
+        html.contains("Herzlichen Dank!") && html.contains(r#"<a href="https://blog.example/">Unser Blog</a>"#),
+        "{html}"
     );
 }

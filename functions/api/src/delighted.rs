@@ -282,7 +282,12 @@ impl App {
             permalink: format!("{}/v1/survey_responses/{}", origin(req), r.request_id),
             created_at: r.created_at.unix(),
             updated_at: r.updated_at.unix(),
-            person_properties: r.properties.clone(),
+            person_properties: r
+                .properties
+                .iter()
+                .chain(&r.person_properties)
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             notes: Vec::new(),
             tags: Vec::new(),
             additional_answers: Vec::new(),
@@ -371,18 +376,26 @@ impl App {
                 "an eNPS survey's answers are anonymous and are not imported one by one",
             ));
         }
-        let mut properties = BTreeMap::new();
-        for (name, value) in body.person_properties.unwrap_or_default() {
+        let given = body.person_properties.unwrap_or_default();
+        if given.len() > nps_domain::intake::MAX_PROPERTIES {
+            let most = nps_domain::intake::MAX_PROPERTIES;
+            return Err(unprocessable("person_properties", format!("at most {most} properties")));
+        }
+        let (mut properties, mut person_properties) = (BTreeMap::new(), BTreeMap::new());
+        for (name, value) in given {
             let text = match value {
                 Value::String(s) => s,
                 Value::Number(n) => n.to_string(),
                 Value::Bool(b) => b.to_string(),
-                _ => continue,
+                _ => return Err(unprocessable("person_properties", "values must be strings, numbers or booleans")),
             };
             let (name, text) =
                 nps_domain::intake::property(&name, &text).map_err(|e| unprocessable("person_properties", e))?;
+            // The survey's segments count in its rollups; the rest is kept with the answer.
             if survey.segment_properties.contains(&name) {
                 properties.insert(name, text);
+            } else {
+                person_properties.insert(name, text);
             }
         }
         let response = Response {
@@ -399,6 +412,7 @@ impl App {
             updated_at: created_at,
             first_confirmed_at: Some(created_at),
             properties,
+            person_properties,
             person_id: Some(person),
         };
         // Retention counts from the import: history older than it is kept as long as new answers.

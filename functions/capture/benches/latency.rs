@@ -80,6 +80,7 @@ async fn main() {
             name: None,
             locale: Locale::En,
             properties: BTreeMap::from([("product".into(), "boots".into())]),
+            person_properties: BTreeMap::new(),
             source: "generic".into(),
             event_id: format!("e{i}"),
             transaction_id: None,

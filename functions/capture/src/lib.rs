@@ -21,6 +21,7 @@ use nps_adapters::dynamo::{
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::{Click, Comment, ConfirmError, Response as SurveyResponse};
 use nps_domain::survey::Survey;
+use nps_domain::survey_email::Wording;
 use nps_domain::token::{self, TokenClaims};
 use nps_domain::{StoreError, Timestamp};
 use nps_scoring::Score;
@@ -48,6 +49,8 @@ struct Link {
     request: SurveyRequest,
     survey: Survey,
     response: Option<SurveyResponse>,
+    /// The person's own wording (Delighted's properties); the product is in `survey` already.
+    wording: Wording,
 }
 
 impl App {
@@ -124,7 +127,10 @@ impl App {
     async fn load(&self, claims: TokenClaims) -> Result<Option<Link>, StoreError> {
         let Some((request, response)) = self.responses.with_request(claims.request_id).await? else { return Ok(None) };
         let Some(survey) = self.surveys.get(&request.survey_id).await? else { return Ok(None) };
-        Ok(Some(Link { request, survey, response }))
+        // Asked about the product the person was told of (Delighted's per-person wording).
+        let wording = Wording::of(&request.person_properties);
+        let survey = wording.survey(&survey);
+        Ok(Some(Link { request, survey, response, wording }))
     }
 
     /// Applies `change` to the response as loaded (or a new one) and saves it when `change` says
@@ -170,7 +176,7 @@ impl App {
         };
         let selected = clicked.or(response.score);
         let comment = page::comment_text(response.comment.as_ref());
-        Ok(page::form(StatusCode::OK, &link.survey, link.request.locale, selected, comment, notice))
+        Ok(page::form(StatusCode::OK, &link.survey, link.request.locale, selected, comment, notice, &link.wording))
     }
 
     async fn confirm(&self, req: &Request, link: Link, now: Timestamp) -> Result<Response<Body>, StoreError> {
@@ -182,10 +188,22 @@ impl App {
         let (survey, locale) = (&link.survey, link.request.locale);
         let comment = match Comment::parse(typed) {
             Ok(comment) if body.len() <= MAX_FORM_BYTES => comment,
-            _ => return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::TooLong)),
+            _ => {
+                let notice = Notice::TooLong;
+                return Ok(page::form(
+                    StatusCode::BAD_REQUEST,
+                    survey,
+                    locale,
+                    None,
+                    Some(typed),
+                    notice,
+                    &link.wording,
+                ));
+            }
         };
         let Some(score) = field("score").and_then(|s| s.parse::<Score>().ok()) else {
-            return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), Notice::PickAScore));
+            let notice = Notice::PickAScore;
+            return Ok(page::form(StatusCode::BAD_REQUEST, survey, locale, None, Some(typed), notice, &link.wording));
         };
         let window = self.config.change_window;
         let (response, outcome) = self
@@ -201,7 +219,7 @@ impl App {
                 let via = if field("via") == Some("leave") { "leaving the page" } else { "the form" };
                 tracing::info!(request = %link.request.id, version = response.version, via, "response confirmed");
                 let comment = page::comment_text(response.comment.as_ref());
-                Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks))
+                Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks, &link.wording))
             }
             Err(ConfirmError::WindowClosed | ConfirmError::TooManyChanges) => Ok(page::closed(locale)),
         }

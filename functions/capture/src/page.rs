@@ -12,7 +12,7 @@ use lambda_http::{Body, Response};
 use nps_domain::escape_html;
 use nps_domain::response::{Comment, MAX_COMMENT_CHARS};
 use nps_domain::survey::{Locale, Survey};
-use nps_domain::survey_email::{question, scale_ends};
+use nps_domain::survey_email::{Wording, question, scale_ends};
 use nps_scoring::Score;
 use sha2::{Digest, Sha256};
 
@@ -174,6 +174,7 @@ pub fn form(
     selected: Option<Score>,
     comment: Option<&str>,
     notice: Notice,
+    wording: &Wording,
 ) -> Response<Body> {
     let w = words(locale);
     let question = question(survey, locale);
@@ -183,7 +184,14 @@ pub fn form(
     let keep_on_leave = matches!(notice, Notice::None) && selected.is_some();
     let notice = match notice {
         Notice::None => String::new(),
-        Notice::Thanks => format!("<p class=\"note\" role=\"status\">{}</p>\n", escape_html(w.thanks)),
+        Notice::Thanks => {
+            let thanks = wording.thank_you.as_deref().unwrap_or(w.thanks);
+            let link = match &wording.thank_you_link {
+                Some((text, url)) => format!(" <a href=\"{}\">{}</a>", escape_html(url), escape_html(text)),
+                None => String::new(),
+            };
+            format!("<p class=\"note\" role=\"status\">{}{link}</p>\n", escape_html(thanks))
+        }
         Notice::Answered(score) => format!(
             "<p class=\"note\" role=\"status\">{}</p>\n",
             escape_html(&w.answered.replace("{score}", &score.to_string()))

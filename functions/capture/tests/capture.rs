@@ -57,6 +57,7 @@ async fn harness(purpose: &str) -> Harness {
         name: None,
         locale: Locale::En,
         properties: BTreeMap::new(),
+        person_properties: BTreeMap::new(),
         source: "generic".into(),
         event_id: format!("e-{purpose}"),
         transaction_id: None,

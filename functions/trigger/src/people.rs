@@ -37,8 +37,8 @@ struct Person {
 }
 
 /// Delighted's `POST /v1/people` body. `locale` is one of the `properties`, as are its wording
-/// overrides (kept as properties); `channel` other than `email`, `phone_number`, `last_sent_at`
-/// and `email_update` are accepted and ignored (docs/delighted.md).
+/// overrides; `channel` other than `email` keeps the person unsurveyed; `phone_number`,
+/// `last_sent_at` and `email_update` are accepted and ignored (docs/delighted.md).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DelightedPerson {
@@ -57,11 +57,10 @@ struct DelightedPerson {
 }
 
 impl DelightedPerson {
-    /// As our own call: `locale` and `trend` (the survey) come out of the properties.
+    /// As our own call: `locale` and `trend` (the survey) come out of the properties. A channel
+    /// other than email (SMS is not sent) keeps the person without a survey.
     fn into_person(self) -> Result<Person, EventError> {
-        if self.channel.as_deref().is_some_and(|c| c != "email") {
-            return Err(EventError::invalid("channel", "only email surveys are sent"));
-        }
+        let by_email = self.channel.as_deref().is_none_or(|c| c == "email");
         let mut properties = self.properties.unwrap_or_default();
         let locale = properties.remove("locale").and_then(|l| l.as_str().map(|l| l.to_owned()));
         // A language we have no wording for falls back to the survey's, as Delighted did.
@@ -75,7 +74,7 @@ impl DelightedPerson {
             locale,
             transaction_id: None,
             properties: Some(properties),
-            send: self.send,
+            send: if by_email { self.send } else { Some(false) },
         })
     }
 }

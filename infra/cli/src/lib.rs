@@ -7,9 +7,14 @@
 //! - `rebuild`: recounts every rollup from the raw responses (as the aggregate function's admin
 //!   invocation does, without its 15-minute limit);
 //! - `export QUERY`: the CSV of `/v1/responses.csv` for `QUERY` (`survey=default&since=…`), every
-//!   row, to standard output.
+//!   row, to standard output;
+//! - `import delighted [--survey ID] [--dry-run] [--column FIELD=HEADER]… FILE…`: Delighted's
+//!   exports, with their history (`import.rs`).
 //!
-//! `NPS_TABLE` names the table; the stream's ARN is read from it.
+//! `NPS_TABLE` names the table; the stream's ARN is read from it. `import` also needs the
+//! deployment's `NPS_PERSON_KEY` (people are known by its keyed hash of their address).
+
+pub mod import;
 
 use std::io::Write;
 
@@ -22,7 +27,9 @@ pub const USAGE: &str = "usage: nps-cli keys create --scope read|write --name NA
        nps-cli keys list
        nps-cli keys revoke ID
        nps-cli rebuild
-       nps-cli export 'survey=ID[&since=YYYY-MM-DD&until=…&expand=person…]' > responses.csv";
+       nps-cli export 'survey=ID[&since=YYYY-MM-DD&until=…&expand=person…]' > responses.csv
+       nps-cli import delighted [--survey ID] [--dry-run] [--column FIELD=HEADER]… FILE…
+         (FIELD: id, score, comment, created_at, updated_at, email, name, person_id)";
 
 /// A key's name is listed in tab-separated lines: printable, 1 to 100 characters.
 fn valid_name(name: &str) -> bool {
@@ -82,6 +89,41 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
                 .await
                 .map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))?;
             eprintln!("{rows} responses exported");
+        }
+        ["import", "delighted", rest @ ..] => {
+            let person_key = env.required("NPS_PERSON_KEY").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut options = import::Options {
+                survey: nps_domain::survey::SurveyId::parse("default")?,
+                dry_run: false,
+                columns: Default::default(),
+                person_key: nps_domain::person::PersonKey::new(&person_key)
+                    .map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))?,
+                retention: env
+                    .days_or("NPS_RETENTION_DAYS", std::time::Duration::from_secs(730 * 86_400))
+                    .map_err(|e| anyhow::anyhow!("{e}"))?,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let mut files = Vec::new();
+            let mut words = rest.iter();
+            while let Some(word) = words.next() {
+                match *word {
+                    "--survey" => options.survey = nps_domain::survey::SurveyId::parse(words.next().context(USAGE)?)?,
+                    "--dry-run" => options.dry_run = true,
+                    "--column" => {
+                        let pair = words.next().context(USAGE)?;
+                        let (field, header) = pair.split_once('=').context("--column FIELD=HEADER")?;
+                        let field = import::Field::parse(field)
+                            .with_context(|| format!("--column: no field {field}\n{USAGE}"))?;
+                        options.columns.insert(field, header.to_owned());
+                    }
+                    file if !file.starts_with("--") => files.push(file.to_owned()),
+                    _ => bail!("{USAGE}"),
+                }
+            }
+            if files.is_empty() {
+                bail!("{USAGE}");
+            }
+            import::import(&table, &files, &options, out).await?;
         }
         _ => bail!("{USAGE}"),
     }

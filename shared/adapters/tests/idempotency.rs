@@ -125,11 +125,13 @@ async fn a_request_completes_its_key_in_its_transaction_and_only_while_the_lease
     // completes the key with the outcome (a holder that dies now leaves nothing to redo).
     let late = sent_request(1, "default", &[], start);
     let completion = |lease| Completion { lease, outcome: r#"{"n":1}"#, keep_until: expires };
-    let outcome = requests.create_completing(&late, None, expires, start, Some(completion(&lapsed))).await.unwrap();
+    let outcome =
+        requests.create_completing(&late, None, expires, start, Some(completion(&lapsed)), true).await.unwrap();
     assert_eq!(outcome, CreateOutcome::LeaseLost);
     assert!(requests.get(late.id).await.unwrap().is_none());
     let request = sent_request(2, "default", &[], start);
-    let outcome = requests.create_completing(&request, None, expires, start, Some(completion(&holder))).await.unwrap();
+    let outcome =
+        requests.create_completing(&request, None, expires, start, Some(completion(&holder)), true).await.unwrap();
     assert_eq!(outcome, CreateOutcome::Created);
     assert!(requests.get(request.id).await.unwrap().is_some());
     let later = start.plus(LEASE * 4);

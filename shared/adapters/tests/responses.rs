@@ -33,6 +33,7 @@ fn request(now: Timestamp) -> SurveyRequest {
         name: None,
         locale: Locale::En,
         properties: BTreeMap::from([("product".into(), "boots".into())]),
+        person_properties: BTreeMap::from([("plan".into(), "pro".into())]),
         source: "generic".into(),
         event_id: "e".into(),
         transaction_id: None,

@@ -19,6 +19,17 @@ impl RequestId {
         RequestId(Ulid::from_parts(millis, fastrand::u128(..)))
     }
 
+    /// The id of something imported from elsewhere: its time, and 80 bits of the SHA-256 of its
+    /// `source` id, so importing it again finds the same id.
+    pub fn derived(at: Timestamp, source: &str) -> Self {
+        use sha2::{Digest, Sha256};
+        let millis = u64::try_from(at.unix()).unwrap_or(0).saturating_mul(1000);
+        let digest = Sha256::digest(source.as_bytes());
+        let mut random = [0u8; 16];
+        random[6..].copy_from_slice(&digest[..10]);
+        RequestId(Ulid::from_parts(millis, u128::from_be_bytes(random)))
+    }
+
     pub fn parse(s: &str) -> Option<Self> {
         (s.len() == 26).then(|| Ulid::from_string(s).ok().map(RequestId)).flatten()
     }
@@ -115,6 +126,9 @@ pub struct SurveyRequest {
     pub locale: Locale,
     /// The survey's segment properties, from the event.
     pub properties: BTreeMap<String, String>,
+    /// The event's other properties (at most [`crate::intake::MAX_PROPERTIES`] in all), kept for
+    /// the response (Delighted's `person_properties`); never on an eNPS answer.
+    pub person_properties: BTreeMap<String, String>,
     pub source: String,
     pub event_id: String,
     pub transaction_id: Option<String>,
@@ -131,6 +145,14 @@ pub struct SurveyRequest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn derived_ids_are_the_same_for_the_same_source_only() {
+        let at = Timestamp::from_unix(1_700_000_000);
+        assert_eq!(RequestId::derived(at, "delighted:1"), RequestId::derived(at, "delighted:1"));
+        assert_ne!(RequestId::derived(at, "delighted:1"), RequestId::derived(at, "delighted:2"));
+        assert!(RequestId::derived(at, "x") < RequestId::new(Timestamp::from_unix(1_700_000_001)), "sorted by time");
+    }
 
     #[test]
     fn ids_round_trip_and_sort_by_time() {

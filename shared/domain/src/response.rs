@@ -196,6 +196,9 @@ pub struct Response {
     pub updated_at: Timestamp,
     pub first_confirmed_at: Option<Timestamp>,
     pub properties: BTreeMap<String, String>,
+    /// The request's other properties; never for eNPS (they could name the person), and removed
+    /// by an erasure.
+    pub person_properties: BTreeMap<String, String>,
     /// Never kept for eNPS: those answers are anonymous.
     pub person_id: Option<PersonId>,
 }
@@ -224,6 +227,11 @@ impl Response {
             updated_at: now,
             first_confirmed_at: None,
             properties: request.properties.clone(),
+            person_properties: if kind == SurveyKind::Enps {
+                BTreeMap::new()
+            } else {
+                request.person_properties.clone()
+            },
             person_id: (kind != SurveyKind::Enps).then(|| request.person_id.clone()),
         }
     }
@@ -357,6 +365,7 @@ mod tests {
             name: None,
             locale: crate::survey::Locale::En,
             properties: BTreeMap::from([("product".into(), "boots".into())]),
+            person_properties: BTreeMap::from([("plan".into(), "pro".into())]),
             source: "generic".into(),
             event_id: "e".into(),
             transaction_id: None,
@@ -457,6 +466,8 @@ mod tests {
         assert!(Response::new(&request(now), SurveyKind::Enps, now).person_id.is_none());
         assert!(Response::new(&request(now), SurveyKind::Relationship, now).person_id.is_some());
         assert_eq!(Response::new(&request(now), SurveyKind::Enps, now).properties["product"], "boots");
+        assert!(Response::new(&request(now), SurveyKind::Enps, now).person_properties.is_empty(), "never for eNPS");
+        assert_eq!(Response::new(&request(now), SurveyKind::Transactional, now).person_properties["plan"], "pro");
     }
 
     #[test]

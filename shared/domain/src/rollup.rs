@@ -206,6 +206,7 @@ mod tests {
             name: None,
             locale: Locale::En,
             properties: properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect(),
+            person_properties: BTreeMap::new(),
             source: "generic".into(),
             event_id: format!("e{i}"),
             transaction_id: None,

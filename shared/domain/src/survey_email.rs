@@ -81,6 +81,46 @@ fn texts(locale: Locale) -> &'static Texts {
     }
 }
 
+/// Delighted's per-person wording (docs/delighted.md), from the properties a survey request
+/// keeps: `question_product_name` (the product the question names), `delighted_email_subject`,
+/// `delighted_intro_message`, `thank_you_message`, and `thank_you_link_text` with an `https`
+/// `thank_you_link_url` (a link under the thanks). Each is bounded text already (a property).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Wording {
+    pub product: Option<String>,
+    pub subject: Option<String>,
+    pub intro: Option<String>,
+    pub thank_you: Option<String>,
+    /// (text, URL).
+    pub thank_you_link: Option<(String, String)>,
+}
+
+impl Wording {
+    pub fn of(properties: &std::collections::BTreeMap<String, String>) -> Wording {
+        let get = |name: &str| properties.get(name).map(|v| v.trim()).filter(|v| !v.is_empty()).map(str::to_owned);
+        // Only a plain https URL: never `javascript:` or anything a page would run.
+        let url = get("thank_you_link_url").filter(|u| {
+            u.starts_with("https://") && u.len() > 8 && !u.chars().any(|c| c.is_whitespace() || "\"'<>`".contains(c))
+        });
+        Wording {
+            product: get("question_product_name"),
+            subject: get("delighted_email_subject"),
+            intro: get("delighted_intro_message"),
+            thank_you: get("thank_you_message"),
+            thank_you_link: get("thank_you_link_text").zip(url),
+        }
+    }
+
+    /// `survey` as this person is asked about it: the product they were told of.
+    pub fn survey(&self, survey: &Survey) -> Survey {
+        let mut survey = survey.clone();
+        if let Some(product) = &self.product {
+            survey.product_name = product.clone();
+        }
+        survey
+    }
+}
+
 /// The question, in `locale`, for `survey` (the email and the response page ask the same).
 pub fn question(survey: &Survey, locale: Locale) -> String {
     let t = texts(locale);
@@ -103,6 +143,8 @@ pub struct SurveyEmail<'a> {
     pub token: &'a str,
     pub links_base: &'a str,
     pub reminder: bool,
+    /// The person's own subject and intro, if given (the product is in `survey` already).
+    pub wording: &'a Wording,
 }
 
 impl SurveyEmail<'_> {
@@ -122,10 +164,14 @@ impl SurveyEmail<'_> {
             None => t.greeting.to_owned(),
         };
         let prefix = if self.reminder { t.reminder_prefix } else { "" };
-        let subject = format!("{prefix}{}", t.subject.replace("{product}", product));
+        let subject = match &self.wording.subject {
+            Some(subject) => format!("{prefix}{subject}"),
+            None => format!("{prefix}{}", t.subject.replace("{product}", product)),
+        };
+        let intro = self.wording.intro.as_deref().unwrap_or(t.intro);
         let question = question(self.survey, self.locale);
 
-        let mut text = format!("{greeting}\n\n{}\n\n{question}\n\n", t.intro);
+        let mut text = format!("{greeting}\n\n{intro}\n\n{question}\n\n");
         for score in 0..=10u8 {
             let label = match score {
                 0 => format!(" ({})", t.low),
@@ -141,7 +187,7 @@ impl SurveyEmail<'_> {
             from: self.survey.sender.clone(),
             to: self.to.clone(),
             subject,
-            html: self.html(t, &greeting, &question),
+            html: self.html(t, &greeting, intro, &question),
             text,
             headers: vec![
                 ("List-Unsubscribe".into(), format!("<{unsubscribe}>")),
@@ -150,7 +196,7 @@ impl SurveyEmail<'_> {
         }
     }
 
-    fn html(&self, t: &Texts, greeting: &str, question: &str) -> String {
+    fn html(&self, t: &Texts, greeting: &str, intro: &str, question: &str) -> String {
         let mut buttons = String::new();
         for score in 0..=10u8 {
             let _ = write!(
@@ -195,7 +241,7 @@ impl SurveyEmail<'_> {
             lang = self.locale.as_str(),
             title = escape_html(question),
             greeting = escape_html(greeting),
-            intro = escape_html(t.intro),
+            intro = escape_html(intro),
             question = escape_html(question),
             low = escape_html(t.low),
             high = escape_html(t.high),
@@ -210,6 +256,32 @@ impl SurveyEmail<'_> {
 mod tests {
     use super::*;
     use crate::survey::SurveyId;
+
+    static NO_WORDING: Wording =
+        Wording { product: None, subject: None, intro: None, thank_you: None, thank_you_link: None };
+
+    #[test]
+    fn a_persons_wording_replaces_the_surveys_and_runs_nothing() {
+        let props = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
+        let wording = Wording::of(&props(&[
+            ("question_product_name", "the Stove 3000"),
+            ("delighted_email_subject", "A quick question <b>"),
+            ("delighted_intro_message", "Thanks for your order, Ada."),
+            ("thank_you_link_text", "Our blog"),
+            ("thank_you_link_url", "https://blog.example/"),
+        ]));
+        let s = wording.survey(&survey("Example Shop"));
+        let to = EmailAddress::parse("a@example.com").unwrap();
+        let out = SurveyEmail { wording: &wording, ..email(&s, &to, None, Locale::En) }.render();
+        assert_eq!(out.subject, "A quick question <b>");
+        assert!(out.text.contains("Thanks for your order, Ada.") && out.text.contains("recommend the Stove 3000"));
+        assert!(out.html.contains("recommend the Stove 3000") && !out.html.contains("<b>"));
+        assert_eq!(wording.thank_you_link, Some(("Our blog".into(), "https://blog.example/".into())));
+        for url in ["javascript:alert(1)", "http://plain.example/", "https://x.example/\"onclick"] {
+            let w = Wording::of(&props(&[("thank_you_link_text", "x"), ("thank_you_link_url", url)]));
+            assert_eq!(w.thank_you_link, None, "{url}");
+        }
+    }
 
     fn survey(product: &str) -> Survey {
         Survey {
@@ -226,7 +298,16 @@ mod tests {
     }
 
     fn email<'a>(survey: &'a Survey, to: &'a EmailAddress, name: Option<&'a str>, locale: Locale) -> SurveyEmail<'a> {
-        SurveyEmail { survey, to, name, locale, token: "TOKEN", links_base: "https://nps.example/", reminder: false }
+        SurveyEmail {
+            survey,
+            to,
+            name,
+            locale,
+            token: "TOKEN",
+            links_base: "https://nps.example/",
+            reminder: false,
+            wording: &NO_WORDING,
+        }
     }
 
     #[test]

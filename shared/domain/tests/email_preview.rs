@@ -32,6 +32,7 @@ fn every_locale_renders_a_self_contained_email() {
             token: "PREVIEW-TOKEN",
             links_base: "https://nps.example",
             reminder: false,
+            wording: &Default::default(),
         }
         .render();
         // Nothing a mail client would fetch or run: no script, no external style sheet, no images.

@@ -274,7 +274,7 @@ fn listing(r: Response, person: Option<Option<Person>>) -> Listing {
         version: r.version,
         created_at: r.created_at,
         updated_at: r.updated_at,
-        person_properties: r.properties,
+        person_properties: r.properties.into_iter().chain(r.person_properties).collect(),
         person,
     }
 }

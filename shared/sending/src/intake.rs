@@ -126,6 +126,12 @@ impl<M: Mailer + Sync> Outbox<M> {
                 .filter(|(k, _)| survey.segment_properties.contains(k))
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            person_properties: event
+                .properties
+                .iter()
+                .filter(|(k, _)| !survey.segment_properties.contains(k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             source: source.to_owned(),
             event_id: event.event_id.clone(),
             transaction_id: event.transaction_id.clone(),
@@ -145,7 +151,12 @@ impl<M: Mailer + Sync> Outbox<M> {
         };
         let json = serde_json::to_string(&outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let completion = Completion { lease, outcome: &json, keep_until: now.plus(IDEMPOTENCY_RETENTION) };
-        match self.requests.create_completing(&request, throttle_until, expires_at, now, Some(completion)).await? {
+        let write_profile = known.profile_stale(&request.email, request.name.as_deref(), now, self.config.retention);
+        match self
+            .requests
+            .create_completing(&request, throttle_until, expires_at, now, Some(completion), write_profile)
+            .await?
+        {
             CreateOutcome::DuplicateTransaction { request_id } => {
                 return Ok(skipped(SkipReason::DuplicateTransaction, request_id, None).into());
             }

@@ -4,7 +4,7 @@ use nps_adapters::dynamo::{Transition, Transitioned};
 use nps_domain::mail::{MailError, Mailer};
 use nps_domain::request::{RequestState, SurveyRequest};
 use nps_domain::survey::Survey;
-use nps_domain::survey_email::SurveyEmail;
+use nps_domain::survey_email::{SurveyEmail, Wording};
 use nps_domain::{StoreError, Timestamp, token};
 
 use crate::{MAX_ATTEMPTS, Outbox, SEND_LEASE, backoff};
@@ -90,6 +90,9 @@ impl<M: Mailer + Sync> Outbox<M> {
         let attempts = request.attempts + 1;
 
         let token = token::sign(&self.config.token_keys, request.id, now.plus(self.config.token_ttl));
+        // The person's own wording (Delighted's properties), if the request carries any.
+        let wording = Wording::of(&request.person_properties);
+        let survey = &wording.survey(survey);
         let email = SurveyEmail {
             survey,
             to: &request.email,
@@ -98,6 +101,7 @@ impl<M: Mailer + Sync> Outbox<M> {
             token: &token,
             links_base: &self.config.links_base,
             reminder,
+            wording: &wording,
         }
         .render();
 

@@ -172,6 +172,27 @@ pub struct Eligibility {
     pub suppression: Option<SuppressionReason>,
     /// End of the throttle window, if the person is inside one (or was).
     pub throttled_until: Option<Timestamp>,
+    /// The profile as stored: (email, name, expires at).
+    pub profile: Option<(String, Option<String>, Option<Timestamp>)>,
+}
+
+impl Eligibility {
+    /// Whether a survey request for `email` and `name` needs to write the profile: it is missing,
+    /// says something else, or expires within half of `retention` of `now`. A returning customer's
+    /// surveys then cost no profile write most of the time.
+    pub fn profile_stale(
+        &self,
+        email: &EmailAddress,
+        name: Option<&str>,
+        now: Timestamp,
+        retention: std::time::Duration,
+    ) -> bool {
+        let Some((stored_email, stored_name, expires)) = &self.profile else { return true };
+        let renew_after = now.plus(retention / 2);
+        stored_email != email.as_str()
+            || name.is_some_and(|n| stored_name.as_deref() != Some(n))
+            || expires.is_none_or(|e| e < renew_after)
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -191,7 +212,11 @@ impl DynamoPeople {
         transaction_id: Option<&str>,
     ) -> Result<Eligibility, StoreError> {
         let transaction_key = transaction_id.map(|t| ItemKey::transaction(survey, t));
-        let mut keys = vec![key_item(ItemKey::suppression(person)), key_item(ItemKey::throttle(person, survey))];
+        let mut keys = vec![
+            key_item(ItemKey::suppression(person)),
+            key_item(ItemKey::throttle(person, survey)),
+            key_item(ItemKey::profile(person)),
+        ];
         keys.extend(transaction_key.clone().map(key_item));
         let items = self.table.batch_get(keys, true).await?;
         let find = |key: &ItemKey| {
@@ -210,6 +235,11 @@ impl DynamoPeople {
         }
         if let Some(item) = find(&ItemKey::throttle(person, survey)) {
             eligibility.throttled_until = Some(Attrs(item).time(NEXT_ELIGIBLE_AT)?);
+        }
+        if let Some(item) = find(&ItemKey::profile(person)) {
+            let a = Attrs(item);
+            eligibility.profile =
+                Some((a.s(EMAIL)?.to_owned(), a.opt_s(NAME).map(str::to_owned), a.opt_time(attr::EXPIRES_AT)?));
         }
         if let Some(item) = transaction_key.as_ref().and_then(find) {
             eligibility.transaction = Some(Attrs(item).opt_s(REQUEST_ID).map(str::to_owned));
@@ -381,4 +411,35 @@ pub(crate) fn transaction_request(item: &Item) -> Option<String> {
 
 pub(crate) fn request_id_attr(id: RequestId) -> (String, aws_sdk_dynamodb::types::AttributeValue) {
     (REQUEST_ID.to_owned(), s(id.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_profile_is_written_when_missing_changed_or_near_its_end() {
+        let (now, year) = (Timestamp::from_unix(1_800_000_000), std::time::Duration::from_secs(365 * 86_400));
+        let ada = EmailAddress::parse("ada@example.com").unwrap();
+        let stored = |email: &str, name: Option<&str>, expires: i64| Eligibility {
+            profile: Some((email.to_owned(), name.map(str::to_owned), Some(Timestamp::from_unix(expires)))),
+            ..Eligibility::default()
+        };
+        let fresh = now.unix() + 300 * 86_400;
+        assert!(Eligibility::default().profile_stale(&ada, None, now, year), "missing");
+        assert!(!stored("ada@example.com", Some("Ada"), fresh).profile_stale(&ada, None, now, year), "as stored");
+        assert!(!stored("ada@example.com", Some("Ada"), fresh).profile_stale(&ada, Some("Ada"), now, year));
+        assert!(
+            stored("ada@example.com", Some("Ada"), fresh).profile_stale(&ada, Some("Ada L."), now, year),
+            "renamed"
+        );
+        assert!(
+            stored("ADA@example.com", None, fresh).profile_stale(&ada, None, now, year),
+            "address written otherwise"
+        );
+        assert!(
+            stored("ada@example.com", None, now.unix() + 100 * 86_400).profile_stale(&ada, None, now, year),
+            "ending"
+        );
+    }
 }

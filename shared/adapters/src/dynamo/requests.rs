@@ -23,6 +23,7 @@ const EMAIL: &str = "email";
 const NAME: &str = "name";
 const LOCALE: &str = "locale";
 const PROPERTIES: &str = "properties";
+const PERSON_PROPERTIES: &str = "person_properties";
 const SOURCE: &str = "source";
 const EVENT_ID: &str = "event_id";
 const TRANSACTION_ID: &str = "transaction_id";
@@ -103,12 +104,13 @@ impl DynamoRequests {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
-        self.create_completing(request, throttle_until, expires_at, now, None).await
+        self.create_completing(request, throttle_until, expires_at, now, None, true).await
     }
 
     /// [`Self::create`], completing the event's idempotency key in the same transaction when
     /// `completion` is given: a holder that dies after the write leaves the key completed (a retry
     /// is answered with this outcome), and a holder whose lease lapsed cannot write a second request.
+    /// The person's profile is written with it when `write_profile` (see `Eligibility::profile_stale`).
     pub async fn create_completing(
         &self,
         request: &SurveyRequest,
@@ -116,6 +118,7 @@ impl DynamoRequests {
         expires_at: Timestamp,
         now: Timestamp,
         completion: Option<Completion<'_>>,
+        write_profile: bool,
     ) -> Result<CreateOutcome, StoreError> {
         #[derive(Clone, Copy, PartialEq)]
         enum Role {
@@ -171,16 +174,18 @@ impl DynamoRequests {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
         let mut roles: Vec<Role> = items.iter().map(|(role, _)| *role).collect();
-        let profile = profile_update(
-            self.table.name(),
-            &request.person_id,
-            &request.email,
-            request.name.as_deref(),
-            request.created_at,
-            expires_at,
-        )?;
-        transaction = transaction.transact_items(TransactWriteItem::builder().update(profile).build());
-        roles.push(Role::Profile);
+        if write_profile {
+            let profile = profile_update(
+                self.table.name(),
+                &request.person_id,
+                &request.email,
+                request.name.as_deref(),
+                request.created_at,
+                expires_at,
+            )?;
+            transaction = transaction.transact_items(TransactWriteItem::builder().update(profile).build());
+            roles.push(Role::Profile);
+        }
         if let Some(c) = completion {
             let update = completion_in_transaction(self.table.name(), c.lease, c.outcome, c.keep_until)?;
             transaction = transaction.transact_items(TransactWriteItem::builder().update(update).build());
@@ -462,6 +467,7 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
         (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
     ]);
     item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
+    item.extend(string_map(&r.person_properties).map(|m| (PERSON_PROPERTIES.to_owned(), m)));
     if let Some(name) = &r.name {
         item.insert(NAME.to_owned(), s(name.clone()));
     }
@@ -482,6 +488,7 @@ pub(super) fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, Sto
         name: a.opt_s(NAME).map(str::to_owned),
         locale: Locale::from_tag(a.s(LOCALE)?).ok_or_else(|| bad("locale"))?,
         properties: a.string_map(PROPERTIES)?,
+        person_properties: a.string_map(PERSON_PROPERTIES)?,
         source: a.s(SOURCE)?.to_owned(),
         event_id: a.s(EVENT_ID)?.to_owned(),
         transaction_id: a.opt_s(TRANSACTION_ID).map(str::to_owned),

@@ -25,6 +25,7 @@ const CREATED_AT: &str = "created_at";
 const UPDATED_AT: &str = "updated_at";
 const FIRST_CONFIRMED_AT: &str = "first_confirmed_at";
 const PROPERTIES: &str = "properties";
+const PERSON_PROPERTIES: &str = "person_properties";
 const PERSON_ID: &str = "person_id";
 // Inside each click.
 const AT: &str = "at";
@@ -80,14 +81,16 @@ impl DynamoResponses {
     }
 
     /// Removes what ties a response to its person (GDPR erasure): the person id, the comment (the
-    /// person's own words may name them) and the clicks' evidence (user agents). The score, its
+    /// person's own words may name them), the clicks' evidence (user agents) and the properties
+    /// that are not the survey's segments. The score, its
     /// day and segment values stay, so no count changes; the revision moves on, so a save in
     /// flight fails and re-reads. An eNPS answer (`anonymous`) holds no person and keeps its
     /// comment: it is shown only in a month's batch, which must not change after it is shown, or
     /// the comment missing after an erasure would name its author (docs/enps.md). `false`: there
     /// is no response.
     pub async fn erase_identity(&self, id: RequestId, now: Timestamp, anonymous: bool) -> Result<bool, StoreError> {
-        let removed = if anonymous { "REMOVE #clicks" } else { "REMOVE #person, #comment, #clicks" };
+        let removed =
+            if anonymous { "REMOVE #clicks" } else { "REMOVE #person, #comment, #clicks, #person_properties" };
         let mut update = self
             .table
             .update(ItemKey::response(id))
@@ -100,8 +103,10 @@ impl DynamoResponses {
             .expression_attribute_values(":one", n(1))
             .expression_attribute_values(":now", n(now.unix()));
         if !anonymous {
-            update =
-                update.expression_attribute_names("#person", PERSON_ID).expression_attribute_names("#comment", COMMENT);
+            update = update
+                .expression_attribute_names("#person", PERSON_ID)
+                .expression_attribute_names("#comment", COMMENT)
+                .expression_attribute_names("#person_properties", PERSON_PROPERTIES);
         }
         let result = update.send().await;
         Ok(self.table.conditional(result, |o| o.consumed_capacity())?.is_some())
@@ -320,6 +325,7 @@ fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
         (attr::EXPIRES_AT.to_owned(), n(expires_at.unix())),
     ]);
     item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
+    item.extend(string_map(&r.person_properties).map(|m| (PERSON_PROPERTIES.to_owned(), m)));
     if let Some(score) = r.score {
         item.insert(SCORE.to_owned(), n(i64::from(score.value())));
     }
@@ -374,6 +380,7 @@ pub(super) fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreErr
         updated_at: a.time(UPDATED_AT)?,
         first_confirmed_at: a.opt_time(FIRST_CONFIRMED_AT)?,
         properties: a.string_map(PROPERTIES)?,
+        person_properties: a.string_map(PERSON_PROPERTIES)?,
         person_id: a.opt_s(PERSON_ID).map(|p| PersonId::from_stored(p).ok_or_else(|| bad("person id"))).transpose()?,
     })
 }
