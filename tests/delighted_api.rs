@@ -135,6 +135,16 @@ async fn calls() {
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     }
 
+    // `since=0` reads from where the survey's history starts (the imported answer's day), not
+    // every month back to 1970.
+    let meter = std::sync::Arc::new(nps_adapters::dynamo::CapacityMeter::default());
+    let metered = api::App::new(s.table.clone().metered(meter.clone()))
+        .with_person_key(nps_domain::person::PersonKey::new(support::PERSON_KEY).unwrap());
+    let listed = metered.handle(request(Method::GET, "/v1/survey_responses?since=0", &python, None)).await;
+    let listed: Value = serde_json::from_slice(listed.body().as_ref()).unwrap();
+    assert!(listed.as_array().unwrap().iter().any(|r| r["id"] == answer["id"]), "{listed}");
+    assert!(meter.read_units() < 20.0, "since=0 cost {} read units", meter.read_units());
+
     // eNPS answers are never listed, whatever the trend.
     enps_survey(&s, "pulse", &[]).await;
     let (status, body) = api(&s, Method::GET, "/v1/survey_responses?trend=pulse", &python, None).await;

@@ -174,7 +174,8 @@ def camel(snake):
 KEY_FAMILIES = {
     "survey": "SURVEY", "survey_partition": "SURVEY", "request": "REQUEST#", "response": "REQUEST#",
     "transaction": "TRANSACTION#", "throttle": "PERSON#", "suppression": "PERSON#",
-    "request_pointer": "PERSON#", "profile": "PERSON#", "rollup": "ROLLUP#", "rollup_value": "ROLLUP#",
+    "request_pointer": "PERSON#", "profile": "PERSON#", "fatigue": "PERSON#", "history": "HISTORY#", "member": "MEMBERS#", "members_partition": "MEMBERS#", "members_count": "MEMBERS#",
+    "member_pointer": "PERSON#", "rollup": "ROLLUP#", "rollup_value": "ROLLUP#",
     "rollup_values_partition": "ROLLUP#", "rollup_claim": "ROLLUP#", "alert": "ALERT#",
     "response_event": "WEBHOOK#", "checkpoint": "AGGREGATOR", "drop_check": "AGGREGATOR",
     "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#", "used_link": "LINK#",

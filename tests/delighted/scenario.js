@@ -99,6 +99,22 @@ async function main() {
   const left = [];
   await client.person.list({ per_page: 100 }).autoPagingEach((p) => { left.push(p.email); });
   check(!left.includes(emails[2]) && left.includes(emails[0]), 'and the person is gone from the people');
+  const config = await client.autopilotConfiguration.retrieve('email');
+  check(config.frequency > 0 && config.active, "Autopilot's configuration has its frequency in seconds");
+  const members = [0, 1, 2, 3, 4].map((i) => `ap-${stamp}-${i}@example.com`);
+  for (const [i, email] of members.entries()) {
+    const m = await client.autopilotMembership.forEmail().create({ person_email: email, properties: { plan: 'pro', seat: i } });
+    check(m.person.email === email && m.next_survey_request.survey_scheduled_at <= now + config.frequency + 60,
+      `${email} joins the list, first asked within a period`);
+  }
+  const onList = [];
+  await client.autopilotMembership.forEmail().list({ per_page: 2 }).autoPagingEach((m) => { onList.push(m); });
+  check(members.every((e) => onList.some((m) => m.person.email === e))
+    && onList.every((m) => m.next_survey_request.survey_scheduled_at), 'the list is read across pages, each with its next survey');
+  await client.autopilotMembership.forEmail().delete({ person_email: members[0] });
+  const still = [];
+  await client.autopilotMembership.forEmail().list({ per_page: 100 }).autoPagingEach((m) => { still.push(m.person.email); });
+  check(!still.includes(members[0]) && still.includes(members[1]), 'a member taken off is gone from the list');
   console.log('delighted-node: scenario passed');
 }
 

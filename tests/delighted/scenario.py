@@ -112,4 +112,18 @@ unsubscribed = [u["email"] for u in delighted.Unsubscribe.all(per_page=100)]
 check(emails[2] not in unsubscribed, "an erased person's address is no longer listed")
 listed = [p["email"] for p in delighted.Person.list(per_page=100).auto_paging_iter()]
 check(emails[2] not in listed and emails[0] in listed, "and the person is gone from the people")
+# Autopilot: the relationship survey's cadence and its list.
+config = delighted.AutopilotConfiguration.retrieve("email")
+check(config["frequency"] > 0 and config["active"], "Autopilot's configuration has its frequency in seconds")
+members = [f"ap-{stamp}-{i}@example.com" for i in range(5)]
+for i, email in enumerate(members):
+    m = delighted.AutopilotMembership.forEmail().create(person_email=email, properties={"plan": "pro", "seat": i})
+    check(m["person"]["email"] == email and m["next_survey_request"]["survey_scheduled_at"] <= now + config["frequency"] + 60,
+          f"{email} joins the list, first asked within a period")
+listed = list(delighted.AutopilotMembership.forEmail().list(per_page=2).auto_paging_iter())
+check(all(e in [m["person"]["email"] for m in listed] for e in members)
+      and all(m["next_survey_request"]["survey_scheduled_at"] for m in listed), "the list is read across pages, each with its next survey")
+delighted.AutopilotMembership.forEmail().delete(person_email=members[0])
+listed = [m["person"]["email"] for m in delighted.AutopilotMembership.forEmail().list(per_page=100).auto_paging_iter()]
+check(members[0] not in listed and members[1] in listed, "a member taken off is gone from the list")
 print("delighted-python: scenario passed")

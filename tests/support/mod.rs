@@ -19,7 +19,7 @@ use nps_adapters::ses::SesMailer;
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
-use nps_local_stack::testing::{dynamodb, fresh_table, local_endpoint};
+use nps_local_stack::testing::{dynamodb, fresh_table_with, local_endpoint};
 use serde_json::{Value, json};
 use trigger::sources::generic;
 
@@ -42,9 +42,14 @@ pub struct Stack {
 /// The functions on a fresh table, with a `default` survey segmented by `segments`; the emails'
 /// links start with `links`.
 pub async fn stack(purpose: &str, links: &str, segments: &[&str]) -> Stack {
+    stack_with(purpose, links, segments, true).await
+}
+
+/// [`stack`], with the table's stream only if `stream` (see `fresh_table_with`).
+pub async fn stack_with(purpose: &str, links: &str, segments: &[&str], stream: bool) -> Stack {
     let inbox = local_endpoint("NPS_INBOX_URL");
     let client = dynamodb().await;
-    let name = fresh_table(&client, purpose).await;
+    let name = fresh_table_with(&client, purpose, stream).await;
     let table = Table::new(client, name.clone());
     put_survey(&table, "default", SurveyKind::Transactional, "surveys", segments).await;
     let vars: HashMap<&'static str, String> = HashMap::from([
@@ -119,6 +124,7 @@ async fn put_survey(table: &Table, id: &str, kind: SurveyKind, mailbox: &str, se
             delay_seconds: 0,
             reminder_after_days: None,
             segment_properties: segments.iter().map(|s| (*s).to_owned()).collect(),
+            cadence: None,
         })
         .await
         .unwrap();

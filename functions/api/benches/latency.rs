@@ -87,6 +87,7 @@ async fn main() {
             delay_seconds: 0,
             reminder_after_days: None,
             segment_properties: DIMENSIONS.iter().map(|(d, _)| (*d).to_owned()).collect(),
+            cadence: None,
         })
         .await
         .expect("survey");

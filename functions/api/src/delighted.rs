@@ -70,7 +70,7 @@ fn count(params: &BTreeMap<String, String>, name: &str, default: usize, max: usi
 
 /// `<scheme>://<host>` as the client reached us: API Gateway (and the local gateway) pass the
 /// host, and the scheme in `X-Forwarded-Proto`.
-fn origin(req: &Request) -> String {
+pub(crate) fn origin(req: &Request) -> String {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     let scheme = header("x-forwarded-proto").filter(|s| matches!(*s, "http" | "https")).unwrap_or("https");
     let host = header("host").or(req.uri().host()).unwrap_or("localhost");
@@ -110,7 +110,8 @@ struct SurveyResponse {
     additional_answers: Vec<Value>,
 }
 
-/// The body of `POST /v1/survey_responses`: an answer given elsewhere, at `created_at`.
+/// The body of `POST /v1/survey_responses`: an answer given elsewhere, at `created_at`. Other
+/// fields Delighted knew (`additional_answers`, `notes`, `tags`) are not kept.
 #[derive(Deserialize)]
 struct NewResponse {
     person: Option<Value>,
@@ -120,9 +121,6 @@ struct NewResponse {
     created_at: Option<i64>,
     person_properties: Option<serde_json::Map<String, Value>>,
     trend: Option<Value>,
-    // Accepted and not kept (docs/delighted.md).
-    #[serde(rename = "additional_answers")]
-    _additional_answers: Option<Value>,
 }
 
 impl App {
@@ -132,7 +130,7 @@ impl App {
         })
     }
 
-    fn person_of_email(&self, parameter: &str, email: &str) -> Result<(PersonId, EmailAddress), ApiError> {
+    pub(crate) fn person_of_email(&self, parameter: &str, email: &str) -> Result<(PersonId, EmailAddress), ApiError> {
         let email = EmailAddress::parse(email).map_err(|e| unprocessable(parameter, e))?;
         Ok((PersonId::derive(self.person_key()?, &email), email))
     }
@@ -416,6 +414,7 @@ impl App {
             person_id: Some(person),
         };
         // Retention counts from the import: history older than it is kept as long as new answers.
+        self.responses.note_history(&response.survey_id, &created_at.to_rfc3339()[..10]).await?;
         self.responses.import(&response, now.plus(self.retention)).await?;
         json_of(StatusCode::CREATED, &self.survey_response_json(req, &response, false).await?)
     }

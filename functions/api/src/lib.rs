@@ -4,6 +4,7 @@
 //! survey's comments a settled month's batch at a time; `/v1/surveys` keeps the surveys;
 //! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
+mod autopilot;
 mod dashboard;
 mod delighted;
 mod people;
@@ -13,8 +14,8 @@ mod surveys;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{
-    DynamoApiKeys, DynamoErasure, DynamoPeople, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Scope,
-    SuppressionList, Table,
+    DynamoApiKeys, DynamoErasure, DynamoMembers, DynamoPeople, DynamoRequests, DynamoResponses, DynamoRollups,
+    DynamoSurveys, Scope, SuppressionList, Table,
 };
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
@@ -54,10 +55,13 @@ pub struct App {
     surveys: DynamoSurveys,
     erasure: DynamoErasure,
     people: DynamoPeople,
+    members: DynamoMembers,
     requests: DynamoRequests,
     responses: DynamoResponses,
     /// The survey of Delighted's calls without a `trend` (`NPS_DEFAULT_SURVEY`).
     default_survey: SurveyId,
+    /// The survey whose list Delighted's Autopilot calls manage (`NPS_AUTOPILOT_SURVEY`).
+    autopilot_survey: SurveyId,
     /// How long an imported response is kept (`NPS_RETENTION_DAYS`).
     retention: std::time::Duration,
     /// Metrics, responses and comments (the read side the ops CLI shares).
@@ -76,9 +80,11 @@ impl App {
             surveys: DynamoSurveys::new(table.clone()),
             read: Reader::new(table.clone()),
             people: DynamoPeople::new(table.clone()),
+            members: DynamoMembers::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
             default_survey: SurveyId::parse("default").expect("a valid survey id"),
+            autopilot_survey: SurveyId::parse("relationship").expect("a valid survey id"),
             retention: std::time::Duration::from_secs(730 * 86_400),
             erasure: DynamoErasure::new(table),
             person_key: None,
@@ -89,6 +95,12 @@ impl App {
     /// Delighted's calls without a `trend` read `survey`.
     pub fn with_default_survey(mut self, survey: SurveyId) -> Self {
         self.default_survey = survey;
+        self
+    }
+
+    /// Delighted's Autopilot calls manage `survey`'s list.
+    pub fn with_autopilot_survey(mut self, survey: SurveyId) -> Self {
+        self.autopilot_survey = survey;
         self
     }
 
@@ -223,6 +235,24 @@ impl App {
                 self.suppressions(&req, SuppressionList::Bounces).await
             }
             (["v1", "bounces"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "autopilot", platform], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.autopilot_configuration(platform).await
+            }
+            (["v1", "autopilot", _], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "autopilot", platform, "memberships"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.memberships(&req, platform).await
+            }
+            (["v1", "autopilot", platform, "memberships"], &Method::POST) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.add_membership(&req, platform, now).await
+            }
+            (["v1", "autopilot", platform, "memberships"], &Method::DELETE) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.remove_membership(&req, platform).await
+            }
+            (["v1", "autopilot", _, "memberships"], _) => Err(ApiError::method_not_allowed("GET, POST, DELETE")),
             _ => Err(ApiError::not_found()),
         }
     }

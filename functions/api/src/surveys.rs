@@ -4,7 +4,7 @@
 
 use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
-use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+use nps_domain::survey::{Cadence, Locale, Survey, SurveyId, SurveyKind};
 use nps_http::{ApiError, json_body, json_of};
 use serde::{Deserialize, Serialize};
 
@@ -28,6 +28,8 @@ struct SurveyBody {
     reminder_after_days: Option<u32>,
     #[serde(default)]
     segment_properties: Vec<String>,
+    #[serde(default)]
+    cadence: Option<Cadence>,
 }
 
 fn english() -> Locale {
@@ -69,6 +71,7 @@ fn survey(req: &Request, path_id: Option<&SurveyId>) -> Result<Survey, ApiError>
         delay_seconds: body.delay_seconds,
         reminder_after_days: body.reminder_after_days,
         segment_properties: body.segment_properties,
+        cadence: body.cadence,
     };
     survey.validate().map_err(|e| ApiError::invalid(e.to_string()))?;
     Ok(survey)

@@ -65,6 +65,7 @@ async fn main() {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec!["product".into()],
+        cadence: None,
     };
     DynamoSurveys::new(setup.clone()).put(&survey).await.expect("survey");
     let keys = TokenKeys::parse(KEYS).expect("keys");

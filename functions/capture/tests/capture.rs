@@ -46,6 +46,7 @@ async fn harness(purpose: &str) -> Harness {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec![],
+        cadence: None,
     };
     DynamoSurveys::new(table.clone()).put(&survey).await.unwrap();
     let sent = Timestamp::from_unix(Timestamp::now().unix() - 3600);

@@ -413,6 +413,10 @@ pub async fn import(table: &Table, files: &[String], options: &Options, out: &mu
 
     let bar = progress(options.progress, (answers.len() + profiles.len() + suppressions.len()) as u64);
     let (responses, people_store) = (DynamoResponses::new(table.clone()), DynamoPeople::new(table.clone()));
+    // Where the survey's history now starts, before any answer of it is written.
+    if let Some(first) = answers.iter().map(|a| a.created_at).min() {
+        responses.note_history(&survey.id, &first.to_rfc3339()[..10]).await?;
+    }
     let keep = now.plus(options.retention);
     let key = &options.person_key;
     let written: Vec<Result<bool>> = stream::iter(answers.into_iter().map(|a| {

@@ -73,6 +73,23 @@ pub fn survey() -> Result<Survey> {
         delay_seconds: 0,
         reminder_after_days: Some(3),
         segment_properties: ["product", "channel", "region", "plan", "variant"].map(String::from).to_vec(),
+        cadence: None,
+    })
+}
+
+/// The relationship survey `make dev` seeds: every member of its list asked once a quarter.
+pub fn relationship_survey() -> Result<Survey> {
+    Ok(Survey {
+        id: SurveyId::parse("relationship")?,
+        kind: SurveyKind::Relationship,
+        product_name: "Demo Shop".into(),
+        sender: "Demo Shop <surveys@demo-shop.example>".into(),
+        default_locale: Locale::En,
+        throttle_days: 0,
+        delay_seconds: 0,
+        reminder_after_days: None,
+        segment_properties: ["plan", "region"].map(String::from).to_vec(),
+        cadence: Some(nps_domain::survey::Cadence { frequency_days: 90, paused: false }),
     })
 }
 

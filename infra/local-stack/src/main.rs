@@ -100,8 +100,11 @@ async fn seed(table: Table, api_key: Option<String>) -> Result<()> {
     let surveys = DynamoSurveys::new(table.clone());
     let survey = demo::survey()?;
     let id = survey.id.clone();
-    if surveys.get(&id).await?.is_none() {
-        surveys.put(&survey).await?;
+    // The default survey, and a relationship survey on a 90-day cadence (Delighted's Autopilot).
+    for survey in [survey, demo::relationship_survey()?] {
+        if surveys.get(&survey.id).await?.is_none() {
+            surveys.put(&survey).await?;
+        }
     }
     let described = table.client().describe_table().table_name(table.name()).send().await?;
     let stream = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;

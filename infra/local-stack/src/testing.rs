@@ -31,10 +31,20 @@ pub async fn dynamodb() -> Client {
 /// A new, empty table with a unique name, defined by `template.yaml`: one per test, so tests
 /// running at the same time never see each other's items.
 pub async fn fresh_table(client: &Client, purpose: &str) -> String {
+    fresh_table_with(client, purpose, true).await
+}
+
+/// [`fresh_table`] without its stream, for a test that writes much and never aggregates:
+/// DynamoDB Local keeps every table's stream records in one store, and tens of thousands of them
+/// slow every other test's stream reads.
+pub async fn fresh_table_with(client: &Client, purpose: &str, stream: bool) -> String {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let nanos = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     let name = format!("test-{purpose}-{}-{}-{nanos}", std::process::id(), COUNTER.fetch_add(1, Ordering::Relaxed));
-    let def = table_from_template(&repo_template(), TABLE_RESOURCE).expect("template.yaml defines the table");
+    let mut def = table_from_template(&repo_template(), TABLE_RESOURCE).expect("template.yaml defines the table");
+    if !stream {
+        def.stream_view_type = None;
+    }
     create_table(client, &name, &def).await.unwrap_or_else(|e| panic!("creating {name} in DynamoDB Local: {e:#}"));
     name
 }

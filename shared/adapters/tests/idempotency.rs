@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_adapters::dynamo::keys::{ItemKey, attr};
-use nps_adapters::dynamo::{Completion, CreateOutcome, DynamoIdempotencyStore, DynamoRequests, Table};
+use nps_adapters::dynamo::{Completion, CreateOutcome, DynamoIdempotencyStore, DynamoRequests, Table, Windows};
 use nps_domain::Timestamp;
 use nps_domain::fixtures::sent_request;
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
@@ -125,13 +125,29 @@ async fn a_request_completes_its_key_in_its_transaction_and_only_while_the_lease
     // completes the key with the outcome (a holder that dies now leaves nothing to redo).
     let late = sent_request(1, "default", &[], start);
     let completion = |lease| Completion { lease, outcome: r#"{"n":1}"#, keep_until: expires };
-    let outcome =
-        requests.create_completing(&late, None, expires, start, Some(completion(&lapsed)), true).await.unwrap();
+    let outcome = requests
+        .create_completing(
+            &late,
+            Windows { write_profile: true, ..Windows::default() },
+            expires,
+            start,
+            Some(completion(&lapsed)),
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, CreateOutcome::LeaseLost);
     assert!(requests.get(late.id).await.unwrap().is_none());
     let request = sent_request(2, "default", &[], start);
-    let outcome =
-        requests.create_completing(&request, None, expires, start, Some(completion(&holder)), true).await.unwrap();
+    let outcome = requests
+        .create_completing(
+            &request,
+            Windows { write_profile: true, ..Windows::default() },
+            expires,
+            start,
+            Some(completion(&holder)),
+        )
+        .await
+        .unwrap();
     assert_eq!(outcome, CreateOutcome::Created);
     assert!(requests.get(request.id).await.unwrap().is_some());
     let later = start.plus(LEASE * 4);

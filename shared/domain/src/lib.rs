@@ -10,6 +10,7 @@ pub mod fixtures;
 pub mod idempotency;
 pub mod intake;
 pub mod mail;
+pub mod member;
 pub mod person;
 pub mod request;
 pub mod response;

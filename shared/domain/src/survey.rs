@@ -121,6 +121,25 @@ pub struct Survey {
     pub reminder_after_days: Option<u32>,
     /// Event properties kept on the request and response, as segment dimensions.
     pub segment_properties: Vec<String>,
+    /// Relationship and eNPS surveys: their list's members are asked once per period.
+    pub cadence: Option<Cadence>,
+}
+
+/// How often a relationship or eNPS survey asks each member of its list (Delighted's Autopilot).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cadence {
+    /// Each member is asked once per this many days (1 to 730).
+    pub frequency_days: u32,
+    /// Nothing is sent while paused; the waves it misses are skipped, not sent on resuming.
+    #[serde(default)]
+    pub paused: bool,
+}
+
+impl Cadence {
+    pub fn period(&self) -> Duration {
+        Duration::from_secs(u64::from(self.frequency_days) * 86_400)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +156,8 @@ pub enum SurveyError {
     Reminder,
     #[error("at most 10 segment properties, each 1 to 40 characters of a-z, 0-9 and _")]
     Segments,
+    #[error("cadence: only a relationship or eNPS survey has one, of 1 to 730 days")]
+    Cadence,
 }
 
 impl Survey {
@@ -172,6 +193,11 @@ impl Survey {
         };
         if self.segment_properties.len() > MAX_SEGMENT_PROPERTIES || !self.segment_properties.iter().all(segment_ok) {
             return Err(SurveyError::Segments);
+        }
+        if let Some(c) = self.cadence
+            && (self.kind == SurveyKind::Transactional || !(1..=730).contains(&c.frequency_days))
+        {
+            return Err(SurveyError::Cadence);
         }
         Ok(())
     }
@@ -225,6 +251,7 @@ mod tests {
             delay_seconds: 0,
             reminder_after_days: Some(3),
             segment_properties: vec!["product".into(), "region".into()],
+            cadence: None,
         }
     }
 

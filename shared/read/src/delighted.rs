@@ -19,8 +19,6 @@ use crate::metrics::query::stored_day;
 
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
-/// How far back a list without `since` reaches.
-const DEFAULT_YEARS: i64 = 10;
 /// A person's requests read at most for `person_id` / `person_email`.
 const MAX_PERSON_REQUESTS: usize = 1000;
 
@@ -95,11 +93,17 @@ impl Reader {
         if let Some(person) = &q.person {
             return self.person_responses(q, &survey_id, person, skip).await;
         }
-        // Without `since`, the last ten years: an answer imported a moment ago is not in the
-        // rollups yet, so they cannot tell where history starts. Each month is one read.
+        // Where the survey's history starts, so no empty month before it is read (one query each):
+        // its first day of rollups, the first day of imported answers (not in the rollups until
+        // the aggregator folds them), and last month for answers not folded yet.
         let until = q.until.unwrap_or(now);
-        let since = q.since.unwrap_or_else(|| Timestamp::from_unix(until.unix() - DEFAULT_YEARS * 366 * 86_400));
-        let first_day = day(since);
+        let generation = self.rollups.checkpoint().await?.generation;
+        let folded = self.rollups.first_day(generation, &survey_id).await?.and_then(|d| stored_day(&d));
+        let imported = self.responses.history_from(&survey_id).await?.and_then(|d| stored_day(&d));
+        let recent = previous_month(month_start(day(now))).unwrap_or(day(now));
+        let history = [folded, imported].into_iter().flatten().fold(recent, Date::min);
+        let since = q.since.unwrap_or(Timestamp::from_unix(0));
+        let first_day = day(since).max(history);
         let (low, high) = (format!("{:011}", since.unix().max(0)), format!("{:011}~", until.unix().max(0)));
         let (lowest, highest) = (month_start(first_day), month_start(day(until)));
         let mut month = if q.newest_first { highest } else { lowest };

@@ -66,7 +66,8 @@ impl<F: Fn(&str) -> Option<String>> Lookup for F {
 
 impl SendingConfig {
     /// `NPS_PERSON_KEY`, `NPS_TOKEN_KEYS`, `NPS_CAPTURE_BASE_URL`, `NPS_DEFAULT_SURVEY`
-    /// (default `default`), `NPS_TOKEN_TTL_DAYS` (60), `NPS_RETENTION_DAYS` (730).
+    /// (default `default`), `NPS_TOKEN_TTL_DAYS` (60), `NPS_RETENTION_DAYS` (730),
+    /// `NPS_FATIGUE_DAYS` (0, off: one survey of any kind per person within that many days).
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let person_key = PersonKey::new(&env.required("NPS_PERSON_KEY")?)
             .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
@@ -82,6 +83,11 @@ impl SendingConfig {
             retention: env.days_or("NPS_RETENTION_DAYS", SendingConfig::DEFAULT_RETENTION)?,
             default_survey: SurveyId::parse(&default_survey)
                 .map_err(|e| ConfigError::new("NPS_DEFAULT_SURVEY", e.to_string()))?,
+            // Unset, empty or 0: off.
+            fatigue: match env.var("NPS_FATIGUE_DAYS").filter(|v| !v.trim().is_empty() && v.trim() != "0") {
+                Some(_) => Some(env.days_or("NPS_FATIGUE_DAYS", std::time::Duration::ZERO)?),
+                None => None,
+            },
         })
     }
 }
@@ -109,6 +115,15 @@ mod tests {
         assert_eq!(c.links_base, "https://nps.example");
         assert_eq!(c.default_survey.as_str(), "default");
         assert_eq!(c.token_ttl, SendingConfig::DEFAULT_TOKEN_TTL);
+        assert_eq!(c.fatigue, None, "the fatigue rule is off unless set");
+    }
+
+    #[test]
+    fn the_fatigue_rule_is_off_at_zero_and_bounded() {
+        let with = |days: &str| SendingConfig::from_lookup(&env(&[GOOD, &[("NPS_FATIGUE_DAYS", days)]].concat()));
+        assert_eq!(with("0").unwrap().fatigue, None);
+        assert_eq!(with("14").unwrap().fatigue, Some(std::time::Duration::from_secs(14 * 86_400)));
+        assert!(with("-3").is_err() && with("a fortnight").is_err());
     }
 
     #[test]

@@ -1,5 +1,9 @@
+use std::time::Duration;
+
 use nps_adapters::dynamo::{Transition, Transitioned};
+use nps_domain::intake::{SkipReason, TriggerEvent};
 use nps_domain::mail::Mailer;
+use nps_domain::member::{Member, next_due};
 use nps_domain::request::RequestState;
 use nps_domain::{StoreError, Timestamp};
 
@@ -8,6 +12,8 @@ use crate::send::Sent;
 
 /// Most due requests one dispatch run takes on (the next run, a minute later, takes the rest).
 const BATCH: i32 = 200;
+/// Most list members one run asks (each becomes a survey request through the intake's rules).
+const WAVE_BATCH: i32 = 200;
 
 /// What one dispatch run did: the function's answer, its log line, and what tests check.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
@@ -21,14 +27,20 @@ pub struct DispatchReport {
     pub uncertain: usize,
     pub not_mine: usize,
     pub errors: usize,
+    /// List members whose wave came: asked (a survey request through the intake's rules).
+    pub waves: usize,
+    /// List members whose wave was skipped: their survey is paused, or has no cadence any more.
+    pub waves_skipped: usize,
 }
 
 impl<M: Mailer + Sync> Outbox<M> {
     /// Sends every email due by `now`: first surveys, retries and reminders. A storage failure on
     /// one request is counted and the run goes on; the request stays due for the next run.
     pub async fn dispatch(&self, now: Timestamp) -> Result<DispatchReport, StoreError> {
+        let mut report = DispatchReport::default();
+        self.waves(now, &mut report).await?;
         let due = self.requests.due(now, BATCH).await?;
-        let mut report = DispatchReport { due: due.len(), ..DispatchReport::default() };
+        report.due = due.len();
         for id in due {
             let request = match self.requests.get(id).await {
                 Ok(Some(request)) => request,
@@ -81,5 +93,76 @@ impl<M: Mailer + Sync> Outbox<M> {
             }
         }
         Ok(report)
+    }
+}
+
+impl<M: Mailer + Sync> Outbox<M> {
+    /// Asks the list members whose wave has come: each becomes a survey event (the same rules as
+    /// any trigger: suppression, throttle, idempotency on survey, person and wave), then moves to
+    /// its next wave. Two runs at once: the event's idempotency makes one request, and only one
+    /// run moves the member on.
+    async fn waves(&self, now: Timestamp, report: &mut DispatchReport) -> Result<(), StoreError> {
+        for (survey_id, person) in self.members.due(now, WAVE_BATCH).await? {
+            let Some(member) = self.members.get(&survey_id, &person).await? else { continue };
+            if member.next_due_at > now {
+                continue; // another run moved it on meanwhile
+            }
+            let cadence = self.surveys.get(&survey_id).await?.and_then(|s| s.cadence);
+            let Some(cadence) = cadence.filter(|c| !c.paused) else {
+                // Paused, or no cadence any more: this wave is skipped, and the member looks again
+                // a period (or, without a cadence, a day) later.
+                let period = cadence.map_or(Duration::from_secs(86_400), |c| c.period());
+                if self.members.advance(&member, next_due(member.next_due_at, now, period)).await? {
+                    report.waves_skipped += 1;
+                }
+                continue;
+            };
+            let pushed_to = match self.accept("cadence", &wave_event(&member), now).await {
+                Ok(accepted) => {
+                    tracing::info!(
+                        survey = %survey_id,
+                        wave = member.waves + 1,
+                        status = ?accepted.outcome.status,
+                        reason = ?accepted.outcome.reason,
+                        "list member's wave"
+                    );
+                    // Throttled (the fatigue rule after another survey, or the survey's own
+                    // throttle): the wave waits until the person may be asked, rather than lapse.
+                    let o = &accepted.outcome;
+                    (o.reason == Some(SkipReason::Throttled))
+                        .then(|| o.next_eligible_at.as_deref().and_then(Timestamp::parse_rfc3339))
+                        .flatten()
+                        .filter(|&at| at > now)
+                }
+                Err(e) => {
+                    // Left due: the next run asks again, and the event's idempotency keeps it one.
+                    report.errors += 1;
+                    tracing::warn!(survey = %survey_id, error = %e, "a list member's wave failed; it stays due");
+                    continue;
+                }
+            };
+            let next = pushed_to.unwrap_or_else(|| next_due(member.next_due_at, now, cadence.period()));
+            if self.members.advance(&member, next).await? {
+                report.waves += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The survey event of a member's next wave: its id names the survey, the person and the wave,
+/// so a retry or a second run finds the first outcome.
+fn wave_event(m: &Member) -> TriggerEvent {
+    TriggerEvent {
+        event_id: format!("{}:{}:{}", m.survey, m.person, m.waves + 1),
+        email: m.email.clone(),
+        name: m.name.clone(),
+        locale: m.locale,
+        survey: Some(m.survey.clone()),
+        transaction_id: None,
+        occurred_at: None,
+        send_at: None,
+        delay: Some(Duration::ZERO),
+        properties: m.properties.clone(),
     }
 }

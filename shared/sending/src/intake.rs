@@ -1,6 +1,6 @@
 use std::time::Duration;
 
-use nps_adapters::dynamo::{Completion, CreateOutcome, SuppressionReason};
+use nps_adapters::dynamo::{Completion, CreateOutcome, SuppressionReason, Windows};
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyKeyError, IdempotencyStore, Lease, LeaseError};
 use nps_domain::intake::{Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::mail::Mailer;
@@ -104,6 +104,10 @@ impl<M: Mailer + Sync> Outbox<M> {
         if let Some(until) = known.throttled_until.filter(|&until| until > now) {
             return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
         }
+        // The fatigue rule: any survey of any kind within the window, answered as a throttle.
+        if let Some(until) = known.fatigued_until.filter(|&until| self.config.fatigue.is_some() && until > now) {
+            return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
+        }
 
         // Scheduling: an explicit time, else a delay from the event's own time (or from now).
         let due_at = match (event.send_at, event.delay) {
@@ -113,6 +117,7 @@ impl<M: Mailer + Sync> Outbox<M> {
         }
         .max(now);
         let throttle_until = (survey.throttle_days > 0).then(|| due_at.plus(survey.throttle()));
+        let fatigue_until = self.config.fatigue.map(|window| due_at.plus(window));
         let request = SurveyRequest {
             id: RequestId::new(now),
             survey_id: survey.id.clone(),
@@ -147,14 +152,20 @@ impl<M: Mailer + Sync> Outbox<M> {
             status: Status::Scheduled,
             reason: None,
             survey_request_id: Some(request.id.to_string()),
-            next_eligible_at: throttle_until.map(Timestamp::to_rfc3339),
+            next_eligible_at: throttle_until.max(fatigue_until).map(Timestamp::to_rfc3339),
         };
         let json = serde_json::to_string(&outcome).map_err(|e| StoreError::Malformed(e.to_string()))?;
         let completion = Completion { lease, outcome: &json, keep_until: now.plus(IDEMPOTENCY_RETENTION) };
         let write_profile = known.profile_stale(&request.email, request.name.as_deref(), now, self.config.retention);
         match self
             .requests
-            .create_completing(&request, throttle_until, expires_at, now, Some(completion), write_profile)
+            .create_completing(
+                &request,
+                Windows { throttle_until, fatigue_until, write_profile },
+                expires_at,
+                now,
+                Some(completion),
+            )
             .await?
         {
             CreateOutcome::DuplicateTransaction { request_id } => {

@@ -12,7 +12,7 @@ mod send;
 
 use std::time::Duration;
 
-use nps_adapters::dynamo::{DynamoIdempotencyStore, DynamoPeople, DynamoRequests, DynamoSurveys, Table};
+use nps_adapters::dynamo::{DynamoIdempotencyStore, DynamoMembers, DynamoPeople, DynamoRequests, DynamoSurveys, Table};
 use nps_domain::mail::Mailer;
 use nps_domain::person::PersonKey;
 use nps_domain::survey::SurveyId;
@@ -35,6 +35,9 @@ pub struct SendingConfig {
     pub retention: Duration,
     /// The survey for events that name none.
     pub default_survey: SurveyId,
+    /// The fatigue rule (`NPS_FATIGUE_DAYS`): nobody gets more than one survey of any kind within
+    /// this long; `None`: each survey's own throttle only.
+    pub fatigue: Option<Duration>,
 }
 
 impl SendingConfig {
@@ -51,6 +54,7 @@ pub struct Outbox<M> {
     surveys: DynamoSurveys,
     people: DynamoPeople,
     requests: DynamoRequests,
+    members: DynamoMembers,
     idempotency: DynamoIdempotencyStore,
     mailer: M,
     config: SendingConfig,
@@ -62,6 +66,7 @@ impl<M: Mailer + Sync> Outbox<M> {
             surveys: DynamoSurveys::new(table.clone()),
             people: DynamoPeople::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
+            members: DynamoMembers::new(table.clone()),
             idempotency: DynamoIdempotencyStore::new(table),
             mailer,
             config,

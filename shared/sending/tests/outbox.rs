@@ -28,6 +28,7 @@ fn config() -> SendingConfig {
         token_ttl: SendingConfig::DEFAULT_TOKEN_TTL,
         retention: SendingConfig::DEFAULT_RETENTION,
         default_survey: SurveyId::parse("default").unwrap(),
+        fatigue: None,
     }
 }
 
@@ -42,6 +43,7 @@ fn survey(reminder_after_days: Option<u32>) -> Survey {
         delay_seconds: 0,
         reminder_after_days,
         segment_properties: vec!["product".into()],
+        cadence: None,
     }
 }
 

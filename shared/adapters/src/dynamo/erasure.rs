@@ -7,7 +7,7 @@
 
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
-use nps_domain::survey::SurveyKind;
+use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, n};
@@ -55,7 +55,14 @@ impl DynamoErasure {
             if let Some(id) = sk.strip_prefix("REQUEST#") {
                 let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?;
                 pointers.push((id, key));
-            } else if sk.starts_with("THROTTLE#") || key == ItemKey::profile(person) {
+            } else if sk.starts_with("THROTTLE#") || key == ItemKey::profile(person) || key == ItemKey::fatigue(person)
+            {
+                throttles.push(key);
+            } else if let Some(survey) = sk.strip_prefix("MEMBER#") {
+                // A survey list's membership (it holds the address): the member, then the pointer.
+                let survey =
+                    SurveyId::parse(survey).map_err(|_| StoreError::Malformed(format!("member pointer {sk}")))?;
+                throttles.push(ItemKey::member(&survey, person));
                 throttles.push(key);
             } else if key == ItemKey::suppression(person) {
                 addressed = Attrs(item).opt_s(people::EMAIL).is_some();

@@ -37,6 +37,8 @@ pub struct ItemKey {
 
 /// The one partition of the `outbox` index holding survey requests.
 pub const OUTBOX_REQUESTS: &str = "OUTBOX";
+/// The partition of the `outbox` index holding survey list members, by next wave.
+pub const OUTBOX_MEMBERS: &str = "MEMBERS";
 
 /// Sort key in the `outbox` index: due time first (zero-padded, so text order is time order).
 pub fn outbox_sort_key(due_at: Timestamp, id: RequestId) -> String {
@@ -76,13 +78,43 @@ impl ItemKey {
         ItemKey { pk: format!("PERSON#{person}"), sk: format!("THROTTLE#{survey}") }
     }
 
+    /// The first day of a survey's imported history: where listing its responses starts.
+    pub fn history(survey: &SurveyId) -> Self {
+        ItemKey { pk: format!("HISTORY#{survey}"), sk: "HISTORY".to_owned() }
+    }
+
     /// The person as `GET /v1/people` lists them (address, name, first seen).
     pub fn profile(person: &PersonId) -> Self {
         ItemKey { pk: format!("PERSON#{person}"), sk: "PROFILE".to_owned() }
     }
 
+    /// The person's window of the fatigue rule: no survey of any kind until it ends.
+    pub fn fatigue(person: &PersonId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: "FATIGUE".to_owned() }
+    }
+
     pub fn suppression(person: &PersonId) -> Self {
         ItemKey { pk: format!("PERSON#{person}"), sk: "SUPPRESSION".to_owned() }
+    }
+
+    /// A member of a survey's list (a survey id holds no `#`).
+    pub fn member(survey: &SurveyId, person: &PersonId) -> Self {
+        ItemKey { pk: Self::members_partition(survey), sk: person.to_string() }
+    }
+
+    /// The partition of a survey's list.
+    pub fn members_partition(survey: &SurveyId) -> String {
+        format!("MEMBERS#{survey}")
+    }
+
+    /// How many ever joined a survey's list: each new member's place in it.
+    pub fn members_count(survey: &SurveyId) -> Self {
+        ItemKey { pk: format!("MEMBERS#{survey}#COUNT"), sk: "COUNT".to_owned() }
+    }
+
+    /// The person's membership of a survey's list, for erasure.
+    pub fn member_pointer(person: &PersonId, survey: &SurveyId) -> Self {
+        ItemKey { pk: format!("PERSON#{person}"), sk: format!("MEMBER#{survey}") }
     }
 
     pub fn request_pointer(person: &PersonId, request: RequestId) -> Self {

@@ -5,6 +5,7 @@ mod erasure;
 mod idempotency;
 mod item;
 pub mod keys;
+mod members;
 mod outbound;
 mod people;
 mod requests;
@@ -28,11 +29,12 @@ use nps_domain::StoreError;
 pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
 pub use erasure::{DynamoErasure, Erased};
 pub use idempotency::DynamoIdempotencyStore;
+pub use members::DynamoMembers;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{
     DynamoPeople, Eligibility, Listing, MAX_SKIPPED, Profile, Start, Suppressed, SuppressionList, SuppressionReason,
 };
-pub use requests::{Completion, CreateOutcome, DynamoRequests, Transition, Transitioned};
+pub use requests::{Completion, CreateOutcome, DynamoRequests, Transition, Transitioned, Windows};
 pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardPosition};
 pub use stream::{Change, Page, Shard, StreamError, TableStream};
@@ -128,6 +130,42 @@ impl Table {
             return Err(StoreError::Unavailable("throttled: unprocessed keys in a batch read".into()));
         }
         Ok(out.responses.and_then(|mut r| r.remove(&self.name)).unwrap_or_default())
+    }
+
+    /// Up to `limit` entries of the `outbox` index's `partition` due by `now` (their sort keys start
+    /// with the due time, 11 digits), soonest first: keys only.
+    pub(crate) async fn outbox_due(
+        &self,
+        partition: &str,
+        now: nps_domain::Timestamp,
+        limit: i32,
+    ) -> Result<QueryOutput, StoreError> {
+        let query = self
+            .client
+            .query()
+            .index_name(keys::index::OUTBOX)
+            .key_condition_expression("#opk = :partition AND #osk < :after")
+            .expression_attribute_names("#opk", keys::attr::OUTBOX_PK)
+            .expression_attribute_names("#osk", keys::attr::OUTBOX_SK)
+            .expression_attribute_values(":partition", item::s(partition))
+            .expression_attribute_values(":after", item::s(format!("{:011}", now.unix().max(0) + 1)))
+            .limit(limit);
+        self.query(query).await
+    }
+
+    /// Puts `item`, replacing any item with its key.
+    pub(crate) async fn put(&self, item: item::Item) -> Result<(), StoreError> {
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.name)
+            .set_item(Some(item))
+            .set_return_consumed_capacity(self.capacity())
+            .send()
+            .await
+            .map_err(store_error)?;
+        self.count(Units::Write, out.consumed_capacity());
+        Ok(())
     }
 
     /// Puts `item` unless an item with its key exists: `true` if it was put.

@@ -13,7 +13,7 @@ use nps_domain::{StoreError, Timestamp};
 
 use super::Table;
 use super::item::{Attrs, key_item, n, s};
-use super::keys::{ItemKey, attr, index};
+use super::keys::{ItemKey, attr};
 
 const BODY: &str = "body";
 const STATE: &str = "state";
@@ -106,18 +106,7 @@ impl DynamoOutbound {
 
     /// Messages waiting for delivery by `now`, oldest first (keys only).
     pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<ItemKey>, StoreError> {
-        let query = self
-            .table
-            .client()
-            .query()
-            .index_name(index::OUTBOX)
-            .key_condition_expression("#opk = :partition AND #osk < :after")
-            .expression_attribute_names("#opk", attr::OUTBOX_PK)
-            .expression_attribute_names("#osk", attr::OUTBOX_SK)
-            .expression_attribute_values(":partition", s(self.queue.partition()))
-            .expression_attribute_values(":after", s(format!("{:011}", now.unix().max(0) + 1)))
-            .limit(limit);
-        let out = self.table.query(query).await?;
+        let out = self.table.outbox_due(self.queue.partition(), now, limit).await?;
         out.items()
             .iter()
             .map(|item| {

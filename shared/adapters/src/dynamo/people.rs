@@ -172,6 +172,8 @@ pub struct Eligibility {
     pub suppression: Option<SuppressionReason>,
     /// End of the throttle window, if the person is inside one (or was).
     pub throttled_until: Option<Timestamp>,
+    /// End of the fatigue rule's window (any survey), if the person is inside one (or was).
+    pub fatigued_until: Option<Timestamp>,
     /// The profile as stored: (email, name, expires at).
     pub profile: Option<(String, Option<String>, Option<Timestamp>)>,
 }
@@ -216,6 +218,7 @@ impl DynamoPeople {
             key_item(ItemKey::suppression(person)),
             key_item(ItemKey::throttle(person, survey)),
             key_item(ItemKey::profile(person)),
+            key_item(ItemKey::fatigue(person)),
         ];
         keys.extend(transaction_key.clone().map(key_item));
         let items = self.table.batch_get(keys, true).await?;
@@ -235,6 +238,9 @@ impl DynamoPeople {
         }
         if let Some(item) = find(&ItemKey::throttle(person, survey)) {
             eligibility.throttled_until = Some(Attrs(item).time(NEXT_ELIGIBLE_AT)?);
+        }
+        if let Some(item) = find(&ItemKey::fatigue(person)) {
+            eligibility.fatigued_until = Some(Attrs(item).time(NEXT_ELIGIBLE_AT)?);
         }
         if let Some(item) = find(&ItemKey::profile(person)) {
             let a = Attrs(item);

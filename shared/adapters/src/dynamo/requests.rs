@@ -13,7 +13,7 @@ use nps_domain::{EmailAddress, StoreError, Timestamp};
 
 use super::idempotency::completion_in_transaction;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
-use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, index, outbox_sort_key};
+use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, outbox_sort_key};
 use super::people::{NEXT_ELIGIBLE_AT, profile_update, request_id_attr, transaction_request};
 use super::{Table, Units, store_error};
 
@@ -51,6 +51,17 @@ pub enum CreateOutcome {
     },
     /// The idempotency lease given lapsed and another delivery of the event holds it now.
     LeaseLost,
+}
+
+/// What a new request's transaction writes beside it, each under its condition.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Windows {
+    /// The survey's throttle window for the person, ending then.
+    pub throttle_until: Option<Timestamp>,
+    /// The fatigue rule's window (any survey), ending then.
+    pub fatigue_until: Option<Timestamp>,
+    /// Write the person's profile (see `Eligibility::profile_stale`).
+    pub write_profile: bool,
 }
 
 /// The outcome of the event that made a request, stored with it in one transaction.
@@ -104,27 +115,28 @@ impl DynamoRequests {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
-        self.create_completing(request, throttle_until, expires_at, now, None, true).await
+        let windows = Windows { throttle_until, fatigue_until: None, write_profile: true };
+        self.create_completing(request, windows, expires_at, now, None).await
     }
 
     /// [`Self::create`], completing the event's idempotency key in the same transaction when
     /// `completion` is given: a holder that dies after the write leaves the key completed (a retry
     /// is answered with this outcome), and a holder whose lease lapsed cannot write a second request.
-    /// The person's profile is written with it when `write_profile` (see `Eligibility::profile_stale`).
+    /// `windows` says what else it writes under its conditions.
     pub async fn create_completing(
         &self,
         request: &SurveyRequest,
-        throttle_until: Option<Timestamp>,
+        windows: Windows,
         expires_at: Timestamp,
         now: Timestamp,
         completion: Option<Completion<'_>>,
-        write_profile: bool,
     ) -> Result<CreateOutcome, StoreError> {
         #[derive(Clone, Copy, PartialEq)]
         enum Role {
             Request,
             Transaction,
             Throttle,
+            Fatigue,
             Pointer,
             Profile,
             Completion,
@@ -149,7 +161,7 @@ impl DynamoRequests {
             marker.extend([request_id_attr(request.id), (attr::EXPIRES_AT.to_owned(), n(expires_at.unix()))]);
             items.push((Role::Transaction, built(put(marker, Some("attribute_not_exists(#pk)")))?));
         }
-        if let Some(until) = throttle_until {
+        if let Some(until) = windows.throttle_until {
             let mut throttle = key_item(ItemKey::throttle(&request.person_id, &request.survey_id));
             throttle.extend([
                 (NEXT_ELIGIBLE_AT.to_owned(), n(until.unix())),
@@ -161,6 +173,19 @@ impl DynamoRequests {
                 .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
                 .expression_attribute_values(":now", n(now.unix()));
             items.push((Role::Throttle, built(p)?));
+        }
+        if let Some(until) = windows.fatigue_until {
+            // The fatigue rule: one survey of any kind per window, under the same condition.
+            let mut fatigue = key_item(ItemKey::fatigue(&request.person_id));
+            fatigue.extend([
+                (NEXT_ELIGIBLE_AT.to_owned(), n(until.unix())),
+                request_id_attr(request.id),
+                (attr::EXPIRES_AT.to_owned(), n(until.unix())),
+            ]);
+            let p = put(fatigue, Some("attribute_not_exists(#pk) OR #next <= :now"))
+                .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
+                .expression_attribute_values(":now", n(now.unix()));
+            items.push((Role::Fatigue, built(p)?));
         }
         let mut pointer = key_item(ItemKey::request_pointer(&request.person_id, request.id));
         pointer.extend([
@@ -174,7 +199,7 @@ impl DynamoRequests {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
         let mut roles: Vec<Role> = items.iter().map(|(role, _)| *role).collect();
-        if write_profile {
+        if windows.write_profile {
             let profile = profile_update(
                 self.table.name(),
                 &request.person_id,
@@ -215,9 +240,11 @@ impl DynamoRequests {
         if let Some(reason) = failed(Role::Transaction) {
             return Ok(CreateOutcome::DuplicateTransaction { request_id: reason.item().and_then(transaction_request) });
         }
-        if let Some(reason) = failed(Role::Throttle) {
-            let until = reason.item().map(|i| Attrs(i).time(NEXT_ELIGIBLE_AT)).transpose()?;
-            return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
+        for role in [Role::Throttle, Role::Fatigue] {
+            if let Some(reason) = failed(role) {
+                let until = reason.item().map(|i| Attrs(i).time(NEXT_ELIGIBLE_AT)).transpose()?;
+                return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
+            }
         }
         // The SDK retries a transaction whose answer was lost with the same client request token,
         // which DynamoDB answers as written: this request's own id never conflicts.
@@ -404,20 +431,7 @@ impl DynamoRequests {
 
     /// Requests whose waiting email is due by `now`, oldest first (keys only; read each before acting).
     pub async fn due(&self, now: Timestamp, limit: i32) -> Result<Vec<RequestId>, StoreError> {
-        // '~' sorts after every character of a request id, so this includes everything due at `now`.
-        let upper = format!("{:011}#~", now.unix().max(0));
-        let query = self
-            .table
-            .client()
-            .query()
-            .index_name(index::OUTBOX)
-            .key_condition_expression("#opk = :partition AND #osk <= :upper")
-            .expression_attribute_names("#opk", attr::OUTBOX_PK)
-            .expression_attribute_names("#osk", attr::OUTBOX_SK)
-            .expression_attribute_values(":partition", s(OUTBOX_REQUESTS))
-            .expression_attribute_values(":upper", s(upper))
-            .limit(limit);
-        let out = self.table.query(query).await?;
+        let out = self.table.outbox_due(OUTBOX_REQUESTS, now, limit).await?;
         out.items()
             .iter()
             .map(|item| {

@@ -27,6 +27,7 @@ const FIRST_CONFIRMED_AT: &str = "first_confirmed_at";
 const PROPERTIES: &str = "properties";
 const PERSON_PROPERTIES: &str = "person_properties";
 const PERSON_ID: &str = "person_id";
+const HISTORY_FROM: &str = "from_day";
 // Inside each click.
 const AT: &str = "at";
 const AGENT: &str = "agent";
@@ -275,6 +276,29 @@ impl DynamoResponses {
             }
         }
         Ok(responses)
+    }
+
+    /// Notes that `survey` has answers from `day` (`yyyy-mm-dd`) on, if that is earlier than the
+    /// first day noted: an import's answers are in no rollup until the aggregator folds them, and
+    /// a listing must know where the history starts without walking empty months back to 1970.
+    pub async fn note_history(&self, survey: &SurveyId, day: &str) -> Result<(), StoreError> {
+        let result = self
+            .table
+            .update(ItemKey::history(survey))
+            .update_expression("SET #from = :day")
+            .condition_expression("attribute_not_exists(#from) OR #from > :day")
+            .expression_attribute_names("#from", HISTORY_FROM)
+            .expression_attribute_values(":day", s(day))
+            .send()
+            .await;
+        // An earlier day already noted is the same outcome.
+        self.table.conditional(result, |o| o.consumed_capacity()).map(|_| ())
+    }
+
+    /// The first day noted by [`Self::note_history`].
+    pub async fn history_from(&self, survey: &SurveyId) -> Result<Option<String>, StoreError> {
+        let item = self.table.get(ItemKey::history(survey), false).await?;
+        Ok(item.as_ref().and_then(|i| Attrs(i).opt_s(HISTORY_FROM)).map(str::to_owned))
     }
 
     /// Writes a response imported from elsewhere (`POST /v1/survey_responses`, `nps-cli import`)

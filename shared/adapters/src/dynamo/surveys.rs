@@ -4,7 +4,7 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::StoreError;
-use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+use nps_domain::survey::{Cadence, Locale, Survey, SurveyId, SurveyKind};
 
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
@@ -18,6 +18,8 @@ const THROTTLE_DAYS: &str = "throttle_days";
 const DELAY_SECONDS: &str = "delay_seconds";
 const REMINDER_AFTER_DAYS: &str = "reminder_after_days";
 const SEGMENT_PROPERTIES: &str = "segment_properties";
+const FREQUENCY_DAYS: &str = "frequency_days";
+const PAUSED: &str = "paused";
 
 /// Survey definitions: `SURVEY` / `<survey id>`.
 #[derive(Debug, Clone)]
@@ -143,6 +145,10 @@ fn to_item(survey: &Survey) -> Item {
     if let Some(days) = survey.reminder_after_days {
         item.insert(REMINDER_AFTER_DAYS.to_owned(), n(i64::from(days)));
     }
+    if let Some(cadence) = survey.cadence {
+        item.insert(FREQUENCY_DAYS.to_owned(), n(i64::from(cadence.frequency_days)));
+        item.insert(PAUSED.to_owned(), AttributeValue::Bool(cadence.paused));
+    }
     item
 }
 
@@ -160,5 +166,14 @@ fn from_item(id: &SurveyId, item: &Item) -> Result<Survey, StoreError> {
         delay_seconds: u64::try_from(a.n(DELAY_SECONDS)?).map_err(|_| bad("negative delay"))?,
         reminder_after_days: a.opt_n(REMINDER_AFTER_DAYS)?.map(small).transpose()?,
         segment_properties: a.strings(SEGMENT_PROPERTIES)?,
+        cadence: a
+            .opt_n(FREQUENCY_DAYS)?
+            .map(|days| {
+                Ok::<_, StoreError>(Cadence {
+                    frequency_days: small(days)?,
+                    paused: item.get(PAUSED).and_then(|v| v.as_bool().ok()).copied().unwrap_or(false),
+                })
+            })
+            .transpose()?,
     })
 }
