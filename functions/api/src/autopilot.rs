@@ -7,7 +7,7 @@ use lambda_http::{Body, Request, Response};
 use nps_domain::Timestamp;
 use nps_domain::member::{Member, first_due};
 use nps_domain::person::PersonId;
-use nps_domain::survey::Survey;
+use nps_domain::survey::{Cadence, Survey};
 use nps_http::{ApiError, json_body, json_of};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -53,8 +53,8 @@ fn membership(m: &Member, created_at: Option<Timestamp>) -> Value {
 }
 
 impl App {
-    /// The autopilot survey: it must exist and have a cadence.
-    async fn autopilot(&self) -> Result<Survey, ApiError> {
+    /// The autopilot survey and its cadence: it must exist and have one.
+    async fn autopilot(&self) -> Result<(Survey, Cadence), ApiError> {
         let missing = || {
             ApiError::new(
                 StatusCode::NOT_FOUND,
@@ -63,17 +63,14 @@ impl App {
             )
         };
         let survey = self.surveys.get(&self.autopilot_survey).await?.ok_or_else(missing)?;
-        if survey.cadence.is_none() {
-            return Err(missing());
-        }
-        Ok(survey)
+        let cadence = survey.cadence.ok_or_else(missing)?;
+        Ok((survey, cadence))
     }
 
     /// `GET /v1/autopilot/{platform}`.
     pub(crate) async fn autopilot_configuration(&self, name: &str) -> Result<Response<Body>, ApiError> {
         let email = platform(name)?;
-        let survey = self.autopilot().await?;
-        let cadence = survey.cadence.expect("checked by autopilot()");
+        let (_, cadence) = self.autopilot().await?;
         json_of(
             StatusCode::OK,
             &json!({
@@ -92,7 +89,7 @@ impl App {
         if !platform(name)? {
             return json_of(StatusCode::OK, &Vec::<Value>::new());
         }
-        let survey = self.autopilot().await?;
+        let (survey, _) = self.autopilot().await?;
         let (mut per_page, mut after) = (20, None);
         for (k, v) in form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()) {
             match k.as_ref() {
@@ -135,7 +132,7 @@ impl App {
         if !platform(name)? {
             return Err(unprocessable("platform", "SMS surveys are not sent; use email"));
         }
-        let survey = self.autopilot().await?;
+        let (survey, cadence) = self.autopilot().await?;
         let body: MembershipBody = serde_json::from_slice(json_body(req)?).map_err(|e| unprocessable("body", e))?;
         let (person, email) = match (&body.person_email, &body.person_id) {
             (Some(email), _) => {
@@ -181,7 +178,7 @@ impl App {
             .transpose()
             .map_err(|e| unprocessable("person_name", e))?
             .filter(|n| !n.is_empty());
-        let period = survey.cadence.expect("checked by autopilot()").period();
+        let period = cadence.period();
         let member = Member {
             survey: survey.id.clone(),
             person: person.clone(),
@@ -203,7 +200,7 @@ impl App {
         if !platform(name)? {
             return Err(unprocessable("platform", "SMS surveys are not sent; use email"));
         }
-        let survey = self.autopilot().await?;
+        let (survey, _) = self.autopilot().await?;
         let query: Vec<(String, String)> =
             form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
         let body: MembershipBody = if query.is_empty() {
