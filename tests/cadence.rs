@@ -4,7 +4,8 @@
 //! racing every day; a pause sends nothing and its missed waves are skipped, not sent on resuming;
 //! a member removed, unsubscribed or erased is asked no more. `NPS_CADENCE_MEMBERS` sets the list's
 //! size (100 by default). Under the fatigue rule, a purchase's survey pushes a member's next wave
-//! and a wave makes a purchase soon after wait, both answered as throttles.
+//! and a wave makes a purchase soon after wait, both answered as throttles; or only one of the two,
+//! as the operator chooses (`NPS_FATIGUE_PUSHES`).
 
 mod support;
 
@@ -42,16 +43,17 @@ impl Mailer for Inbox {
 }
 
 async fn outbox(s: &Stack, inbox: &Inbox) -> nps_sending::Outbox<Inbox> {
-    outbox_with(s, inbox, "0").await
+    outbox_with(s, inbox, "0", "both").await
 }
 
-/// The dispatch function's work with the fatigue rule of `fatigue_days`.
-async fn outbox_with(s: &Stack, inbox: &Inbox, fatigue_days: &str) -> nps_sending::Outbox<Inbox> {
+/// The dispatch function's work with the fatigue rule of `fatigue_days`, pushing `pushes`.
+async fn outbox_with(s: &Stack, inbox: &Inbox, fatigue_days: &str, pushes: &str) -> nps_sending::Outbox<Inbox> {
     let vars = BTreeMap::from([
         ("NPS_PERSON_KEY", PERSON_KEY.to_owned()),
         ("NPS_TOKEN_KEYS", support::TOKEN_KEYS.to_owned()),
         ("NPS_CAPTURE_BASE_URL", LINKS.to_owned()),
         ("NPS_FATIGUE_DAYS", fatigue_days.to_owned()),
+        ("NPS_FATIGUE_PUSHES", pushes.to_owned()),
     ]);
     let config = nps_sending::SendingConfig::from_lookup(&|k: &str| vars.get(k).cloned()).unwrap();
     nps_sending::Outbox::new(s.table.clone(), inbox.clone(), config)
@@ -185,7 +187,7 @@ async fn fatigue() {
     set_cadence(&s, false).await;
     let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "fatigue", Timestamp::now()).await.unwrap();
     let inbox = Inbox::default();
-    let outbox = outbox_with(&s, &inbox, "14").await;
+    let outbox = outbox_with(&s, &inbox, "14", "both").await;
     let start = Timestamp::now().unix() / DAY * DAY;
     let at = |day: i64, hour: i64| Timestamp::from_unix(start + day * DAY + hour * 3600);
     let email = "fatigued@cadence.example";
@@ -195,18 +197,7 @@ async fn fatigue() {
             .await;
     assert_eq!(status, StatusCode::OK);
     // A purchase an hour later is surveyed before the list's wave is dispatched…
-    let purchase = |id: &str| nps_domain::intake::TriggerEvent {
-        event_id: id.to_owned(),
-        email: nps_domain::EmailAddress::parse(email).unwrap(),
-        name: None,
-        locale: None,
-        survey: None,
-        transaction_id: Some(id.to_owned()),
-        occurred_at: None,
-        send_at: None,
-        delay: None,
-        properties: BTreeMap::new(),
-    };
+    let purchase = |id: &str| purchase_event(email, id);
     inbox.today.store(0, Ordering::SeqCst);
     let bought = outbox.accept("generic", &purchase("order-1"), at(0, 1)).await.unwrap();
     assert_eq!(format!("{:?}", bought.outcome.status), "Sent");
@@ -222,4 +213,76 @@ async fn fatigue() {
     assert_eq!(late.outcome.reason, Some(nps_domain::intake::SkipReason::Throttled), "{:?}", late.outcome);
     let until = Timestamp::parse_rfc3339(late.outcome.next_eligible_at.as_deref().unwrap()).unwrap();
     assert_eq!((until.unix() - start) / DAY, 44 + 14, "eligible again when the wave's window ends");
+}
+
+/// A purchase by `email`, order `id`, for the default (transactional) survey.
+fn purchase_event(email: &str, id: &str) -> nps_domain::intake::TriggerEvent {
+    nps_domain::intake::TriggerEvent {
+        event_id: id.to_owned(),
+        email: nps_domain::EmailAddress::parse(email).unwrap(),
+        name: None,
+        locale: None,
+        survey: None,
+        transaction_id: Some(id.to_owned()),
+        occurred_at: None,
+        send_at: None,
+        delay: None,
+        properties: BTreeMap::new(),
+    }
+}
+
+#[test]
+fn the_fatigue_rule_pushes_only_the_kind_the_operator_chose() {
+    let run = || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        // Only waves pushed: purchases on days 1 and 25 both go; the second pushes the day-30 wave.
+        rt.block_on(pushes("relationship", [None, None], &[0, 1, 25, 39]));
+        // Only purchases pushed: the day-1 purchase waits out the wave's window; the day-30 wave
+        // goes although the day-25 purchase was surveyed.
+        rt.block_on(pushes("transactional", [Some(14), None], &[0, 25, 30]));
+    };
+    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+}
+
+/// A member first asked on day 0 of a 30-day cadence, purchases on days 1 and 25, a 14-day
+/// fatigue window pushing `pushes`: each purchase throttled until the day given (or surveyed),
+/// and the days the person got a survey.
+async fn pushes(pushes: &str, throttled_until: [Option<i64>; 2], sent_on: &[i64]) {
+    let s = stack_with(&format!("cadence-pushes-{pushes}"), LINKS, &[], false).await;
+    relationship_survey(&s, "relationship", &[]).await;
+    set_cadence(&s, false).await;
+    let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "pushes", Timestamp::now()).await.unwrap();
+    let inbox = Inbox::default();
+    let outbox = outbox_with(&s, &inbox, "14", pushes).await;
+    let start = Timestamp::now().unix() / DAY * DAY;
+    let at = |day: i64, hour: i64| Timestamp::from_unix(start + day * DAY + hour * 3600);
+    let email = "pushed@cadence.example";
+    let body = json!({"person_email": email});
+    let (status, _) = delighted(&s, &key, Method::POST, "/v1/autopilot/email/memberships", Some(body)).await;
+    assert_eq!(status, StatusCode::OK);
+    let mut purchases = [1, 25].into_iter().zip(throttled_until);
+    let mut next_purchase = purchases.next();
+    for day in 0..=45 {
+        inbox.today.store(day, Ordering::SeqCst);
+        if let Some((on, until)) = next_purchase.filter(|(on, _)| *on == day) {
+            let bought = outbox.accept("generic", &purchase_event(email, &format!("order-{on}")), at(day, 1)).await;
+            let outcome = bought.unwrap().outcome;
+            let held = outcome.next_eligible_at.as_deref().and_then(Timestamp::parse_rfc3339);
+            match until {
+                Some(until) => {
+                    assert_eq!(
+                        outcome.reason,
+                        Some(nps_domain::intake::SkipReason::Throttled),
+                        "{pushes}: {outcome:?}"
+                    );
+                    assert_eq!(held.map(|h| (h.unix() - start) / DAY), Some(until), "{pushes}");
+                }
+                None => assert_eq!(format!("{:?}", outcome.status), "Sent", "{pushes}, day {day}: {outcome:?}"),
+            }
+            next_purchase = purchases.next();
+        }
+        outbox.dispatch(at(day, 12)).await.unwrap();
+    }
+    let days = inbox.sent.lock().unwrap().get(email).cloned().unwrap();
+    assert_eq!(days, sent_on, "{pushes}: the days a survey went");
 }

@@ -136,7 +136,8 @@ for name, resource in resources.items():
                 if "*" in action:
                     failures.append(f"{name}: wildcard action {action}")
             for target in as_list(statement.get("Resource", [])):
-                if target == "*":
+                # SES's GetAccount (the send rate) is an account's action with no resource type.
+                if target == "*" and as_list(statement.get("Action", [])) != ["ses:GetAccount"]:
                     failures.append(f"{name}: `*` resource for {statement.get('Action')}")
     if resource["Type"] == "AWS::Lambda::Permission" and "SourceArn" not in resource["Properties"]:
         failures.append(f"{name}: a permission without SourceArn lets any source of its principal invoke")
@@ -253,6 +254,8 @@ for name, resource in resources.items():
                 elif action == "ses:SendEmail":
                     wrong = [t for t in targets if ses_target(t) is None
                              or (ses_target(t) == "configuration-set" and "NPS_SES_CONFIGURATION_SET" not in variables)]
+                elif action == "ses:GetAccount":
+                    wrong = [t for t in targets if t != "*"]
                 else:
                     wrong = ["anything (an action this check does not expect)"]
                 failures += [f"{name}: {action} on {w}" for w in wrong]

@@ -85,6 +85,8 @@ export_stack_env() {
   export AWS_ENDPOINT_URL_DYNAMODB_STREAMS="$AWS_ENDPOINT_URL_DYNAMODB"
   export AWS_ENDPOINT_URL_SESV2="http://127.0.0.1:$ses_port"
   export NPS_INBOX_URL="http://127.0.0.1:$ses_port"
+  # Dispatch's pace: the local SES answers no GetAccount, so its send rate is given here.
+  export NPS_SES_MAX_SEND_RATE="${NPS_SES_MAX_SEND_RATE:-50}"
   export NPS_TABLE="$table"
   export AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
   export AWS_EC2_METADATA_DISABLED=true

@@ -5,7 +5,7 @@
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
 use nps_domain::Timestamp;
-use nps_domain::member::{Member, first_due};
+use nps_domain::member::{Contact, Member};
 use nps_domain::person::PersonId;
 use nps_domain::survey::{Cadence, Survey};
 use nps_http::{ApiError, json_body, json_of};
@@ -150,47 +150,14 @@ impl App {
             }
             (None, None) => return Err(unprocessable("person_email", "is required (or person_id)")),
         };
-        let mut properties = serde_json::Map::new();
         let mut given = body.properties.unwrap_or_default();
+        // Delighted's locale is a property; one we do not translate falls back to the survey's.
         let locale = given.remove("locale").and_then(|l| l.as_str().and_then(nps_domain::survey::Locale::from_tag));
-        if given.len() > nps_domain::intake::MAX_PROPERTIES {
-            return Err(unprocessable(
-                "properties",
-                format!("at most {} properties", nps_domain::intake::MAX_PROPERTIES),
-            ));
-        }
-        let mut kept = std::collections::BTreeMap::new();
-        for (k, v) in given {
-            let text = match &v {
-                Value::String(s) => s.clone(),
-                Value::Number(n) => n.to_string(),
-                Value::Bool(b) => b.to_string(),
-                _ => return Err(unprocessable("properties", "values must be strings, numbers or booleans")),
-            };
-            let (k, text) = nps_domain::intake::property(&k, &text).map_err(|e| unprocessable("properties", e))?;
-            properties.insert(k.clone(), Value::String(text.clone()));
-            kept.insert(k, text);
-        }
-        let name = body
-            .person_name
-            .as_deref()
-            .map(|n| nps_domain::intake::bounded_text("person_name", n, nps_domain::intake::MAX_NAME_LEN))
-            .transpose()
-            .map_err(|e| unprocessable("person_name", e))?
-            .filter(|n| !n.is_empty());
-        let period = cadence.period();
-        let member = Member {
-            survey: survey.id.clone(),
-            person: person.clone(),
-            email,
-            name,
-            locale,
-            properties: kept,
-            added_at: now,
-            next_due_at: now,
-            waves: 0,
-        };
-        let stored = self.members.enrol(&member, |place| first_due(place, now, period)).await?;
+        let properties = crate::members::property_texts(given).map_err(|e| unprocessable("properties", e))?;
+        let contact = Contact::parse(email.as_str(), body.person_name.as_deref(), locale, properties)
+            .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?;
+        let member = Member::joining(survey.id.clone(), person, contact, now);
+        let stored = self.members.enrol(&member, cadence.period()).await?;
         json_of(StatusCode::OK, &membership(&stored, None))
     }
 

@@ -124,7 +124,7 @@ struct NewResponse {
 }
 
 impl App {
-    fn person_key(&self) -> Result<&nps_domain::person::PersonKey, ApiError> {
+    pub(crate) fn person_key(&self) -> Result<&nps_domain::person::PersonKey, ApiError> {
         self.person_key.as_ref().ok_or_else(|| {
             ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "not_configured", "NPS_PERSON_KEY is not set")
         })

@@ -2,11 +2,12 @@
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
 //! `GET /v1/responses` (and `.csv`) lists a survey's responses; `GET /v1/comments` gives an eNPS
 //! survey's comments a settled month's batch at a time; `/v1/surveys` keeps the surveys;
-//! `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
+//! `/v1/surveys/{id}/members` keeps a survey's list; `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod autopilot;
 mod dashboard;
 mod delighted;
+mod members;
 mod people;
 mod responses;
 mod surveys;
@@ -188,6 +189,24 @@ impl App {
                 self.replace_survey(id, &req).await
             }
             (["v1", "surveys", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
+            (["v1", "surveys", id, "members"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.list_members(id, req.uri().query()).await
+            }
+            (["v1", "surveys", id, "members"], &Method::POST) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.add_members(id, &req, now).await
+            }
+            (["v1", "surveys", id, "members"], &Method::DELETE) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.remove_members(id, None, &req).await
+            }
+            (["v1", "surveys", _, "members"], _) => Err(ApiError::method_not_allowed("GET, POST, DELETE")),
+            (["v1", "surveys", id, "members", who], &Method::DELETE) => {
+                authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.remove_members(id, Some(who), &req).await
+            }
+            (["v1", "surveys", _, "members", _], _) => Err(ApiError::method_not_allowed("DELETE")),
             (["v1", "people"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 self.delighted_people(&req).await

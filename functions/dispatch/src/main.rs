@@ -2,6 +2,7 @@
 //! Each invocation (from the schedule; its payload is ignored) sends what is due now.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use nps_adapters::aws::load_sdk_config;
@@ -9,16 +10,24 @@ use nps_adapters::dynamo::Table;
 use nps_adapters::ses::SesMailer;
 use nps_domain::Timestamp;
 use nps_sending::config::{ConfigError, Env, Lookup};
-use nps_sending::{Outbox, SendingConfig};
+use nps_sending::{Outbox, SendRate, SendingConfig};
 use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (table, sending, configuration_set) = config(&Env)?;
+    let (table, sending, configuration_set, rate) = config(&Env)?;
     let sdk = load_sdk_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let outbox = Arc::new(Outbox::new(table, SesMailer::new(SesMailer::client(&sdk), configuration_set), sending));
+    let mailer = SesMailer::new(SesMailer::client(&sdk), configuration_set);
+    // SES's own rate for the account unless given (the local SES answers no GetAccount).
+    let per_second = match rate {
+        Some(rate) => rate,
+        None => mailer.max_send_rate().await.map_err(|e| format!("SES GetAccount (the send rate): {e}"))?,
+    };
+    tracing::info!(per_second, "dispatch sends at most this many emails per second");
+    let outbox =
+        Arc::new(Outbox::new(table, mailer, sending).with_send_rate(SendRate { per_second, window: SEND_WINDOW }));
     lambda_runtime::run(service_fn(move |_: LambdaEvent<Value>| {
         let outbox = outbox.clone();
         async move {
@@ -32,11 +41,52 @@ async fn main() -> Result<(), Error> {
     .await
 }
 
-/// `NPS_TABLE`, the sending settings, `NPS_SES_CONFIGURATION_SET` (optional).
-fn config(env: &impl Lookup) -> Result<(String, SendingConfig, Option<String>), ConfigError> {
+/// How long one run (every minute, 60 s timeout) spends sending at most; the rest waits.
+const SEND_WINDOW: Duration = Duration::from_secs(40);
+
+type Settings = (String, SendingConfig, Option<String>, Option<f64>);
+
+/// `NPS_TABLE`, the sending settings, `NPS_SES_CONFIGURATION_SET` (optional),
+/// `NPS_SES_MAX_SEND_RATE` (emails per second; unset: SES's own for the account).
+fn config(env: &impl Lookup) -> Result<Settings, ConfigError> {
+    let rate = match env.var("NPS_SES_MAX_SEND_RATE").filter(|v| !v.trim().is_empty()) {
+        None => None,
+        Some(v) => Some(
+            v.trim()
+                .parse::<f64>()
+                .ok()
+                .filter(|r| (0.01..=10_000.0).contains(r))
+                .ok_or_else(|| ConfigError::new("NPS_SES_MAX_SEND_RATE", "must be a number from 0.01 to 10000"))?,
+        ),
+    };
     Ok((
         env.required("NPS_TABLE")?,
         SendingConfig::from_lookup(env)?,
         env.var("NPS_SES_CONFIGURATION_SET").filter(|v| !v.is_empty()),
+        rate,
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_send_rate_is_given_or_read_from_ses_and_bounded() {
+        let with = |rate: Option<&str>| {
+            config(&|name: &str| match name {
+                "NPS_TABLE" => Some("t".to_owned()),
+                "NPS_PERSON_KEY" => Some("a-person-key-that-is-long-enough-123".to_owned()),
+                "NPS_TOKEN_KEYS" => Some("1:a-token-key-that-is-long-enough-1234".to_owned()),
+                "NPS_CAPTURE_BASE_URL" => Some("https://nps.example".to_owned()),
+                "NPS_SES_MAX_SEND_RATE" => rate.map(str::to_owned),
+                _ => None,
+            })
+        };
+        assert_eq!(with(None).unwrap().3, None, "unset: read from SES");
+        assert_eq!(with(Some("14")).unwrap().3, Some(14.0));
+        for bad in ["0", "-1", "fast", "1e9"] {
+            assert_eq!(with(Some(bad)).unwrap_err().variable, "NPS_SES_MAX_SEND_RATE", "{bad}");
+        }
+    }
 }

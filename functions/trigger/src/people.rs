@@ -9,7 +9,7 @@ use lambda_http::http::StatusCode;
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::Scope;
 use nps_domain::Timestamp;
-use nps_domain::intake::{EventError, Outcome, SkipReason, TriggerEvent};
+use nps_domain::intake::{EventError, Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::person::PersonId;
 use nps_domain::survey::SurveyId;
 use nps_http::{ApiError, Dialect, authorize, dialect, json_body, json_of};
@@ -149,6 +149,14 @@ impl App {
                 accepted.outcome.survey_request_id.as_deref().and_then(nps_domain::request::RequestId::parse)
             {
                 scheduled_at = self.requests.get(id).await?.map(|r| r.sent_at.unwrap_or(r.due_at).unix());
+            } else if accepted.outcome.status == Status::Enrolled {
+                // Added to a list: its next wave is the survey to come.
+                scheduled_at = accepted
+                    .outcome
+                    .next_eligible_at
+                    .as_deref()
+                    .and_then(Timestamp::parse_rfc3339)
+                    .map(Timestamp::unix);
             }
         }
         if scheduled_at.is_none() {

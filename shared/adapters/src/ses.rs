@@ -1,5 +1,6 @@
-//! Sends mail through SES (the sesv2 API). Only `SendEmail` is used: the local SES stand-in answers
-//! nothing else, and a sender needs nothing else.
+//! Sends mail through SES (the sesv2 API): `SendEmail`, and `GetAccount` for the account's
+//! maximum send rate (dispatch, at init). The local SES stand-in answers only `SendEmail`, so the
+//! rate is given locally (`NPS_SES_MAX_SEND_RATE`).
 
 use aws_config::SdkConfig;
 use aws_config::retry::RetryConfig;
@@ -29,6 +30,16 @@ impl SesMailer {
     /// twice, so the caller decides, knowing which failures are safe to retry.
     pub fn client(config: &SdkConfig) -> Client {
         Client::from_conf(aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).build())
+    }
+
+    /// The account's maximum send rate (emails per second) in this region, as SES reports it.
+    pub async fn max_send_rate(&self) -> Result<f64, MailError> {
+        let account = self.client.get_account().send().await.map_err(|e| MailError::Unavailable(Box::new(e)))?;
+        account
+            .send_quota()
+            .map(|q| q.max_send_rate())
+            .filter(|rate| *rate > 0.0)
+            .ok_or_else(|| MailError::Unavailable("SES reported no send quota".into()))
     }
 }
 

@@ -99,6 +99,9 @@ pub enum Status {
     Sent,
     /// No survey, for the reason given.
     Skipped,
+    /// Added to the list of the survey (one with a cadence): its waves ask the person, the next
+    /// at `next_eligible_at`.
+    Enrolled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -123,7 +126,8 @@ pub struct Outcome {
     pub status: Status,
     pub reason: Option<SkipReason>,
     pub survey_request_id: Option<String>,
-    /// RFC 3339, when this person may be surveyed again by this survey.
+    /// RFC 3339, when this person may be surveyed again by this survey (enrolled: when the list's
+    /// next wave asks them).
     pub next_eligible_at: Option<String>,
 }
 

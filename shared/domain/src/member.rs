@@ -5,9 +5,46 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
+use crate::intake::{EventError, MAX_NAME_LEN, MAX_PROPERTIES, bounded_text, property};
 use crate::person::PersonId;
 use crate::survey::{Locale, SurveyId};
 use crate::{EmailAddress, Timestamp};
+
+/// Most members one call adds or removes (the API's bulk calls; a CSV import sends its rows
+/// through the same rule one by one).
+pub const MAX_BULK: usize = 100;
+
+/// Who a list member is, as the API, a CSV row or a webhook gives them: bounded and validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Contact {
+    pub email: EmailAddress,
+    pub name: Option<String>,
+    pub locale: Option<Locale>,
+    pub properties: BTreeMap<String, String>,
+}
+
+impl Contact {
+    /// The address, a name (empty is none), a locale already parsed, and at most
+    /// [`MAX_PROPERTIES`] properties (names normalised as a trigger's are).
+    pub fn parse(
+        email: &str,
+        name: Option<&str>,
+        locale: Option<Locale>,
+        properties: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Contact, EventError> {
+        let email = EmailAddress::parse(email).map_err(|e| EventError::invalid("email", e.to_string()))?;
+        let name = name.map(|n| bounded_text("name", n, MAX_NAME_LEN)).transpose()?.filter(|n| !n.is_empty());
+        let mut kept = BTreeMap::new();
+        for (k, v) in properties {
+            let (k, v) = property(&k, &v)?;
+            kept.insert(k, v);
+            if kept.len() > MAX_PROPERTIES {
+                return Err(EventError::invalid("properties", format!("at most {MAX_PROPERTIES} properties")));
+            }
+        }
+        Ok(Contact { email, name, locale, properties: kept })
+    }
+}
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Member {
@@ -22,6 +59,23 @@ pub struct Member {
     pub next_due_at: Timestamp,
     /// Waves that came to this member (sent, or skipped by a rule or a pause).
     pub waves: u32,
+}
+
+impl Member {
+    /// `contact` joining `survey`'s list at `now` (its schedule is set when it is enrolled).
+    pub fn joining(survey: SurveyId, person: PersonId, contact: Contact, now: Timestamp) -> Member {
+        Member {
+            survey,
+            person,
+            email: contact.email,
+            name: contact.name,
+            locale: contact.locale,
+            properties: contact.properties,
+            added_at: now,
+            next_due_at: now,
+            waves: 0,
+        }
+    }
 }
 
 /// When the `place`-th member added to a list (from 0) is first asked, added at `now`: `now`
@@ -70,6 +124,18 @@ mod tests {
             let share = count.div_ceil(30);
             assert!(per_day.iter().all(|d| *d <= share + 1), "{count} after {before}: {per_day:?}");
         }
+    }
+
+    #[test]
+    fn a_contact_is_bounded() {
+        let props = |n: usize| (0..n).map(|i| (format!("p{i}"), "v".to_owned())).collect::<Vec<_>>();
+        let ok = Contact::parse(" A@Example.com ", Some(" "), None, props(MAX_PROPERTIES)).unwrap();
+        assert_eq!((ok.email.as_str(), ok.name, ok.properties.len()), ("A@example.com", None, MAX_PROPERTIES));
+        let too_many = Contact::parse("a@example.com", None, None, props(MAX_PROPERTIES + 1)).unwrap_err();
+        assert_eq!(too_many.field(), "properties");
+        assert_eq!(Contact::parse("nobody", None, None, []).unwrap_err().field(), "email");
+        let long = "x".repeat(MAX_NAME_LEN + 1);
+        assert_eq!(Contact::parse("a@example.com", Some(&long), None, []).unwrap_err().field(), "name");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use nps_domain::person::PersonKey;
 use nps_domain::survey::SurveyId;
 use nps_domain::token::TokenKeys;
 
-use crate::SendingConfig;
+use crate::{Fatigue, Pushes, SendingConfig};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{variable}: {problem}")]
@@ -67,7 +67,8 @@ impl<F: Fn(&str) -> Option<String>> Lookup for F {
 impl SendingConfig {
     /// `NPS_PERSON_KEY`, `NPS_TOKEN_KEYS`, `NPS_CAPTURE_BASE_URL`, `NPS_DEFAULT_SURVEY`
     /// (default `default`), `NPS_TOKEN_TTL_DAYS` (60), `NPS_RETENTION_DAYS` (730),
-    /// `NPS_FATIGUE_DAYS` (0, off: one survey of any kind per person within that many days).
+    /// `NPS_FATIGUE_DAYS` (0, off: one survey of any kind per person within that many days),
+    /// `NPS_FATIGUE_PUSHES` (`both`; or `relationship`, `transactional`: the kind it pushes).
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let person_key = PersonKey::new(&env.required("NPS_PERSON_KEY")?)
             .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
@@ -85,7 +86,20 @@ impl SendingConfig {
                 .map_err(|e| ConfigError::new("NPS_DEFAULT_SURVEY", e.to_string()))?,
             // Unset, empty or 0: off.
             fatigue: match env.var("NPS_FATIGUE_DAYS").filter(|v| !v.trim().is_empty() && v.trim() != "0") {
-                Some(_) => Some(env.days_or("NPS_FATIGUE_DAYS", std::time::Duration::ZERO)?),
+                Some(_) => Some(Fatigue {
+                    window: env.days_or("NPS_FATIGUE_DAYS", std::time::Duration::ZERO)?,
+                    pushes: match env.var("NPS_FATIGUE_PUSHES").as_deref().map(str::trim) {
+                        None | Some("" | "both") => Pushes::Both,
+                        Some("relationship") => Pushes::Relationship,
+                        Some("transactional") => Pushes::Transactional,
+                        Some(_) => {
+                            return Err(ConfigError::new(
+                                "NPS_FATIGUE_PUSHES",
+                                "must be both, relationship or transactional",
+                            ));
+                        }
+                    },
+                }),
                 None => None,
             },
         })
@@ -122,8 +136,30 @@ mod tests {
     fn the_fatigue_rule_is_off_at_zero_and_bounded() {
         let with = |days: &str| SendingConfig::from_lookup(&env(&[GOOD, &[("NPS_FATIGUE_DAYS", days)]].concat()));
         assert_eq!(with("0").unwrap().fatigue, None);
-        assert_eq!(with("14").unwrap().fatigue, Some(std::time::Duration::from_secs(14 * 86_400)));
+        let fortnight = std::time::Duration::from_secs(14 * 86_400);
+        assert_eq!(with("14").unwrap().fatigue, Some(Fatigue { window: fortnight, pushes: Pushes::Both }));
         assert!(with("-3").is_err() && with("a fortnight").is_err());
+    }
+
+    #[test]
+    fn the_operator_chooses_which_kind_the_fatigue_rule_pushes() {
+        let with = |pushes: &str| {
+            let vars = [GOOD, &[("NPS_FATIGUE_DAYS", "14"), ("NPS_FATIGUE_PUSHES", pushes)]].concat();
+            SendingConfig::from_lookup(&env(&vars)).map(|c| c.fatigue.map(|f| f.pushes))
+        };
+        assert_eq!(with("").unwrap(), Some(Pushes::Both));
+        assert_eq!(with("relationship").unwrap(), Some(Pushes::Relationship));
+        assert_eq!(with("transactional").unwrap(), Some(Pushes::Transactional));
+        assert_eq!(with("sometimes").unwrap_err().variable, "NPS_FATIGUE_PUSHES");
+        // A wave is held back unless event surveys are the ones pushed; an event survey likewise.
+        assert_eq!(
+            [Pushes::Both, Pushes::Relationship, Pushes::Transactional].map(|p| p.holds(true)),
+            [true, true, false]
+        );
+        assert_eq!(
+            [Pushes::Both, Pushes::Relationship, Pushes::Transactional].map(|p| p.holds(false)),
+            [true, false, true]
+        );
     }
 
     #[test]

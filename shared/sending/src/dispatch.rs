@@ -7,10 +7,11 @@ use nps_domain::member::{Member, next_due};
 use nps_domain::request::RequestState;
 use nps_domain::{StoreError, Timestamp};
 
-use crate::Outbox;
 use crate::send::Sent;
+use crate::{CADENCE_SOURCE, Outbox, SendRate};
 
-/// Most due requests one dispatch run takes on (the next run, a minute later, takes the rest).
+/// Most due requests one dispatch run takes on (the next run, a minute later, takes the rest),
+/// fewer when SES's send rate allows fewer in the run's window.
 const BATCH: i32 = 200;
 /// Most list members one run asks (each becomes a survey request through the intake's rules).
 const WAVE_BATCH: i32 = 200;
@@ -39,9 +40,12 @@ impl<M: Mailer + Sync> Outbox<M> {
     pub async fn dispatch(&self, now: Timestamp) -> Result<DispatchReport, StoreError> {
         let mut report = DispatchReport::default();
         self.waves(now, &mut report).await?;
-        let due = self.requests.due(now, BATCH).await?;
+        let batch = self.send_rate.map_or(BATCH, |r| i32::try_from(r.per_run()).unwrap_or(BATCH).min(BATCH));
+        let due = self.requests.due(now, batch).await?;
         report.due = due.len();
+        let mut pace = Pace::new(self.send_rate);
         for id in due {
+            pace.next().await;
             let request = match self.requests.get(id).await {
                 Ok(Some(request)) => request,
                 Ok(None) => continue,
@@ -117,7 +121,7 @@ impl<M: Mailer + Sync> Outbox<M> {
                 }
                 continue;
             };
-            let pushed_to = match self.accept("cadence", &wave_event(&member), now).await {
+            let pushed_to = match self.accept(CADENCE_SOURCE, &wave_event(&member), now).await {
                 Ok(accepted) => {
                     tracing::info!(
                         survey = %survey_id,
@@ -147,6 +151,27 @@ impl<M: Mailer + Sync> Outbox<M> {
             }
         }
         Ok(())
+    }
+}
+
+/// Spaces one run's sends `1 / rate` apart (SES refuses more per second than the account's rate).
+struct Pace {
+    interval: Option<Duration>,
+    next_at: tokio::time::Instant,
+}
+
+impl Pace {
+    fn new(rate: Option<SendRate>) -> Self {
+        let interval = rate.filter(|r| r.per_second > 0.0).map(|r| Duration::from_secs_f64(1.0 / r.per_second));
+        Pace { interval, next_at: tokio::time::Instant::now() }
+    }
+
+    /// Waits for the next send's turn.
+    async fn next(&mut self) {
+        if let Some(interval) = self.interval {
+            tokio::time::sleep_until(self.next_at).await;
+            self.next_at = tokio::time::Instant::now().max(self.next_at) + interval;
+        }
     }
 }
 

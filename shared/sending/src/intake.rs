@@ -4,13 +4,14 @@ use nps_adapters::dynamo::{Completion, CreateOutcome, SuppressionReason, Windows
 use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyKeyError, IdempotencyStore, Lease, LeaseError};
 use nps_domain::intake::{Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::mail::Mailer;
+use nps_domain::member::{Contact, Member};
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
-use crate::Outbox;
 use crate::send::Sent;
+use crate::{CADENCE_SOURCE, Outbox};
 
 /// How long one delivery holds an event while it is processed.
 const INTAKE_LEASE: Duration = Duration::from_secs(30);
@@ -91,6 +92,9 @@ impl<M: Mailer + Sync> Outbox<M> {
         let survey_id = event.survey.clone().unwrap_or_else(|| self.config.default_survey.clone());
         let survey = self.surveys.get(&survey_id).await?.ok_or(IntakeError::UnknownSurvey(survey_id))?;
         let person = PersonId::derive(&self.config.person_key, &event.email);
+        if let Some(cadence) = survey.cadence.filter(|_| source != CADENCE_SOURCE) {
+            return self.enrol(&survey.id, person, event, cadence.period(), now).await;
+        }
 
         // The rules, in order, on one consistent read; the write below re-checks dedupe and
         // throttle under conditions, so concurrent events cannot both pass.
@@ -104,8 +108,11 @@ impl<M: Mailer + Sync> Outbox<M> {
         if let Some(until) = known.throttled_until.filter(|&until| until > now) {
             return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
         }
-        // The fatigue rule: any survey of any kind within the window, answered as a throttle.
-        if let Some(until) = known.fatigued_until.filter(|&until| self.config.fatigue.is_some() && until > now) {
+        // The fatigue rule: any survey of any kind within the window, answered as a throttle,
+        // unless the operator lets this kind go first (it then pushes the other kind).
+        let fatigue_overrides = self.config.fatigue.is_some_and(|f| !f.pushes.holds(source == CADENCE_SOURCE));
+        let fatigued = known.fatigued_until.filter(|&until| self.config.fatigue.is_some() && until > now);
+        if let Some(until) = fatigued.filter(|_| !fatigue_overrides) {
             return Ok(skipped(SkipReason::Throttled, None, Some(until)).into());
         }
 
@@ -117,7 +124,7 @@ impl<M: Mailer + Sync> Outbox<M> {
         }
         .max(now);
         let throttle_until = (survey.throttle_days > 0).then(|| due_at.plus(survey.throttle()));
-        let fatigue_until = self.config.fatigue.map(|window| due_at.plus(window));
+        let fatigue_until = self.config.fatigue.map(|f| due_at.plus(f.window));
         let request = SurveyRequest {
             id: RequestId::new(now),
             survey_id: survey.id.clone(),
@@ -161,7 +168,7 @@ impl<M: Mailer + Sync> Outbox<M> {
             .requests
             .create_completing(
                 &request,
-                Windows { throttle_until, fatigue_until, write_profile },
+                Windows { throttle_until, fatigue_until, fatigue_overrides, write_profile },
                 expires_at,
                 now,
                 Some(completion),
@@ -178,8 +185,9 @@ impl<M: Mailer + Sync> Outbox<M> {
             CreateOutcome::Created => {}
         }
 
-        if due_at <= now {
-            // Sent inline when due now. Any failure leaves it scheduled: dispatch retries it.
+        // Sent inline when due now (a list's wave is sent by dispatch, at SES's pace). Any
+        // failure leaves it scheduled: dispatch retries it.
+        if due_at <= now && source != CADENCE_SOURCE {
             match self.send_with(request.clone(), Some(&survey), now).await {
                 Ok(Sent::Sent) => {
                     outcome.status = Status::Sent;
@@ -190,6 +198,37 @@ impl<M: Mailer + Sync> Outbox<M> {
             }
         }
         Ok(Decided { outcome, stored: true })
+    }
+}
+
+impl<M: Mailer + Sync> Outbox<M> {
+    /// An event for a survey with a cadence adds the person to its list instead of surveying them
+    /// now (unless they are suppressed): its waves ask them, under the rules of the day.
+    async fn enrol(
+        &self,
+        survey: &SurveyId,
+        person: PersonId,
+        event: &TriggerEvent,
+        period: Duration,
+        now: Timestamp,
+    ) -> Result<Decided, IntakeError> {
+        if let Some(reason) = self.people.eligibility(&person, survey, None).await?.suppression {
+            return Ok(skipped(suppression_reason(reason), None, None).into());
+        }
+        let contact = Contact {
+            email: event.email.clone(),
+            name: event.name.clone(),
+            locale: event.locale,
+            properties: event.properties.clone(),
+        };
+        let member = self.members.enrol(&Member::joining(survey.clone(), person, contact, now), period).await?;
+        Ok(Outcome {
+            status: Status::Enrolled,
+            reason: None,
+            survey_request_id: None,
+            next_eligible_at: Some(member.next_due_at.to_rfc3339()),
+        }
+        .into())
     }
 }
 

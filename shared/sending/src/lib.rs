@@ -35,9 +35,39 @@ pub struct SendingConfig {
     pub retention: Duration,
     /// The survey for events that name none.
     pub default_survey: SurveyId,
-    /// The fatigue rule (`NPS_FATIGUE_DAYS`): nobody gets more than one survey of any kind within
-    /// this long; `None`: each survey's own throttle only.
-    pub fatigue: Option<Duration>,
+    /// The fatigue rule (`NPS_FATIGUE_DAYS`, `NPS_FATIGUE_PUSHES`); `None`: each survey's own
+    /// throttle only.
+    pub fatigue: Option<Fatigue>,
+}
+
+/// Nobody gets more than one survey of any kind within `window`: a survey inside another's
+/// window is pushed (skipped as throttled, a list's wave waits), as `pushes` says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fatigue {
+    pub window: Duration,
+    pub pushes: Pushes,
+}
+
+/// Which surveys the fatigue rule pushes when they fall in another's window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pushes {
+    /// Whichever comes second (the default).
+    Both,
+    /// Only a list's waves: event surveys (a purchase) always go and push the next wave.
+    Relationship,
+    /// Only event surveys: a list's wave always goes and pushes the purchase survey.
+    Transactional,
+}
+
+impl Pushes {
+    /// Whether the rule holds back a survey of this kind (`wave`: a list's wave).
+    pub fn holds(self, wave: bool) -> bool {
+        match self {
+            Pushes::Both => true,
+            Pushes::Relationship => wave,
+            Pushes::Transactional => !wave,
+        }
+    }
 }
 
 impl SendingConfig {
@@ -45,10 +75,29 @@ impl SendingConfig {
     pub const DEFAULT_RETENTION: Duration = Duration::from_secs(730 * 86_400);
 }
 
+/// The source of the events a list's waves make (dispatch's): these survey the member, where an
+/// event from anywhere else for a survey with a cadence adds the person to its list.
+pub const CADENCE_SOURCE: &str = "cadence";
+
 /// How long a sender holds a claim; one that dies is noticed after this.
 const SEND_LEASE: Duration = Duration::from_secs(60);
 /// Attempts at one email before it is given up as failed (backoff 1 min doubling to 1 h: ~8 h).
 const MAX_ATTEMPTS: u32 = 12;
+
+/// How fast dispatch may send: SES's maximum send rate for the account (per second), and how
+/// long one run may spend sending; what does not fit waits for the next runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct SendRate {
+    pub per_second: f64,
+    pub window: Duration,
+}
+
+impl SendRate {
+    /// Most emails one run sends: what the rate allows in the window, at least one.
+    pub fn per_run(&self) -> usize {
+        (self.per_second * self.window.as_secs_f64()).floor().max(1.0) as usize
+    }
+}
 
 pub struct Outbox<M> {
     surveys: DynamoSurveys,
@@ -58,6 +107,8 @@ pub struct Outbox<M> {
     idempotency: DynamoIdempotencyStore,
     mailer: M,
     config: SendingConfig,
+    /// Dispatch's pace; `None`: as fast as the outbox gives (the trigger's inline sends, tests).
+    send_rate: Option<SendRate>,
 }
 
 impl<M: Mailer + Sync> Outbox<M> {
@@ -70,7 +121,14 @@ impl<M: Mailer + Sync> Outbox<M> {
             idempotency: DynamoIdempotencyStore::new(table),
             mailer,
             config,
+            send_rate: None,
         }
+    }
+
+    /// Dispatch sends no faster than `rate`.
+    pub fn with_send_rate(mut self, rate: SendRate) -> Self {
+        self.send_rate = Some(rate);
+        self
     }
 
     pub fn config(&self) -> &SendingConfig {

@@ -4,8 +4,10 @@
 //! person's memberships; and `MEMBERS#<survey id>#COUNT` / `COUNT`, how many ever joined (each new
 //! member's place, which spreads their first survey over the period).
 
+use std::time::Duration;
+
 use aws_sdk_dynamodb::types::AttributeValue;
-use nps_domain::member::Member;
+use nps_domain::member::{Member, first_due};
 use nps_domain::person::PersonId;
 use nps_domain::survey::{Locale, SurveyId};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
@@ -37,10 +39,11 @@ impl DynamoMembers {
         DynamoMembers { table }
     }
 
-    /// Adds `m` to its survey's list, first asked at `first_due(place)` (its place in the list;
-    /// `m.next_due_at` and `m.waves` are set here). A member already on the list keeps their
-    /// schedule; their address, name, locale and properties become `m`'s. The member as stored.
-    pub async fn enrol(&self, m: &Member, first_due: impl Fn(u64) -> Timestamp) -> Result<Member, StoreError> {
+    /// Adds `m` to its survey's list, first asked within `period` of joining, at the point its
+    /// place in the list gives ([`first_due`]; `m.next_due_at` and `m.waves` are set here). A
+    /// member already on the list keeps their schedule; their address, name, locale and
+    /// properties become `m`'s. The member as stored.
+    pub async fn enrol(&self, m: &Member, period: Duration) -> Result<Member, StoreError> {
         if let Some(existing) = self.get(&m.survey, &m.person).await? {
             self.update_contact(m).await?;
             return Ok(Member {
@@ -66,7 +69,7 @@ impl DynamoMembers {
             .and_then(|v| v.as_n().ok())
             .and_then(|v| v.parse::<u64>().ok());
         let place = count.ok_or_else(|| StoreError::Malformed("a list's count".into()))?.saturating_sub(1);
-        let m = Member { next_due_at: first_due(place), waves: 0, ..m.clone() };
+        let m = Member { next_due_at: first_due(place, m.added_at, period), waves: 0, ..m.clone() };
         // The pointer first: an erasure that runs in between finds the membership.
         let mut pointer = key_item(ItemKey::member_pointer(&m.person, &m.survey));
         pointer.insert(NEXT_DUE_AT.to_owned(), n(m.next_due_at.unix()));

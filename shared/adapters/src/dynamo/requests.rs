@@ -60,6 +60,9 @@ pub struct Windows {
     pub throttle_until: Option<Timestamp>,
     /// The fatigue rule's window (any survey), ending then.
     pub fatigue_until: Option<Timestamp>,
+    /// This survey goes whatever the fatigue window says (the operator's choice of which kind
+    /// the rule pushes): its window is written, not checked.
+    pub fatigue_overrides: bool,
     /// Write the person's profile (see `Eligibility::profile_stale`).
     pub write_profile: bool,
 }
@@ -115,7 +118,7 @@ impl DynamoRequests {
         expires_at: Timestamp,
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
-        let windows = Windows { throttle_until, fatigue_until: None, write_profile: true };
+        let windows = Windows { throttle_until, write_profile: true, ..Windows::default() };
         self.create_completing(request, windows, expires_at, now, None).await
     }
 
@@ -182,9 +185,13 @@ impl DynamoRequests {
                 request_id_attr(request.id),
                 (attr::EXPIRES_AT.to_owned(), n(until.unix())),
             ]);
-            let p = put(fatigue, Some("attribute_not_exists(#pk) OR #next <= :now"))
-                .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
-                .expression_attribute_values(":now", n(now.unix()));
+            let p = if windows.fatigue_overrides {
+                put(fatigue, None)
+            } else {
+                put(fatigue, Some("attribute_not_exists(#pk) OR #next <= :now"))
+                    .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
+                    .expression_attribute_values(":now", n(now.unix()))
+            };
             items.push((Role::Fatigue, built(p)?));
         }
         let mut pointer = key_item(ItemKey::request_pointer(&request.person_id, request.id));
