@@ -1,6 +1,7 @@
-//! A survey's list through our own API (one and a hundred at a time), a signed webhook that adds
-//! a person to a list instead of surveying them, and dispatch at SES's pace, against DynamoDB
-//! Local and the local SES.
+//! A survey's list through our own API (one and a hundred at a time) and `nps-cli members` (CSV
+//! files, bad rows by line, a rerun adding nobody twice), a signed webhook that adds a person to a
+//! list instead of surveying them, and dispatch at SES's pace, against DynamoDB Local and the
+//! local SES.
 
 mod support;
 
@@ -13,7 +14,7 @@ use nps_domain::Timestamp;
 use nps_domain::survey::{Cadence, SurveyId};
 use nps_sending::SendRate;
 use serde_json::{Value, json};
-use support::{Stack, deliver, emails_to, purchase_at, relationship_survey, stack_with, unique};
+use support::{PERSON_KEY, Stack, deliver, emails_to, purchase_at, relationship_survey, stack_with, unique};
 
 const LINKS: &str = "https://nps.example";
 const PERIOD_DAYS: u32 = 30;
@@ -243,4 +244,91 @@ async fn pace() {
     assert!(took >= Duration::from_millis(950), "20 sends at 20 a second take at least 0.95 s: {took:?}");
     let second = outbox.dispatch(due.plus(Duration::from_secs(60))).await.unwrap();
     assert_eq!((second.due, second.sent), (10, 10), "{second:?}");
+}
+
+#[test]
+fn a_csv_file_fills_a_list_once_with_bad_rows_reported_by_line() {
+    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(csv_import());
+    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+}
+
+async fn cli(s: &Stack, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let name = s.table.name().to_owned();
+    let lookup = move |k: &str| match k {
+        "NPS_TABLE" => Some(name.clone()),
+        "NPS_PERSON_KEY" => Some(PERSON_KEY.to_owned()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    nps_cli::run(&args, &lookup, &mut out).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+async fn csv_import() {
+    let s = stack_with("lists-csv", LINKS, &[], false).await;
+    with_cadence(&s, "relationship").await;
+    let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "csv", Timestamp::now()).await.unwrap();
+    let dir = std::env::temp_dir().join(format!("nps-lists-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    // 300 rows, a quoted name with a comma, a property column, and three bad rows.
+    let mut rows = vec!["Email Address,Full Name,language,plan,region".to_owned()];
+    for i in 0..300 {
+        rows.push(match i {
+            41 => "not-an-address,Nobody,en,pro,eu".to_owned(),
+            142 => format!("row-{i}@csv.example,Someone,klingon,pro,eu"),
+            243 => format!("row-{i}@csv.example,\"{}\",en,pro,eu", "x".repeat(101)),
+            _ => format!("row-{i}@csv.example,\"Row, {i}\",{},{},eu", ["en", "de"][i % 2], ["pro", "free"][i % 2]),
+        });
+    }
+    let file = dir.join("members.csv");
+    std::fs::write(&file, rows.join("\n")).unwrap();
+    let path = file.to_str().unwrap();
+    let columns = ["--column", "email=Email Address", "--column", "name=Full Name"];
+
+    let dry = cli(&s, &[&["members", "import", "--dry-run"], &columns[..], &[path]].concat()).await;
+    assert_eq!(dry.trim(), "dry run: would add 297 people from 300 rows; 3 bad rows skipped");
+    assert!(everyone(&s, &key, 1000, Timestamp::now()).await.is_empty(), "a dry run writes nothing");
+
+    let first = cli(&s, &[&["members", "import", "--survey", "relationship"], &columns[..], &[path]].concat()).await;
+    assert_eq!(
+        first.trim(),
+        "added 297 members (0 already on the list, details updated) from 300 rows; 3 bad rows skipped"
+    );
+    let options = nps_cli::members::Options {
+        survey: SurveyId::parse("relationship").unwrap(),
+        remove: false,
+        dry_run: false,
+        columns: [("email", "Email Address"), ("name", "Full Name")].map(|(f, h)| (f.to_owned(), h.to_owned())).into(),
+        person_key: nps_domain::person::PersonKey::new(PERSON_KEY).unwrap(),
+        progress: false,
+    };
+    let again = nps_cli::members::run(&s.table, &[path.to_owned()], &options, &mut Vec::new()).await.unwrap();
+    assert_eq!((again.added, again.already, again.rows), (0, 297, 300), "a rerun adds nobody twice");
+    // Lines count from the header (line 1): rows 41, 142 and 243 are lines 43, 144 and 245.
+    let lines: Vec<String> =
+        again.bad.iter().map(|b| b.strip_prefix(&format!("{path}:")).unwrap().to_owned()).collect();
+    assert_eq!(lines.len(), 3);
+    assert!(lines[0].starts_with("43: email"), "{lines:?}");
+    assert!(lines[1].starts_with("144: locale"), "{lines:?}");
+    assert!(lines[2].starts_with("245: name"), "{lines:?}");
+
+    let listed = everyone(&s, &key, 1000, Timestamp::now()).await;
+    assert_eq!(listed.len(), 297);
+    let row_7 = listed.iter().find(|m| m["email"] == json!("row-7@csv.example")).unwrap();
+    assert_eq!(row_7["name"], json!("Row, 7"));
+    assert_eq!(
+        (row_7["locale"].as_str(), row_7["properties"].clone()),
+        (Some("de"), json!({"plan": "free", "region": "eu"}))
+    );
+
+    // Taken off the list from a file of addresses; one of them was never on it.
+    let leaving = dir.join("leaving.csv");
+    let mut gone: Vec<String> = (0..10).map(|i| format!("row-{i}@csv.example")).collect();
+    gone.push("stranger@csv.example".to_owned());
+    std::fs::write(&leaving, format!("email\n{}\n", gone.join("\n"))).unwrap();
+    let removed = cli(&s, &["members", "remove", leaving.to_str().unwrap()]).await;
+    assert_eq!(removed.trim(), "removed 10 members (1 not on the list) from 11 rows; 0 bad rows skipped");
+    assert_eq!(everyone(&s, &key, 1000, Timestamp::now()).await.len(), 287);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -501,7 +501,7 @@ fn summary(r: &Report) -> String {
     )
 }
 
-fn progress(shown: bool, total: u64) -> indicatif::ProgressBar {
+pub(crate) fn progress(shown: bool, total: u64) -> indicatif::ProgressBar {
     if !shown {
         return indicatif::ProgressBar::hidden();
     }

@@ -9,12 +9,15 @@
 //! - `export QUERY`: the CSV of `/v1/responses.csv` for `QUERY` (`survey=default&since=…`), every
 //!   row, to standard output;
 //! - `import delighted [--survey ID] [--dry-run] [--column FIELD=HEADER]… FILE…`: Delighted's
-//!   exports, with their history (`import.rs`).
+//!   exports, with their history (`import.rs`);
+//! - `members import|remove --survey ID [--dry-run] [--column FIELD=HEADER]… FILE…`: a
+//!   relationship or eNPS survey's list from CSV files (`members.rs`).
 //!
 //! `NPS_TABLE` names the table; the stream's ARN is read from it. `import` also needs the
 //! deployment's `NPS_PERSON_KEY` (people are known by its keyed hash of their address).
 
 pub mod import;
+pub mod members;
 
 use std::io::Write;
 
@@ -29,7 +32,9 @@ pub const USAGE: &str = "usage: nps-cli keys create --scope read|write --name NA
        nps-cli rebuild
        nps-cli export 'survey=ID[&since=YYYY-MM-DD&until=…&expand=person…]' > responses.csv
        nps-cli import delighted [--survey ID] [--dry-run] [--column FIELD=HEADER]… FILE…
-         (FIELD: id, score, comment, created_at, updated_at, email, name, person_id)";
+         (FIELD: id, score, comment, created_at, updated_at, email, name, person_id)
+       nps-cli members import|remove --survey ID [--dry-run] [--column FIELD=HEADER]… FILE.csv…
+         (FIELD: email, name, locale; other columns are properties)";
 
 /// A key's name is listed in tab-separated lines: printable, 1 to 100 characters.
 fn valid_name(name: &str) -> bool {
@@ -124,6 +129,40 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
                 bail!("{USAGE}");
             }
             import::import(&table, &files, &options, out).await?;
+        }
+        ["members", verb @ ("import" | "remove"), rest @ ..] => {
+            let person_key = env.required("NPS_PERSON_KEY").map_err(|e| anyhow::anyhow!("{e}"))?;
+            let mut options = members::Options {
+                survey: nps_domain::survey::SurveyId::parse("relationship")?,
+                remove: *verb == "remove",
+                dry_run: false,
+                columns: Default::default(),
+                person_key: nps_domain::person::PersonKey::new(&person_key)
+                    .map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))?,
+                progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+            };
+            let mut files = Vec::new();
+            let mut words = rest.iter();
+            while let Some(word) = words.next() {
+                match *word {
+                    "--survey" => options.survey = nps_domain::survey::SurveyId::parse(words.next().context(USAGE)?)?,
+                    "--dry-run" => options.dry_run = true,
+                    "--column" => {
+                        let (field, header) =
+                            words.next().context(USAGE)?.split_once('=').context("--column FIELD=HEADER")?;
+                        if !["email", "name", "locale"].contains(&field) {
+                            bail!("--column: no field {field}\n{USAGE}");
+                        }
+                        options.columns.insert(field.to_owned(), header.to_owned());
+                    }
+                    file if !file.starts_with("--") => files.push(file.to_owned()),
+                    _ => bail!("{USAGE}"),
+                }
+            }
+            if files.is_empty() {
+                bail!("{USAGE}");
+            }
+            members::run(&table, &files, &options, out).await?;
         }
         _ => bail!("{USAGE}"),
     }

@@ -221,7 +221,7 @@ impl<M: Mailer + Sync> Outbox<M> {
             locale: event.locale,
             properties: event.properties.clone(),
         };
-        let member = self.members.enrol(&Member::joining(survey.clone(), person, contact, now), period).await?;
+        let (member, _) = self.members.enrol(&Member::joining(survey.clone(), person, contact, now), period).await?;
         Ok(Outcome {
             status: Status::Enrolled,
             reason: None,

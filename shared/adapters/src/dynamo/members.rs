@@ -42,16 +42,17 @@ impl DynamoMembers {
     /// Adds `m` to its survey's list, first asked within `period` of joining, at the point its
     /// place in the list gives ([`first_due`]; `m.next_due_at` and `m.waves` are set here). A
     /// member already on the list keeps their schedule; their address, name, locale and
-    /// properties become `m`'s. The member as stored.
-    pub async fn enrol(&self, m: &Member, period: Duration) -> Result<Member, StoreError> {
+    /// properties become `m`'s. The member as stored, and whether they joined now.
+    pub async fn enrol(&self, m: &Member, period: Duration) -> Result<(Member, bool), StoreError> {
         if let Some(existing) = self.get(&m.survey, &m.person).await? {
             self.update_contact(m).await?;
-            return Ok(Member {
+            let kept = Member {
                 next_due_at: existing.next_due_at,
                 waves: existing.waves,
                 added_at: existing.added_at,
                 ..m.clone()
-            });
+            };
+            return Ok((kept, false));
         }
         let counted = self
             .table
@@ -86,9 +87,9 @@ impl DynamoMembers {
         if !self.table.put_new(item).await? {
             // Added by another call meanwhile: theirs stands, with these details.
             self.update_contact(&m).await?;
-            return Ok(self.get(&m.survey, &m.person).await?.unwrap_or(m));
+            return Ok((self.get(&m.survey, &m.person).await?.unwrap_or(m), false));
         }
-        Ok(m)
+        Ok((m, true))
     }
 
     /// A member's address, name, locale and properties, as `m` gives them.
