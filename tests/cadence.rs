@@ -27,17 +27,22 @@ const LINKS: &str = "https://nps.example";
 const DAY: i64 = 86_400;
 const PERIOD_DAYS: i64 = 30;
 
-/// Every email "sent", by address, with the simulated day it went on.
+/// Every email "sent", by address, with the simulated day it went on; and each one's answer link.
 #[derive(Clone, Default)]
 struct Inbox {
     today: Arc<AtomicI64>,
     sent: Arc<Mutex<BTreeMap<String, Vec<i64>>>>,
+    /// (address, the path of its answer link), in the order sent.
+    links: Arc<Mutex<Vec<(String, String)>>>,
 }
 
 impl Mailer for Inbox {
     async fn send(&self, email: &OutgoingEmail) -> Result<MessageId, MailError> {
         let day = self.today.load(Ordering::SeqCst);
         self.sent.lock().unwrap().entry(email.to.as_str().to_owned()).or_default().push(day);
+        let link = email.text.split_whitespace().find(|w| w.starts_with(&format!("{LINKS}/r/")));
+        let path = link.map(|l| l.trim_start_matches(LINKS).split('?').next().unwrap_or_default().to_owned());
+        self.links.lock().unwrap().push((email.to.as_str().to_owned(), path.unwrap_or_default()));
         Ok(MessageId(format!("m-{day}")))
     }
 }
@@ -285,4 +290,185 @@ async fn pushes(pushes: &str, throttled_until: [Option<i64>; 2], sent_on: &[i64]
     }
     let days = inbox.sent.lock().unwrap().get(email).cloned().unwrap();
     assert_eq!(days, sent_on, "{pushes}: the days a survey went");
+}
+
+#[test]
+fn each_wave_is_reported_with_its_response_rate_and_nps_never_merged_with_purchases() {
+    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(reporting());
+    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+}
+
+/// Three waves of a 30-day cadence from 2026-07-01: 40 members, of whom 30, 20 and 10 answer
+/// (promoters, then detractors, then a mix), with a purchase answered 0 beside them; and an eNPS
+/// list whose waves are reported as the whole months that begin in them.
+async fn reporting() {
+    const START: i64 = 1_782_864_000; // 2026-07-01T00:00:00Z
+    let s = support::stack("cadence-waves", LINKS, &[]).await;
+    relationship_survey(&s, "relationship", &[]).await;
+    set_cadence(&s, false).await;
+    support::enps_survey(&s, "staff", &[]).await;
+    let surveys = DynamoSurveys::new(s.table.clone());
+    let mut staff = surveys.get(&nps_domain::survey::SurveyId::parse("staff").unwrap()).await.unwrap().unwrap();
+    staff.cadence = Some(Cadence { frequency_days: PERIOD_DAYS as u32, paused: false });
+    surveys.put(&staff).await.unwrap();
+    let (_, key) = DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "waves", Timestamp::now()).await.unwrap();
+    let at = |day: i64, hour: i64| Timestamp::from_unix(START + day * DAY + hour * 3600);
+    let enrol = |survey: &'static str, prefix: &'static str, count: usize| {
+        let members: Vec<Value> = (0..count).map(|i| json!({"email": format!("{prefix}-{i}@waves.example")})).collect();
+        let req = Request::builder()
+            .method(Method::POST)
+            .uri(format!("http://127.0.0.1/v1/surveys/{survey}/members"))
+            .header("authorization", format!("Bearer {key}"))
+            .header("content-type", "application/json")
+            .body(Body::from(json!({"members": members}).to_string()))
+            .unwrap();
+        let api = s.api();
+        async move { api.handle_at(req, at(0, 0)).await.status() }
+    };
+    assert_eq!(enrol("relationship", "member", 40).await, StatusCode::OK);
+    assert_eq!(enrol("staff", "employee", 20).await, StatusCode::OK);
+
+    let inbox = Inbox::default();
+    let outbox = outbox(&s, &inbox).await;
+    let answer = |path: String, score: u8, when: Timestamp| {
+        let capture = s.capture.clone();
+        async move {
+            let form = format!("score={score}");
+            let call = support::capture_call(Method::POST, &path, "Mozilla/5.0 (person)", &form);
+            assert_eq!(capture.handle_at(call, when).await.status(), StatusCode::OK);
+        }
+    };
+    // A purchase answered 0 in the middle of the first wave: transactional, never in these figures.
+    let bought = support::purchase_at(&s, "buyer@waves.example", "order-1", json!({}), at(10, 9)).await;
+    assert_eq!(bought["status"], "sent", "{bought}");
+    let (link, _) = support::emailed_links(&s, "buyer@waves.example", 0).await;
+    answer(link.replace(LINKS, "").split('?').next().unwrap().to_owned(), 0, at(10, 10)).await;
+
+    let mut expected: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
+    let mut answered = 0;
+    for day in 0..90 {
+        inbox.today.store(day, Ordering::SeqCst);
+        outbox.dispatch(at(day, 12)).await.unwrap();
+        let sent: Vec<(String, String)> = inbox.links.lock().unwrap()[answered..].to_vec();
+        answered += sent.len();
+        let wave = day / PERIOD_DAYS + 1;
+        for (to, path) in sent {
+            let i: usize = to.split(['-', '@']).nth(1).unwrap().parse().unwrap();
+            if to.starts_with("employee-") {
+                answer(path, [9, 10, 7, 3][i % 4], at(day, 13)).await;
+                continue;
+            }
+            let (answers, score) = match wave {
+                1 => (i % 4 != 0, [9, 10, 10, 8][i % 4]),
+                2 => (i % 2 == 0, [2, 6, 9, 4][i % 4]),
+                _ => (i % 4 == 0, [10, 0, 7, 7][i % 4 / 2 * 2 + (i / 4) % 2]),
+            };
+            if answers {
+                answer(path, score, at(day, 13)).await;
+                expected.entry(wave).or_default().push(score);
+            }
+        }
+    }
+    assert_eq!(inbox.sent.lock().unwrap().len(), 60, "40 members and 20 employees, each asked");
+    fold(&s).await;
+
+    let metrics = |query: &'static str| {
+        let req = Request::builder()
+            .uri(format!("http://127.0.0.1/v1/metrics?{query}"))
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::Empty)
+            .unwrap();
+        let api = s.api();
+        async move {
+            let answer = api.handle_at(req, at(120, 0)).await;
+            let body: Value = serde_json::from_slice(answer.body().as_ref()).unwrap();
+            assert_eq!(answer.status(), StatusCode::OK, "{query}: {body}");
+            body
+        }
+    };
+    let got = metrics("survey=relationship&granularity=wave&since=2026-07-01&until=2026-09-28").await;
+    assert_eq!(got["granularity"], "wave");
+    let series = got["series"].as_array().unwrap();
+    let spans: Vec<(&str, &str, i64)> = series
+        .iter()
+        .map(|b| (b["start"].as_str().unwrap(), b["end"].as_str().unwrap(), b["wave"].as_i64().unwrap()))
+        .collect();
+    assert_eq!(
+        spans,
+        [("2026-07-01", "2026-07-30", 1), ("2026-07-31", "2026-08-29", 2), ("2026-08-30", "2026-09-28", 3)]
+    );
+    for (bucket, (wave, scores)) in series.iter().zip(&expected) {
+        let mut histogram = nps_scoring::Histogram::EMPTY;
+        scores.iter().for_each(|&s| histogram.insert(nps_scoring::Score::try_from(s).unwrap()));
+        let summary = nps_scoring::Summary::of(&histogram);
+        assert_eq!(bucket["sent_count"], json!(40), "wave {wave}: every member asked once");
+        assert_eq!(bucket["n"], json!(scores.len()), "wave {wave}");
+        assert_eq!(bucket["response_rate"], json!(scores.len() as f64 / 40.0), "wave {wave}");
+        assert_eq!(bucket["nps"].as_f64(), summary.nps, "wave {wave}: {bucket}");
+    }
+    assert_eq!(expected.values().map(Vec::len).collect::<Vec<_>>(), [30, 20, 10]);
+    // The purchase's 0 is in the transactional figures only.
+    let relationship = metrics("kind=relationship&since=2026-07-01&until=2026-09-28").await;
+    assert_eq!(relationship["n"], json!(60));
+    let transactional = metrics("kind=transactional&since=2026-07-01&until=2026-09-28").await;
+    assert_eq!((transactional["n"].clone(), transactional["detractor_count"].clone()), (json!(1), json!(1)));
+    // eNPS: each wave is the whole months that begin in it (July, August, September here).
+    let by_wave = metrics("survey=staff&granularity=wave&since=2026-07-01&until=2026-09-30").await;
+    let by_month = metrics("survey=staff&since=2026-07-01&until=2026-09-30").await;
+    let figures = |b: &Value| (b["n"].clone(), b["nps"].clone(), b["sent_count"].clone());
+    let waves: Vec<_> = by_wave["series"].as_array().unwrap().iter().map(figures).collect();
+    let months: Vec<_> = by_month["series"].as_array().unwrap().iter().map(figures).collect();
+    // The range widens to whole months (to 30 September): wave 4 begins on 29 September, no month in it.
+    assert_eq!(waves.len(), 4);
+    assert_eq!(waves[..3], months, "an eNPS wave is a sum of whole months");
+    assert!(matches!(waves[3].0.as_u64(), None | Some(0)), "{:?}", waves[3]);
+    assert!(by_wave["series"][0]["n"].as_u64() >= Some(20), "every employee answered in July");
+    // The dashboard's trend marks where each wave begins.
+    let form = "application/x-www-form-urlencoded";
+    let sign_in = Request::builder()
+        .method(Method::POST)
+        .uri("http://127.0.0.1/dashboard")
+        .header("host", "127.0.0.1")
+        .header("content-type", form)
+        .body(Body::from(format!("action=sign-in&key={key}")))
+        .unwrap();
+    let signed_in = s.api().handle_at(sign_in, at(80, 0)).await;
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let page = Request::builder()
+        .uri("http://127.0.0.1/dashboard?survey=relationship&range=90")
+        .header("host", "127.0.0.1")
+        .header("cookie", cookie)
+        .body(Body::Empty)
+        .unwrap();
+    let page = s.api().handle_at(page, at(80, 0)).await;
+    let html = String::from_utf8(page.body().to_vec()).unwrap();
+    assert_eq!(html.matches(r#"<line class="wave""#).count(), 3, "waves 1 to 3 begin in the last 90 days");
+    for (wave, day) in [(1, "2026-07-01"), (2, "2026-07-31"), (3, "2026-08-30")] {
+        assert!(html.contains(&format!("Wave {wave} begins {day}")), "wave {wave}");
+    }
+    // Waves need one survey with a list.
+    let req = Request::builder()
+        .uri("http://127.0.0.1/v1/metrics?survey=default&granularity=wave")
+        .header("authorization", format!("Bearer {key}"))
+        .body(Body::Empty)
+        .unwrap();
+    assert_eq!(s.api().handle_at(req, at(120, 0)).await.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Folds everything the table's stream holds into the rollups.
+async fn fold(s: &Stack) {
+    let sdk = nps_adapters::aws::load_sdk_config().await;
+    let described = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap();
+    let stream = nps_adapters::dynamo::TableStream::new(
+        aws_sdk_dynamodbstreams::Client::new(&sdk),
+        described.table.unwrap().latest_stream_arn.unwrap(),
+    );
+    let aggregator = aggregate::Aggregator::new(stream, nps_adapters::dynamo::DynamoRollups::new(s.table.clone()));
+    for _ in 0..10_000 {
+        let report = aggregator.run(50, Timestamp::now()).await.unwrap();
+        if report.folds == 0 && !report.limited {
+            return;
+        }
+    }
+    panic!("the aggregator did not catch up");
 }

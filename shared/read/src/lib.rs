@@ -10,7 +10,7 @@ pub mod delighted;
 pub mod metrics;
 pub mod responses;
 
-use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Table};
+use nps_adapters::dynamo::{DynamoMembers, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Table};
 
 /// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
 pub const DEFAULT_CHANGE_WINDOW_DAYS: i64 = 7;
@@ -21,6 +21,8 @@ pub struct Reader {
     surveys: DynamoSurveys,
     responses: DynamoResponses,
     requests: DynamoRequests,
+    /// Where a list's waves begin (`granularity=wave`).
+    members: DynamoMembers,
     /// Days after its end before an eNPS month is shown: every answer in it is final by then
     /// (docs/enps.md).
     enps_settle_days: i64,
@@ -32,7 +34,8 @@ impl Reader {
             rollups: DynamoRollups::new(table.clone()),
             surveys: DynamoSurveys::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
-            requests: DynamoRequests::new(table),
+            requests: DynamoRequests::new(table.clone()),
+            members: DynamoMembers::new(table),
             enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
         }
     }

@@ -7,6 +7,7 @@ use nps_domain::escape_html;
 
 use nps_read::metrics::Bucket;
 use nps_read::metrics::figures::Figures;
+use nps_read::metrics::query::stored_day;
 
 const WIDTH: f64 = 480.0;
 const LEFT: f64 = 40.0;
@@ -45,17 +46,23 @@ fn describe(bucket: &Bucket) -> String {
     }
 }
 
+/// Where a bucket's day sits on the x axis: its bucket's place, plus how far into the bucket it is.
+fn place(series: &[Bucket], day: &str) -> Option<f64> {
+    let i = series.iter().position(|b| b.start.as_str() <= day && day <= b.end.as_str())?;
+    let (start, end) = (stored_day(&series[i].start)?, stored_day(&series[i].end)?);
+    let length = (end - start).whole_days() + 1;
+    Some(i as f64 + (stored_day(day)? - start).whole_days() as f64 / length as f64)
+}
+
 /// The NPS of each bucket as a line with its 95% interval as a band behind it, a point per bucket
-/// with answers and a tick on the axis for each without.
-pub fn trend(series: &[Bucket], granularity: &str) -> String {
+/// with answers, a tick on the axis for each without, and a dashed line where each of the list's
+/// waves (`(number, first day)`) begins.
+pub fn trend(series: &[Bucket], granularity: &str, waves: &[(i64, String)]) -> String {
     let count = series.len().max(1);
-    let x = |i: usize| {
-        if count == 1 {
-            (LEFT + RIGHT) / 2.0
-        } else {
-            LEFT + PAD + i as f64 * (RIGHT - LEFT - 2.0 * PAD) / (count - 1) as f64
-        }
+    let at = |i: f64| {
+        if count == 1 { (LEFT + RIGHT) / 2.0 } else { LEFT + PAD + i * (RIGHT - LEFT - 2.0 * PAD) / (count - 1) as f64 }
     };
+    let x = |i: usize| at(i as f64);
     let mut svg = String::new();
     let _ = write!(
         svg,
@@ -134,6 +141,18 @@ pub fn trend(series: &[Bucket], granularity: &str) -> String {
         }
     }
 
+    for (number, day) in waves {
+        if let Some(i) = place(series, day) {
+            let _ = write!(
+                svg,
+                r#"<line class="wave" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{BOTTOM}"><title>Wave {number} begins {}</title></line><text class="label" x="{x:.1}" y="{}" text-anchor="middle">W{number}</text>"#,
+                escape_html(day),
+                BOTTOM + 12.0,
+                x = at(i)
+            );
+        }
+    }
+
     // Dates under the axis: the first, the last, and the middle one when there is room.
     let monthly = granularity == "month";
     let mut labelled = vec![0, series.len().saturating_sub(1)];
@@ -204,7 +223,7 @@ mod tests {
 
     fn bucket(day: &str, scores: [i64; 11]) -> Bucket {
         let figures = summarise(&Counts { scores, ..Counts::default() }).unwrap().figures;
-        Bucket { start: day.into(), end: day.into(), figures }
+        Bucket { start: day.into(), end: day.into(), wave: None, figures }
     }
 
     const SOME: [i64; 11] = [1, 0, 0, 0, 0, 0, 0, 1, 0, 2, 1];
@@ -219,7 +238,7 @@ mod tests {
             bucket("2026-11-05", SOME),
             bucket("2026-11-06", SOME),
         ];
-        let svg = trend(&series, "day");
+        let svg = trend(&series, "day", &[]);
         assert_eq!(svg.matches(r#"<circle class="point""#).count(), 5);
         assert_eq!(svg.matches(r#"<line class="empty""#).count(), 1);
         assert_eq!(svg.matches(r#"<path class="band""#).count(), 2, "the gap splits the band");
@@ -229,8 +248,20 @@ mod tests {
     }
 
     #[test]
+    fn each_wave_of_the_list_is_marked_where_it_begins() {
+        let series: Vec<Bucket> = (1..=5).map(|d| bucket(&format!("2026-11-0{d}"), SOME)).collect();
+        let waves = [(2, "2026-11-03".to_owned()), (3, "2026-12-03".to_owned())];
+        let svg = trend(&series, "day", &waves);
+        assert_eq!(svg.matches(r#"<line class="wave""#).count(), 1, "a wave outside the range is not drawn");
+        // The third of five days: halfway along the axis.
+        let middle = (LEFT + RIGHT) / 2.0;
+        assert!(svg.contains(&format!(r#"<line class="wave" x1="{middle:.1}""#)), "{svg}");
+        assert!(svg.contains("<title>Wave 2 begins 2026-11-03</title>") && svg.contains(">W2</text>"));
+    }
+
+    #[test]
     fn a_lone_bucket_still_has_a_band() {
-        let svg = trend(&[bucket("2026-11-01", SOME)], "month");
+        let svg = trend(&[bucket("2026-11-01", SOME)], "month", &[]);
         assert_eq!(svg.matches(r#"<path class="band""#).count(), 1);
         assert_eq!(svg.matches(r#"<path class="line""#).count(), 0);
         assert!(svg.contains(">Nov 2026</text>"));
@@ -239,7 +270,7 @@ mod tests {
     #[test]
     fn points_sit_at_their_nps_and_the_band_spans_the_interval() {
         // 10 promoters: NPS 100 at the top; its interval reaches down below it.
-        let svg = trend(&[bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10])], "day");
+        let svg = trend(&[bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10])], "day", &[]);
         assert!(svg.contains(r#"cy="10.0""#), "{svg}");
         let f = &bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]).figures;
         assert!(svg.contains(&format!("V{:.1}", y(f.ci_low.unwrap()))), "{svg}");

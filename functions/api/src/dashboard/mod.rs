@@ -379,6 +379,18 @@ impl App {
         )
         .await?;
         let groups = groups.and_then(|m: Metrics| m.groups).unwrap_or_default();
+        // A list's waves: where each begins in the range, marked on the trend.
+        let waves: Vec<(i64, String)> = match self.read.waves(survey).await? {
+            Some(w) => {
+                let first = w.number(since).max(1);
+                (first..=w.number(until))
+                    .map(|n| (n, w.first + Duration::days((n - 1) * w.days)))
+                    .filter(|(_, day)| (since..=until).contains(day))
+                    .map(|(n, day)| (n, format_day(day)))
+                    .collect()
+            }
+            None => Vec::new(),
+        };
         let breakdown = match &group_by {
             None => Breakdown::NoDimension,
             Some(_) if value_count > MAX_GROUPS => Breakdown::TooMany(value_count),
@@ -395,6 +407,7 @@ impl App {
             breakdown,
             comments: &comments,
             notes: &notes,
+            waves: &waves,
         }))
     }
 }

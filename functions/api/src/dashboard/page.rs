@@ -49,6 +49,7 @@ td svg.interval{width:8rem}
 .line{fill:none;stroke:var(--accent);stroke-width:2}
 .point{fill:var(--accent)}
 .empty{stroke:var(--muted);stroke-width:2}
+.wave{stroke:var(--muted);stroke-width:1;stroke-dasharray:4 3}
 .whisker{stroke:var(--text);stroke-width:2}
 rect.promoter{fill:var(--promoter)}rect.passive{fill:var(--passive)}rect.detractor{fill:var(--detractor)}rect.none{fill:var(--line)}
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:.15em;margin-right:.35em}
@@ -144,6 +145,8 @@ pub struct View<'a> {
     pub comments: &'a Comments,
     /// Filters that did not apply to this survey, said on the page.
     pub notes: &'a [String],
+    /// Where the survey's list's waves begin in the range: `(number, first day)`.
+    pub waves: &'a [(i64, String)],
 }
 
 pub enum Breakdown<'a> {
@@ -296,7 +299,7 @@ fn headline(out: &mut String, v: &View) {
 fn trend(out: &mut String, v: &View) {
     let m = v.metrics;
     let _ = write!(out, "<section class=\"trend-panel\"><h2>Trend by {}</h2>", m.granularity);
-    out.push_str(&chart::trend(&m.series, m.granularity));
+    out.push_str(&chart::trend(&m.series, m.granularity, v.waves));
     out.push_str(
         "<details><summary>The numbers</summary><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"The trend's numbers\"><table><thead><tr><th>From</th><th>To</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th></tr></thead><tbody>",
     );

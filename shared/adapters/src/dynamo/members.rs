@@ -2,7 +2,8 @@
 //! `outbox` index (partition `MEMBERS`, by next due time) so dispatch finds the members due now
 //! without reading the list; `PERSON#<person id>` / `MEMBER#<survey id>`, so an erasure finds the
 //! person's memberships; and `MEMBERS#<survey id>#COUNT` / `COUNT`, how many ever joined (each new
-//! member's place, which spreads their first survey over the period).
+//! member's place, which spreads their first survey over the period) and when the first did
+//! (where the list's waves are counted from).
 
 use std::time::Duration;
 
@@ -23,6 +24,8 @@ const PROPERTIES: &str = "properties";
 const ADDED_AT: &str = "added_at";
 const NEXT_DUE_AT: &str = "next_due_at";
 const WAVES: &str = "waves";
+/// On the list's count: when its first member joined, where its waves are counted from.
+const STARTED_AT: &str = "started_at";
 
 /// The member's entry in the `outbox` index: due time first, then who.
 fn due_key(m: &Member) -> String {
@@ -57,9 +60,11 @@ impl DynamoMembers {
         let counted = self
             .table
             .update(ItemKey::members_count(&m.survey))
-            .update_expression("ADD #count :one")
+            .update_expression("ADD #count :one SET #started = if_not_exists(#started, :now)")
             .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#started", STARTED_AT)
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(m.added_at.unix()))
             .return_values(aws_sdk_dynamodb::types::ReturnValue::UpdatedNew)
             .send()
             .await
@@ -129,6 +134,12 @@ impl DynamoMembers {
         };
         update.update_expression(expression).send().await.map_err(super::store_error)?;
         Ok(())
+    }
+
+    /// When the survey's list got its first member (its first wave began that day), if it has.
+    pub async fn started(&self, survey: &SurveyId) -> Result<Option<Timestamp>, StoreError> {
+        let item = self.table.get(ItemKey::members_count(survey), false).await?;
+        item.as_ref().map(|item| Attrs(item).opt_time(STARTED_AT)).transpose().map(Option::flatten)
     }
 
     pub async fn get(&self, survey: &SurveyId, person: &PersonId) -> Result<Option<Member>, StoreError> {

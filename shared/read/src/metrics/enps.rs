@@ -50,8 +50,9 @@ impl Reader {
         today: Date,
     ) -> Result<Metrics, ApiError> {
         if q.granularity.is_some_and(|g| g != Granularity::Month) {
-            return Err(invalid("granularity", "eNPS figures are by calendar month (docs/enps.md)"));
+            return Err(invalid("granularity", "eNPS figures are by calendar month or wave (docs/enps.md)"));
         }
+        let granularity = self.granularity(&q, &surveys, Granularity::Month).await?;
         let range = months(q.since, q.until);
         let (Some(&first), Some(&last)) = (range.first(), range.last()) else {
             return Err(invalid("since", "must not be after until"));
@@ -138,14 +139,30 @@ impl Reader {
             summarise_anonymous(counts.as_ref(), with_sent).map_err(damaged)
         };
         let current = figures(sum(first, until, &main), with_sent)?;
-        let series = range
-            .iter()
-            .map(|&month| {
-                let end = Granularity::Month.bucket_end(month);
-                let figures = figures(sum(month, end, &main), with_sent)?.figures;
-                Ok(Bucket { start: format_day(month), end: format_day(end), figures })
-            })
-            .collect::<Result<Vec<_>, ApiError>>()?;
+        // By wave, a wave's figures are those of the months that begin in it: every figure stays a
+        // sum of whole shown months, so no two ranges subtract to part of a month.
+        let series = match granularity {
+            Granularity::Wave(waves) => buckets(first, until, granularity)
+                .into_iter()
+                .map(|(start, end)| {
+                    let figures = figures(sum(start, end, &main), with_sent)?.figures;
+                    Ok(Bucket {
+                        start: format_day(start),
+                        end: format_day(end),
+                        wave: Some(waves.number(start)),
+                        figures,
+                    })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?,
+            _ => range
+                .iter()
+                .map(|&month| {
+                    let end = Granularity::Month.bucket_end(month);
+                    let figures = figures(sum(month, end, &main), with_sent)?.figures;
+                    Ok(Bucket { start: format_day(month), end: format_day(end), wave: None, figures })
+                })
+                .collect::<Result<Vec<_>, ApiError>>()?,
+        };
         let groups = match &q.group_by {
             Some(_) => {
                 let mut values: Vec<&String> = shown.range(first..=until).flat_map(|(_, m)| m.values.keys()).collect();
@@ -176,7 +193,7 @@ impl Reader {
             surveys: surveys.iter().map(|s| s.id.to_string()).collect(),
             since: format_day(first),
             until: format_day(until),
-            granularity: Granularity::Month.as_str(),
+            granularity: granularity.as_str(),
             segment: q.segment.as_ref().map(|s| SegmentOut { dimension: s.dimension.clone(), value: s.value.clone() }),
             group_by: q.group_by.clone(),
             figures: current.figures,

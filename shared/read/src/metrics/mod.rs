@@ -21,7 +21,7 @@ use time::{Date, OffsetDateTime};
 
 use crate::Reader;
 use figures::{Damaged, Figures, summarise};
-use query::{Granularity, MetricsQuery, format_day};
+use query::{Granularity, MetricsQuery, Waves, format_day};
 
 /// Most values one `group_by` breaks down into (each is a query).
 pub const MAX_GROUPS: usize = 100;
@@ -64,11 +64,14 @@ pub struct SegmentOut {
     pub value: String,
 }
 
-/// One day, week or month of the range (the first and last clipped to it).
+/// One day, week, month or wave of the range (the first and last clipped to it).
 #[derive(Debug, Serialize)]
 pub struct Bucket {
     pub start: String,
     pub end: String,
+    /// By wave: its number, from 1 (the list's first).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub wave: Option<i64>,
     #[serde(flatten)]
     pub figures: Figures,
 }
@@ -195,7 +198,7 @@ impl Reader {
         let empty = Days::new();
         let main = by_value.get(&(dimension, value)).unwrap_or(&empty);
 
-        let granularity = q.granularity.unwrap_or(Granularity::Day);
+        let granularity = self.granularity(&q, &surveys, Granularity::Day).await?;
         let current = summarise(&total(main, q.since, q.until)).map_err(damaged)?;
         let series = series(main, &q, granularity)?;
         let groups = match &q.group_by {
@@ -235,6 +238,30 @@ impl Reader {
         })
     }
 
+    /// The series' granularity: as asked, `default` when not, or the survey's waves.
+    pub(crate) async fn granularity(
+        &self,
+        q: &MetricsQuery,
+        surveys: &[Survey],
+        default: Granularity,
+    ) -> Result<Granularity, ApiError> {
+        if !q.by_wave {
+            return Ok(q.granularity.unwrap_or(default));
+        }
+        let survey = surveys.first().filter(|s| s.cadence.is_some());
+        let survey = survey.ok_or_else(|| invalid("granularity", "wave: the survey has no cadence"))?;
+        let waves = self.waves(survey).await?;
+        Ok(Granularity::Wave(waves.ok_or_else(|| invalid("granularity", "wave: the survey's list is empty"))?))
+    }
+
+    /// The waves of the survey's list: `None` without a cadence or a member yet.
+    pub async fn waves(&self, survey: &Survey) -> Result<Option<Waves>, StoreError> {
+        let Some(cadence) = survey.cadence else { return Ok(None) };
+        let started = self.members.started(&survey.id).await?;
+        let first = started.and_then(|t| OffsetDateTime::from_unix_timestamp(t.unix()).ok()).map(|t| t.date());
+        Ok(first.map(|first| Waves { first, days: i64::from(cadence.frequency_days) }))
+    }
+
     /// The survey named, or every survey of the kind named.
     async fn surveys_of(&self, q: &MetricsQuery) -> Result<Vec<Survey>, ApiError> {
         match &q.survey {
@@ -263,7 +290,11 @@ fn series(days: &Days, q: &MetricsQuery, granularity: Granularity) -> Result<Vec
         .into_iter()
         .map(|(start, end)| {
             let figures = summarise(&total(days, start, end)).map_err(damaged)?.figures;
-            Ok(Bucket { start: format_day(start), end: format_day(end), figures })
+            let wave = match granularity {
+                Granularity::Wave(w) => Some(w.number(start)),
+                _ => None,
+            };
+            Ok(Bucket { start: format_day(start), end: format_day(end), wave, figures })
         })
         .collect()
 }

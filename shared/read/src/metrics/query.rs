@@ -22,6 +22,24 @@ pub enum Granularity {
     Day,
     Week,
     Month,
+    /// A list's waves (`granularity=wave`, resolved from the survey's cadence).
+    Wave(Waves),
+}
+
+/// A list's waves: `days` long (the cadence's period), the first beginning on `first`, the day
+/// the list got its first member. Each member is asked once in each wave they are on the list
+/// for all of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Waves {
+    pub first: Date,
+    pub days: i64,
+}
+
+impl Waves {
+    /// The wave holding `day`, from 1 (0 and below: before the list began).
+    pub fn number(self, day: Date) -> i64 {
+        (day - self.first).whole_days().div_euclid(self.days.max(1)) + 1
+    }
 }
 
 impl Granularity {
@@ -30,15 +48,18 @@ impl Granularity {
             Granularity::Day => "day",
             Granularity::Week => "week",
             Granularity::Month => "month",
+            Granularity::Wave(_) => "wave",
         }
     }
 
-    /// The first day of the bucket holding `day`: the day, its ISO week's Monday, its month's 1st.
+    /// The first day of the bucket holding `day`: the day, its ISO week's Monday, its month's 1st,
+    /// its wave's first day.
     pub fn bucket_start(self, day: Date) -> Date {
         match self {
             Granularity::Day => day,
             Granularity::Week => day - Duration::days(i64::from(day.weekday().number_days_from_monday())),
             Granularity::Month => day.replace_day(1).unwrap_or(day),
+            Granularity::Wave(w) => w.first + Duration::days((w.number(day) - 1) * w.days.max(1)),
         }
     }
 
@@ -48,6 +69,7 @@ impl Granularity {
             Granularity::Day => start,
             Granularity::Week => start + Duration::days(6),
             Granularity::Month => start.replace_day(start.month().length(start.year())).unwrap_or(start),
+            Granularity::Wave(w) => start + Duration::days(w.days.max(1) - 1),
         }
     }
 }
@@ -67,8 +89,10 @@ pub struct MetricsQuery {
     pub until: Date,
     pub segment: Option<Segment>,
     pub group_by: Option<String>,
-    /// As asked; `None` when not given (by day, except for eNPS: by month).
+    /// As asked; `None` when not given (by day, except for eNPS: by month) or by wave.
     pub granularity: Option<Granularity>,
+    /// `granularity=wave`: by the survey's waves (resolved from its list).
+    pub by_wave: bool,
     pub compare: bool,
 }
 
@@ -148,7 +172,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     }
     let mut seen = std::collections::HashSet::new();
     let (mut survey, mut kind, mut since, mut until, mut segment, mut group_by) = (None, None, None, None, None, None);
-    let (mut granularity, mut compare) = (None, false);
+    let (mut granularity, mut by_wave, mut compare) = (None, false, false);
     for (name, value) in form_urlencoded::parse(query.as_bytes()) {
         let (name, value) = (name.as_ref(), value.as_ref());
         if name.is_empty() {
@@ -169,12 +193,16 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
             "until" => until = Some(parse_day(name, value)?),
             "group_by" => group_by = Some(dimension(name, value)?),
             "granularity" => {
-                granularity = Some(match value {
-                    "day" => Granularity::Day,
-                    "week" => Granularity::Week,
-                    "month" => Granularity::Month,
-                    _ => return Err(invalid(name, "must be day, week or month")),
-                })
+                granularity = match value {
+                    "day" => Some(Granularity::Day),
+                    "week" => Some(Granularity::Week),
+                    "month" => Some(Granularity::Month),
+                    "wave" => {
+                        by_wave = true;
+                        None
+                    }
+                    _ => return Err(invalid(name, "must be day, week, month or wave")),
+                }
             }
             "compare" => {
                 if value != "previous_period" {
@@ -203,6 +231,9 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     if segment.is_some() && group_by.is_some() {
         return Err(invalid("group_by", "cannot be combined with a segment filter"));
     }
+    if by_wave && survey.is_none() {
+        return Err(invalid("granularity", "wave: name the survey whose list's waves to count (survey=…)"));
+    }
     let until = until.unwrap_or(today);
     let since = since.unwrap_or(until - Duration::days(DEFAULT_RANGE_DAYS - 1));
     if since > until {
@@ -211,7 +242,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     if (until - since).whole_days() + 1 > MAX_RANGE_DAYS {
         return Err(invalid("since", format!("the range may span at most {MAX_RANGE_DAYS} days")));
     }
-    Ok(MetricsQuery { survey, kind, since, until, segment, group_by, granularity, compare })
+    Ok(MetricsQuery { survey, kind, since, until, segment, group_by, granularity, by_wave, compare })
 }
 
 #[cfg(test)]
@@ -284,5 +315,27 @@ mod tests {
         assert_eq!(Granularity::Month.bucket_end(date!(2026 - 12 - 01)), date!(2026 - 12 - 31));
         assert_eq!(Granularity::Month.bucket_end(date!(2028 - 02 - 01)), date!(2028 - 02 - 29));
         assert_eq!(Granularity::Day.bucket_end(wed), wed);
+    }
+
+    #[test]
+    fn waves_are_counted_from_the_lists_first_day() {
+        let waves = Waves { first: date!(2026 - 07 - 01), days: 30 };
+        let by_wave = Granularity::Wave(waves);
+        assert_eq!((waves.number(date!(2026 - 07 - 01)), waves.number(date!(2026 - 07 - 30))), (1, 1));
+        assert_eq!((waves.number(date!(2026 - 07 - 31)), waves.number(date!(2026 - 06 - 30))), (2, 0));
+        assert_eq!(by_wave.bucket_start(date!(2026 - 08 - 15)), date!(2026 - 07 - 31));
+        assert_eq!(by_wave.bucket_end(date!(2026 - 07 - 31)), date!(2026 - 08 - 29));
+        assert_eq!(by_wave.bucket_start(date!(2026 - 06 - 30)), date!(2026 - 06 - 01), "before the list: wave 0");
+        let spans = buckets(date!(2026 - 07 - 10), date!(2026 - 08 - 05), by_wave);
+        assert_eq!(
+            spans,
+            [(date!(2026 - 07 - 10), date!(2026 - 07 - 30)), (date!(2026 - 07 - 31), date!(2026 - 08 - 05))]
+        );
+        let q = parse(Some("survey=relationship&granularity=wave"), date!(2026 - 11 - 24)).unwrap();
+        assert!(q.by_wave && q.granularity.is_none());
+        assert_eq!(
+            parse(Some("kind=relationship&granularity=wave"), date!(2026 - 11 - 24)).unwrap_err().parameter,
+            "granularity"
+        );
     }
 }
