@@ -359,9 +359,9 @@ async fn reporting() {
                 continue;
             }
             let (answers, score) = match wave {
-                1 => (i % 4 != 0, [9, 10, 10, 8][i % 4]),
-                2 => (i % 2 == 0, [2, 6, 9, 4][i % 4]),
-                _ => (i % 4 == 0, [10, 0, 7, 7][i % 4 / 2 * 2 + (i / 4) % 2]),
+                1 => (!i.is_multiple_of(4), [9, 10, 10, 8][i % 4]),
+                2 => (i.is_multiple_of(2), [2, 6, 9, 4][i % 4]),
+                _ => (i.is_multiple_of(4), [10, 0, 7, 7][i % 4 / 2 * 2 + (i / 4) % 2]),
             };
             if answers {
                 answer(path, score, at(day, 13)).await;
