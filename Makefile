@@ -57,6 +57,7 @@ bench: install
 	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
 	infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p api --bench latency
+	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench lists
 	$(MAKE) bench-lambda bench-load
 
 bench-load: install

@@ -302,6 +302,7 @@ async fn csv_import() {
         columns: [("email", "Email Address"), ("name", "Full Name")].map(|(f, h)| (f.to_owned(), h.to_owned())).into(),
         person_key: nps_domain::person::PersonKey::new(PERSON_KEY).unwrap(),
         progress: false,
+        cadence_day: nps_domain::survey::CADENCE_DAY,
     };
     let again = nps_cli::members::run(&s.table, &[path.to_owned()], &options, &mut Vec::new()).await.unwrap();
     assert_eq!((again.added, again.already, again.rows), (0, 297, 300), "a rerun adds nobody twice");

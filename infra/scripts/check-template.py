@@ -107,7 +107,8 @@ for name in sorted(resources):
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"}
 # Variables read with a default (README's configuration table): the template may leave them unset.
-OPTIONAL_VARIABLES = {"NPS_DEFAULT_SURVEY", "NPS_TOKEN_TTL_DAYS", "NPS_CHANGE_WINDOW_DAYS"}
+# NPS_CADENCE_DAY_SECONDS shortens a cadence's day in `make dev` only: deployed, a day is a day.
+OPTIONAL_VARIABLES = {"NPS_DEFAULT_SURVEY", "NPS_TOKEN_TTL_DAYS", "NPS_CHANGE_WINDOW_DAYS", "NPS_CADENCE_DAY_SECONDS"}
 
 
 def as_list(value):

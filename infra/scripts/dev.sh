@@ -49,6 +49,9 @@ export NPS_API_URL="$functions/lambda-url/api"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
 # Alerts (detractors, drops) land in the local inbox too.
 export NPS_ALERT_EMAILS=${NPS_ALERT_EMAILS:-cx@example.com} NPS_ALERT_FROM=${NPS_ALERT_FROM:-NPS alerts <alerts@example.com>}
+# A cadence's day lasts a minute here, so a list's waves can be watched going out (make demo);
+# deployed, a day is a day. NPS_CADENCE_DAY_SECONDS=86400 make dev for real days.
+export NPS_CADENCE_DAY_SECONDS=${NPS_CADENCE_DAY_SECONDS:-60}
 export RUST_LOG=${RUST_LOG:-info}
 log "building the functions (the first time takes a few minutes)"
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api || die "building the functions failed"
@@ -94,6 +97,7 @@ NPS_DASHBOARD_URL=$NPS_API_URL/dashboard
 NPS_DASHBOARD_SIGNED_IN_URL=$NPS_API_URL/dashboard?signin=$NPS_DASHBOARD_SIGN_IN
 NPS_FUNCTIONS_URL=$functions
 NPS_BASE_URL=$NPS_BASE_URL
+NPS_CADENCE_DAY_SECONDS=$NPS_CADENCE_DAY_SECONDS
 $seeded
 $(cat "$secrets")
 ENV
@@ -109,7 +113,7 @@ cat <<MSG
     Metrics API                curl -H "authorization: Bearer \$NPS_API_KEY" "$NPS_API_URL/v1/metrics?survey=default"
     One base URL (every route) $NPS_BASE_URL   (Delighted's clients: api_base_url = "$NPS_BASE_URL/v1/")
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
-    Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log)
+    Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log); a list's "day" lasts ${NPS_CADENCE_DAY_SECONDS}s
     Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
     Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (a signed shop webhook; prints its curl)
@@ -117,6 +121,7 @@ cat <<MSG
                                  -H 'content-type: application/json' -d '{"email":"you@example.com","properties":{"product":"boots"}}'
                                (then click a score in the inbox)
     A month of demo data       make demo   (in another shell; on a fresh table: make dev-reset first)
+                               (and a relationship list of 300 whose first wave goes out in a minute)
 
 MSG
 

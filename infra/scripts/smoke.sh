@@ -26,6 +26,8 @@ port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
 export NPS_ALERT_EMAILS="cx-smoke-$$@example.com" NPS_ALERT_FROM="alerts@example.com"
+# A cadence's day lasts 10 s here, so make demo's list sends its first wave while it watches.
+export NPS_CADENCE_DAY_SECONDS=10
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
@@ -105,11 +107,18 @@ signed_in=$(curl -s --max-time 60 -L -c "$run_dir/cookies" -b "$run_dir/cookies"
   --data-urlencode action=sign-in --data-urlencode "key=$NPS_API_KEY" "$dashboard?range=7")
 check "the dashboard signs in with the API key and shows the trend" grep -q '<svg class="trend"' <<<"$signed_in"
 
-demo=$(NPS_TRIGGER_URL="$functions/lambda-url/trigger" "$ROOT/target/debug/nps-local-stack" demo \
-  --name "$NPS_TABLE" --days 10 --per-day 6 --live 5 2>&1) || true
+# The dispatch schedule, every 2 s while the demo watches its list's first wave.
+setsid bash -c "while sleep 2; do curl -s --max-time 60 -X POST '$functions/2015-03-31/functions/dispatch/invocations' -d '{}' >/dev/null; done" &
+dispatching=$!
+STARTED_PIDS+=($dispatching)
+demo=$(NPS_TRIGGER_URL="$functions/lambda-url/trigger" NPS_API_URL="$functions/lambda-url/api" \
+  "$ROOT/target/debug/nps-local-stack" demo --name "$NPS_TABLE" --days 10 --per-day 6 --live 5 --members 20 2>&1) || true
+kill -- -"$dispatching" 2>/dev/null || true
 check "make demo's generator writes 10 days of answers" grep -q '^history: 60 answers' <<<"$demo"
 check "and answers today's purchases through the trigger and the emailed links" \
   grep -Eq '^today: 5 purchases through the trigger, [1-9] answered' <<<"$demo"
+check "and a list of 20 whose first wave goes out while it watches, a third answering" \
+  grep -Eq '^list: 20 of 20 members of accounts asked in its first wave, 7 answered' <<<"$demo"
 
 # Delighted's official clients, unpatched, through the one base URL (docs/delighted.md).
 check "Delighted's Python client: a migration scenario (tests/delighted/scenario.py)" \

@@ -157,7 +157,7 @@ impl App {
         let contact = Contact::parse(email.as_str(), body.person_name.as_deref(), locale, properties)
             .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_request", e.to_string()))?;
         let member = Member::joining(survey.id.clone(), person, contact, now);
-        let (stored, _) = self.members.enrol(&member, cadence.period()).await?;
+        let (stored, _) = self.members.enrol(&member, cadence.period(self.cadence_day)).await?;
         json_of(StatusCode::OK, &membership(&stored, None))
     }
 

@@ -71,6 +71,8 @@ pub struct App {
     person_key: Option<PersonKey>,
     /// `NPS_SENDER_DOMAIN`: surveys may send only from it (unset locally: any sender).
     sender_domain: Option<String>,
+    /// How long a cadence's day lasts (`NPS_CADENCE_DAY_SECONDS`; a day when deployed).
+    cadence_day: std::time::Duration,
 }
 
 impl App {
@@ -90,7 +92,14 @@ impl App {
             erasure: DynamoErasure::new(table),
             person_key: None,
             sender_domain: None,
+            cadence_day: nps_domain::survey::CADENCE_DAY,
         }
+    }
+
+    /// A cadence's day lasts `day` (a local stack's shortened days).
+    pub fn with_cadence_day(mut self, day: std::time::Duration) -> Self {
+        self.cadence_day = day;
+        self
     }
 
     /// Delighted's calls without a `trend` read `survey`.

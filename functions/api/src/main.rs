@@ -32,6 +32,7 @@ async fn main() -> Result<(), Error> {
         let survey = SurveyId::parse(&survey).map_err(|e| ConfigError::new("NPS_AUTOPILOT_SURVEY", e.to_string()))?;
         app = app.with_autopilot_survey(survey);
     }
+    app = app.with_cadence_day(Env.cadence_day()?);
     app = app.with_retention(Env.days_or("NPS_RETENTION_DAYS", std::time::Duration::from_secs(730 * 86_400))?);
     if let Some(domain) = Env.var("NPS_SENDER_DOMAIN").filter(|d| !d.trim().is_empty()) {
         app = app.with_sender_domain(domain);

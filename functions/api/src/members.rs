@@ -154,7 +154,7 @@ impl App {
         }
         let mut stored = Vec::with_capacity(joining.len());
         for member in &joining {
-            stored.push(member_json(&self.members.enrol(member, cadence.period()).await?.0));
+            stored.push(member_json(&self.members.enrol(member, cadence.period(self.cadence_day)).await?.0));
         }
         json_of(StatusCode::OK, &json!({"members": stored}))
     }

@@ -140,6 +140,7 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
                 person_key: nps_domain::person::PersonKey::new(&person_key)
                     .map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))?,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
+                cadence_day: env.cadence_day().map_err(|e| anyhow::anyhow!("{e}"))?,
             };
             let mut files = Vec::new();
             let mut words = rest.iter();

@@ -39,6 +39,8 @@ pub struct Options {
     pub columns: BTreeMap<String, String>,
     pub person_key: PersonKey,
     pub progress: bool,
+    /// How long a cadence's day lasts (`NPS_CADENCE_DAY_SECONDS`; a day when deployed).
+    pub cadence_day: std::time::Duration,
 }
 
 /// What a run did (or, dry, would do).
@@ -157,7 +159,10 @@ pub async fn run(table: &Table, files: &[String], options: &Options, out: &mut d
             let changed = if options.remove {
                 members.remove(survey, &person).await?
             } else {
-                members.enrol(&Member::joining(survey.clone(), person, contact, now), cadence.period()).await?.1
+                members
+                    .enrol(&Member::joining(survey.clone(), person, contact, now), cadence.period(options.cadence_day))
+                    .await?
+                    .1
             };
             bar.inc(1);
             Ok(changed)

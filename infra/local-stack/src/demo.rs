@@ -9,6 +9,10 @@
 //! - today, through the real HTTP endpoints: signed purchases to the trigger, their emails read
 //!   back from the local inbox, people clicking a score and confirming it (some with a comment),
 //!   some only clicking, and link scanners sweeping every link of a few emails.
+//! - a list: `members` people added to the relationship survey `accounts` through the API (100 a
+//!   call), on a one-day cadence, whose first wave goes out over that day, a minute in `make dev`
+//!   (`NPS_CADENCE_DAY_SECONDS`); the demo watches the inbox while dispatch sends it, has a third
+//!   of the members answer, then pauses the list so the inbox stays readable.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -59,7 +63,35 @@ pub struct Demo {
     pub days: i64,
     pub per_day: usize,
     pub live: usize,
+    /// The API (`/v1/surveys/{id}/members`) and its write key.
+    pub api_url: String,
+    pub api_key: String,
+    /// People on the list (0: no list).
+    pub members: usize,
+    /// How long a cadence's day lasts here (`NPS_CADENCE_DAY_SECONDS`).
+    pub cadence_day: Duration,
 }
+
+/// The relationship survey of the demo's list: every member asked once a (cadence) day.
+fn list_survey(paused: bool) -> Result<Survey> {
+    Ok(Survey {
+        id: SurveyId::parse("accounts")?,
+        kind: SurveyKind::Relationship,
+        product_name: "Demo Shop".into(),
+        sender: "Demo Shop <accounts@demo-shop.example>".into(),
+        default_locale: Locale::En,
+        throttle_days: 0,
+        delay_seconds: 0,
+        reminder_after_days: None,
+        segment_properties: ["plan"].map(String::from).to_vec(),
+        cadence: Some(nps_domain::survey::Cadence { frequency_days: 1, paused }),
+    })
+}
+
+/// Plans of the demo's accounts.
+const PLANS: [&str; 3] = ["free", "team", "enterprise"];
+/// The longest the demo watches a first wave go out.
+const MAX_WATCH: Duration = Duration::from_secs(180);
 
 /// The `default` survey `make dev` seeds and the demo answers.
 pub fn survey() -> Result<Survey> {
@@ -127,6 +159,86 @@ impl Demo {
         // The history is folded by now (the aggregate loop runs every 15 s): check it for drops at
         // the next run rather than at the next full hour.
         DynamoRollups::new(self.table.clone()).release_drop_check().await?;
+        if self.members > 0 {
+            self.list(&mut rng).await?;
+        }
+        Ok(())
+    }
+
+    /// A list added through the API, its first wave watched going out, a third answering.
+    async fn list(&self, rng: &mut fastrand::Rng) -> Result<()> {
+        let surveys = DynamoSurveys::new(self.table.clone());
+        surveys.put(&list_survey(false)?).await?;
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build()?;
+        let stamp = Timestamp::now().unix();
+        let emails: Vec<String> = (0..self.members).map(|i| format!("account-{stamp}-{i}@example.com")).collect();
+        for chunk in emails.chunks(100) {
+            let members: Vec<Value> = chunk
+                .iter()
+                .enumerate()
+                .map(|(i, email)| json!({"email": email, "properties": {"plan": PLANS[i % PLANS.len()]}}))
+                .collect();
+            let answer = http
+                .post(format!("{}/v1/surveys/accounts/members", self.api_url))
+                .bearer_auth(&self.api_key)
+                .json(&json!({"members": members}))
+                .send()
+                .await
+                .context("the api function (is make dev running?)")?;
+            if !answer.status().is_success() {
+                bail!("adding members answered {}: {}", answer.status(), answer.text().await.unwrap_or_default());
+            }
+        }
+        eprintln!(
+            "list: {} members added to the relationship survey accounts; its first wave goes out over a day \
+             ({} s here)",
+            self.members,
+            self.cadence_day.as_secs()
+        );
+        // Watch the inbox while dispatch (every 30 s in make dev) sends the wave, if it is short.
+        let watch = self.cadence_day + Duration::from_secs(45);
+        if watch > MAX_WATCH {
+            eprintln!("list: its cadence's days are real days here, so the wave is not watched");
+            return Ok(());
+        }
+        let started = std::time::Instant::now();
+        let mut asked: BTreeMap<String, String> = BTreeMap::new();
+        while asked.len() < emails.len() && started.elapsed() < watch {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            let store: Value = http.get(format!("{}/store", self.inbox_url)).send().await?.json().await?;
+            for mail in store["emails"].as_array().context("the inbox's store")? {
+                let to = mail["destination"]["to"][0].as_str().unwrap_or_default();
+                let link = mail["body"]["text"].as_str().unwrap_or("").split_whitespace().find(|w| w.contains("/r/"));
+                if let (true, Some(link)) = (to.starts_with(&format!("account-{stamp}-")), link) {
+                    asked.entry(to.to_owned()).or_insert_with(|| link.split('?').next().unwrap_or(link).to_owned());
+                }
+            }
+            eprintln!("list: {} of {} asked after {} s", asked.len(), emails.len(), started.elapsed().as_secs());
+        }
+        // A third answer, the enterprise accounts less happy than the rest.
+        let mut answered = 0;
+        for (email, page) in asked.iter().step_by(3) {
+            let enterprise = emails.iter().position(|e| e == email).is_some_and(|n| n % PLANS.len() == 2);
+            let score =
+                if enterprise { BAD_WEEK[rng.usize(..BAD_WEEK.len())] } else { USUAL[rng.usize(..USUAL.len())] };
+            let form = format!("score={score}");
+            let confirmed = http
+                .post(page)
+                .header("user-agent", PERSON)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(form)
+                .send()
+                .await?;
+            answered += usize::from(confirmed.status().is_success());
+        }
+        // One wave is enough to see: paused, so the inbox is not refilled every cadence day.
+        surveys.put(&list_survey(true)?).await?;
+        eprintln!(
+            "list: {} of {} members of accounts asked in its first wave, {answered} answered; the list is paused now \
+             (resume it: PUT /v1/surveys/accounts with \"paused\": false)",
+            asked.len(),
+            emails.len()
+        );
         Ok(())
     }
 

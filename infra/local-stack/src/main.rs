@@ -22,7 +22,7 @@ use nps_local_stack::{TABLE_RESOURCE, ensure_table, repo_template, table_from_te
 
 const USAGE: &str = "usage: nps-local-stack ensure-table --name NAME [--template PATH]\n       \
                      nps-local-stack seed --name NAME [--api-key KEY]\n       \
-                     nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N]\n       \
+                     nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N] [--members N]\n       \
                      nps-local-stack gateway --port PORT --functions URL [--template PATH]";
 
 #[tokio::main(flavor = "current_thread")]
@@ -40,7 +40,7 @@ async fn run(args: Vec<String>) -> Result<()> {
     let (command, mut rest) = args.split_first().context(USAGE)?;
     let (mut name, mut template, mut api_key) = (None, repo_template(), None);
     let (mut port, mut functions) = (None, None);
-    let (mut days, mut per_day, mut live) = (35, 12, 500);
+    let (mut days, mut per_day, mut live, mut members) = (35, 12, 500, 300);
     let count = |flag: &str, value: &str, max: usize| {
         value.parse::<usize>().ok().filter(|n| *n <= max).with_context(|| format!("{flag} must be 0 to {max}"))
     };
@@ -53,6 +53,7 @@ async fn run(args: Vec<String>) -> Result<()> {
             "--days" => days = count(flag, value, 365)?,
             "--per-day" => per_day = count(flag, value, 1000)?,
             "--live" => live = count(flag, value, 1000)?,
+            "--members" => members = count(flag, value, 10_000)?,
             "--port" => port = Some(value.parse::<u16>().context("--port must be a port number")?),
             "--functions" => functions = Some(value.trim_end_matches('/').to_owned()),
             other => bail!("unknown option {other}\n{USAGE}"),
@@ -87,6 +88,12 @@ async fn run(args: Vec<String>) -> Result<()> {
                 days: i64::try_from(days)?,
                 per_day,
                 live,
+                api_url: local_endpoint("NPS_API_URL"),
+                api_key: var("NPS_API_KEY")?,
+                members,
+                cadence_day: std::time::Duration::from_secs(
+                    var("NPS_CADENCE_DAY_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(86_400),
+                ),
             }
             .run()
             .await?

@@ -136,9 +136,13 @@ pub struct Cadence {
     pub paused: bool,
 }
 
+/// A cadence's day: a day, except where a local stack shortens it (`NPS_CADENCE_DAY_SECONDS`).
+pub const CADENCE_DAY: Duration = Duration::from_secs(86_400);
+
 impl Cadence {
-    pub fn period(&self) -> Duration {
-        Duration::from_secs(u64::from(self.frequency_days) * 86_400)
+    /// `frequency_days` days of `day` ([`CADENCE_DAY`] when deployed).
+    pub fn period(&self, day: Duration) -> Duration {
+        day.saturating_mul(self.frequency_days)
     }
 }
 

@@ -40,6 +40,19 @@ pub trait Lookup {
         }
     }
 
+    /// `NPS_CADENCE_DAY_SECONDS` (1 to 86400): how long a cadence's day lasts. Unset when deployed
+    /// (a day); `make dev` shortens it so a list's waves can be watched going out.
+    fn cadence_day(&self) -> Result<Duration, ConfigError> {
+        const NAME: &str = "NPS_CADENCE_DAY_SECONDS";
+        match self.var(NAME).filter(|v| !v.trim().is_empty()) {
+            None => Ok(nps_domain::survey::CADENCE_DAY),
+            Some(v) => match v.trim().parse::<u64>() {
+                Ok(seconds @ 1..=86_400) => Ok(Duration::from_secs(seconds)),
+                _ => Err(ConfigError::new(NAME, "must be a whole number of seconds from 1 to 86400")),
+            },
+        }
+    }
+
     /// An absolute http(s) URL, without a trailing slash.
     fn base_url(&self, name: &'static str) -> Result<String, ConfigError> {
         let url = self.required(name)?;
@@ -68,7 +81,8 @@ impl SendingConfig {
     /// `NPS_PERSON_KEY`, `NPS_TOKEN_KEYS`, `NPS_CAPTURE_BASE_URL`, `NPS_DEFAULT_SURVEY`
     /// (default `default`), `NPS_TOKEN_TTL_DAYS` (60), `NPS_RETENTION_DAYS` (730),
     /// `NPS_FATIGUE_DAYS` (0, off: one survey of any kind per person within that many days),
-    /// `NPS_FATIGUE_PUSHES` (`both`; or `relationship`, `transactional`: the kind it pushes).
+    /// `NPS_FATIGUE_PUSHES` (`both`; or `relationship`, `transactional`: the kind it pushes),
+    /// `NPS_CADENCE_DAY_SECONDS` (a day; shorter only locally).
     pub fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
         let person_key = PersonKey::new(&env.required("NPS_PERSON_KEY")?)
             .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
@@ -82,6 +96,7 @@ impl SendingConfig {
             links_base: env.base_url("NPS_CAPTURE_BASE_URL")?,
             token_ttl: env.days_or("NPS_TOKEN_TTL_DAYS", SendingConfig::DEFAULT_TOKEN_TTL)?,
             retention: env.days_or("NPS_RETENTION_DAYS", SendingConfig::DEFAULT_RETENTION)?,
+            cadence_day: env.cadence_day()?,
             default_survey: SurveyId::parse(&default_survey)
                 .map_err(|e| ConfigError::new("NPS_DEFAULT_SURVEY", e.to_string()))?,
             // Unset, empty or 0: off.
@@ -139,6 +154,19 @@ mod tests {
         let fortnight = std::time::Duration::from_secs(14 * 86_400);
         assert_eq!(with("14").unwrap().fatigue, Some(Fatigue { window: fortnight, pushes: Pushes::Both }));
         assert!(with("-3").is_err() && with("a fortnight").is_err());
+    }
+
+    #[test]
+    fn a_cadence_day_is_a_day_unless_a_local_stack_shortens_it() {
+        let with = |seconds: &str| {
+            let vars = [GOOD, &[("NPS_CADENCE_DAY_SECONDS", seconds)]].concat();
+            SendingConfig::from_lookup(&env(&vars)).map(|c| c.cadence_day)
+        };
+        assert_eq!(with("").unwrap(), nps_domain::survey::CADENCE_DAY);
+        assert_eq!(with("60").unwrap(), std::time::Duration::from_secs(60));
+        for bad in ["0", "86401", "a minute"] {
+            assert_eq!(with(bad).unwrap_err().variable, "NPS_CADENCE_DAY_SECONDS", "{bad}");
+        }
     }
 
     #[test]

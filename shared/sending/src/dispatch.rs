@@ -115,7 +115,8 @@ impl<M: Mailer + Sync> Outbox<M> {
             let Some(cadence) = cadence.filter(|c| !c.paused) else {
                 // Paused, or no cadence any more: this wave is skipped, and the member looks again
                 // a period (or, without a cadence, a day) later.
-                let period = cadence.map_or(Duration::from_secs(86_400), |c| c.period());
+                let day = self.config.cadence_day;
+                let period = cadence.map_or(day, |c| c.period(day));
                 if self.members.advance(&member, next_due(member.next_due_at, now, period)).await? {
                     report.waves_skipped += 1;
                 }
@@ -145,7 +146,8 @@ impl<M: Mailer + Sync> Outbox<M> {
                     continue;
                 }
             };
-            let next = pushed_to.unwrap_or_else(|| next_due(member.next_due_at, now, cadence.period()));
+            let next =
+                pushed_to.unwrap_or_else(|| next_due(member.next_due_at, now, cadence.period(self.config.cadence_day)));
             if self.members.advance(&member, next).await? {
                 report.waves += 1;
             }

@@ -38,6 +38,8 @@ pub struct SendingConfig {
     /// The fatigue rule (`NPS_FATIGUE_DAYS`, `NPS_FATIGUE_PUSHES`); `None`: each survey's own
     /// throttle only.
     pub fatigue: Option<Fatigue>,
+    /// How long a cadence's day lasts (a day, except in `make dev`).
+    pub cadence_day: Duration,
 }
 
 /// Nobody gets more than one survey of any kind within `window`: a survey inside another's

@@ -29,6 +29,7 @@ fn config() -> SendingConfig {
         retention: SendingConfig::DEFAULT_RETENTION,
         default_survey: SurveyId::parse("default").unwrap(),
         fatigue: None,
+        cadence_day: nps_domain::survey::CADENCE_DAY,
     }
 }
 
