@@ -87,9 +87,7 @@ async fn set_cadence(s: &Stack, paused: bool) {
 
 #[test]
 fn a_list_is_asked_once_per_period_spread_paused_and_left() {
-    // On a thread with Lambda's stack (8 MB): unoptimised, the calls need more than 2 MB.
-    let run = || tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(year());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(year);
 }
 
 async fn year() {
@@ -182,8 +180,7 @@ async fn year() {
 
 #[test]
 fn the_fatigue_rule_pushes_a_wave_after_a_purchase_and_the_other_way_round() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(fatigue());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(fatigue);
 }
 
 async fn fatigue() {
@@ -294,8 +291,7 @@ async fn pushes(pushes: &str, throttled_until: [Option<i64>; 2], sent_on: &[i64]
 
 #[test]
 fn each_wave_is_reported_with_its_response_rate_and_nps_never_merged_with_purchases() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(reporting());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(reporting);
 }
 
 /// Three waves of a 30-day cadence from 2026-07-01: 40 members, of whom 30, 20 and 10 answer

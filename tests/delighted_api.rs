@@ -174,8 +174,7 @@ async fn calls() {
 
 #[test]
 fn a_persons_wording_reaches_the_email_and_the_page() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(wording());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(wording);
 }
 
 async fn wording() {

@@ -145,9 +145,7 @@ async fn fold_everything(table: &Table) {
 
 #[test]
 fn a_delighted_export_imports_once_with_its_history() {
-    // On a thread with Lambda's stack (8 MB): unoptimised, the calls need more than 2 MB.
-    let run = || tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(import());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(import);
 }
 
 async fn import() {

@@ -68,8 +68,7 @@ async fn everyone(s: &Stack, key: &str, limit: usize, now: Timestamp) -> Vec<Val
 
 #[test]
 fn a_list_is_kept_through_the_api_one_and_a_hundred_at_a_time() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(api());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(api);
 }
 
 async fn api() {
@@ -177,8 +176,7 @@ async fn api() {
 
 #[test]
 fn a_webhook_adds_a_person_to_a_list_instead_of_surveying_them() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(webhook());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(webhook);
 }
 
 async fn webhook() {
@@ -221,8 +219,7 @@ async fn webhook() {
 
 #[test]
 fn dispatch_sends_no_faster_than_the_send_rate_and_leaves_the_rest_for_the_next_run() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(pace());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(pace);
 }
 
 async fn pace() {
@@ -248,8 +245,7 @@ async fn pace() {
 
 #[test]
 fn a_csv_file_fills_a_list_once_with_bad_rows_reported_by_line() {
-    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(csv_import());
-    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+    support::on_lambda_stack(csv_import);
 }
 
 async fn cli(s: &Stack, args: &[&str]) -> String {

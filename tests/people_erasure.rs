@@ -88,8 +88,12 @@ async fn figures(s: &Stack, key: &str) -> Value {
     json!([m["n"], m["sent_count"], m["unconfirmed_count"], m["nps"], m["detractor_count"], m["groups"]])
 }
 
-#[tokio::test]
-async fn an_erased_person_leaves_no_address_and_the_same_metrics() {
+#[test]
+fn an_erased_person_leaves_no_address_and_the_same_metrics() {
+    support::on_lambda_stack(erasure);
+}
+
+async fn erasure() {
     let s = stack("erasure", LINKS, &["product"]).await;
     let (url, received) = receiver(0).await;
     let aggregator = aggregator(&s, &url).await;
@@ -189,8 +193,12 @@ async fn an_erased_person_leaves_no_address_and_the_same_metrics() {
     }
 }
 
-#[tokio::test]
-async fn an_answer_erased_before_the_next_run_is_not_quoted_by_its_alert_or_event() {
+#[test]
+fn an_answer_erased_before_the_next_run_is_not_quoted_by_its_alert_or_event() {
+    support::on_lambda_stack(erased_before_the_run);
+}
+
+async fn erased_before_the_run() {
     let s = stack("erasure-before-fold", LINKS, &["product"]).await;
     let (url, received) = receiver(0).await;
     let aggregator = aggregator(&s, &url).await;
@@ -221,8 +229,12 @@ async fn an_answer_erased_before_the_next_run_is_not_quoted_by_its_alert_or_even
     }
 }
 
-#[tokio::test]
-async fn a_delivery_replayed_after_an_erasure_surveys_nobody() {
+#[test]
+fn a_delivery_replayed_after_an_erasure_surveys_nobody() {
+    support::on_lambda_stack(replayed_after_erasure);
+}
+
+async fn replayed_after_erasure() {
     let s = stack("erasure-replay", LINKS, &["product"]).await;
     let (_, write) =
         DynamoApiKeys::new(s.table.clone()).create(Scope::Write, "replay", Timestamp::now()).await.unwrap();

@@ -130,6 +130,13 @@ async fn put_survey(table: &Table, id: &str, kind: SurveyKind, mailbox: &str, se
         .unwrap();
 }
 
+/// Runs `test` on a thread with Lambda's stack (8 MB), in a runtime of its own: unoptimised, the
+/// functions' futures need more than a test thread's 2 MB.
+pub fn on_lambda_stack<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F + Send + 'static) {
+    let run = || tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(test());
+    std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
+}
+
 /// An address no other test uses.
 pub fn unique(label: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();

@@ -148,7 +148,8 @@ impl App {
             return self.dashboard(&req, now).await;
         }
         let dialect = dialect(&req);
-        nps_http::respond_in(dialect, self.route(req, now).await)
+        // On the heap: the routes' futures together are large, and a Lambda's stack is not.
+        nps_http::respond_in(dialect, Box::pin(self.route(req, now)).await)
     }
 
     async fn route(&self, req: Request, now: Timestamp) -> Result<Response<Body>, ApiError> {

@@ -93,7 +93,8 @@ impl<M: Mailer + Sync> Outbox<M> {
         let survey = self.surveys.get(&survey_id).await?.ok_or(IntakeError::UnknownSurvey(survey_id))?;
         let person = PersonId::derive(&self.config.person_key, &event.email);
         if let Some(cadence) = survey.cadence.filter(|_| source != CADENCE_SOURCE) {
-            return self.enrol(&survey.id, person, event, cadence.period(self.config.cadence_day), now).await;
+            let period = cadence.period(self.config.cadence_day);
+            return Box::pin(self.enrol(&survey.id, person, event, period, now)).await;
         }
 
         // The rules, in order, on one consistent read; the write below re-checks dedupe and
