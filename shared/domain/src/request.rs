@@ -82,6 +82,18 @@ impl RequestState {
         RequestState::Uncertain,
     ];
 
+    /// Whether a request in this state waits in the outbox for dispatch (to be sent, or to be
+    /// found when its sender's lease lapses).
+    pub fn waits_in_outbox(self) -> bool {
+        matches!(
+            self,
+            RequestState::Scheduled
+                | RequestState::Sending
+                | RequestState::ReminderScheduled
+                | RequestState::ReminderSending
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             RequestState::Scheduled => "scheduled",
