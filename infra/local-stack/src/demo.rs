@@ -215,6 +215,9 @@ impl Demo {
             }
             eprintln!("list: {} of {} asked after {} s", asked.len(), emails.len(), started.elapsed().as_secs());
         }
+        // One wave is enough to see: paused at once, so the inbox is not refilled every cadence
+        // day (the first members' second wave may have begun by now; a few are asked twice).
+        surveys.put(&list_survey(true)?).await?;
         // A third answer, the enterprise accounts less happy than the rest.
         let mut answered = 0;
         for (email, page) in asked.iter().step_by(3) {
@@ -231,8 +234,6 @@ impl Demo {
                 .await?;
             answered += usize::from(confirmed.status().is_success());
         }
-        // One wave is enough to see: paused, so the inbox is not refilled every cadence day.
-        surveys.put(&list_survey(true)?).await?;
         eprintln!(
             "list: {} of {} members of accounts asked in its first wave, {answered} answered; the list is paused now \
              (resume it: PUT /v1/surveys/accounts with \"paused\": false)",
