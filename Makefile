@@ -55,7 +55,7 @@ bench: install
 	cargo bench -p nps-scoring
 	infra/scripts/with-stack.sh cargo bench -p trigger --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p capture --bench latency
-	infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
+	infra/scripts/with-stack.sh cargo bench -p nps-aggregation --bench throughput
 	infra/scripts/with-stack.sh cargo bench -p api --bench latency
 	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench lists
 	$(MAKE) bench-lambda bench-load

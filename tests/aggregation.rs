@@ -11,11 +11,11 @@ mod support;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 
-use aggregate::Aggregator;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{CapacityMeter, Counted, DynamoRollups, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::rollup::{Counts, Deltas, RollupKey};
 use nps_domain::survey::SurveyId;
@@ -316,7 +316,7 @@ async fn a_rebuild_recounts_what_the_incremental_runs_counted_and_they_go_on_fro
     let (a, b) = tokio::join!(aggregator.rebuild(Timestamp::now()), aggregator.rebuild(Timestamp::now()));
     for result in [&a, &b] {
         if let Err(e) = result {
-            assert!(matches!(e, aggregate::RebuildError::Overtaken(_)), "{e}");
+            assert!(matches!(e, nps_aggregation::RebuildError::Overtaken(_)), "{e}");
         }
     }
     assert!(a.is_ok() || b.is_ok());

@@ -6,11 +6,11 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use aggregate::Aggregator;
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoResponses, DynamoRollups, TableStream};
 use nps_adapters::ses::SesMailer;
+use nps_aggregation::Aggregator;
 use nps_domain::response::Response;
 use nps_domain::survey::SurveyKind;
 use nps_domain::{Timestamp, fixtures};
@@ -31,9 +31,10 @@ async fn aggregator(s: &Stack, cx: &str, webhook: &str) -> Aggregator {
     ]);
     let lookup = |k: &str| vars.get(k).cloned();
     let sdk = load_sdk_config().await;
-    let alerting = aggregate::config::alerting(&lookup, s.table.clone(), SesMailer::new(SesMailer::client(&sdk), None))
-        .unwrap()
-        .expect("channels configured");
+    let alerting =
+        nps_aggregation::config::alerting(&lookup, s.table.clone(), SesMailer::new(SesMailer::client(&sdk), None))
+            .unwrap()
+            .expect("channels configured");
     let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
     Aggregator::new(stream, DynamoRollups::new(s.table.clone())).with_alerting(alerting)

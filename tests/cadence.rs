@@ -459,7 +459,8 @@ async fn fold(s: &Stack) {
         aws_sdk_dynamodbstreams::Client::new(&sdk),
         described.table.unwrap().latest_stream_arn.unwrap(),
     );
-    let aggregator = aggregate::Aggregator::new(stream, nps_adapters::dynamo::DynamoRollups::new(s.table.clone()));
+    let aggregator =
+        nps_aggregation::Aggregator::new(stream, nps_adapters::dynamo::DynamoRollups::new(s.table.clone()));
     for _ in 0..10_000 {
         let report = aggregator.run(50, Timestamp::now()).await.unwrap();
         if report.folds == 0 && !report.limited {

@@ -6,12 +6,12 @@
 
 mod support;
 
-use aggregate::Aggregator;
 use fantoccini::{Client, Locator};
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use serde_json::{Value, json};
 use support::browser::{Driver, assert_accessible, screenshot, serve};

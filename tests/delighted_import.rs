@@ -11,11 +11,11 @@ mod support;
 use std::fmt::Write as _;
 use std::time::Instant;
 
-use aggregate::Aggregator;
 use lambda_http::Body;
 use lambda_http::http::{Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, Table, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_scoring::{Histogram, Score, Summary};
 use serde_json::{Value, json};

@@ -8,11 +8,11 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use aggregate::Aggregator;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use serde_json::{Value, json};

@@ -9,11 +9,11 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use aggregate::Aggregator;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{Counted, DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::Response;

@@ -9,10 +9,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aggregate::Aggregator;
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use nps_domain::response::{MAX_CLICKS_KEPT, MAX_VERSIONS};
@@ -89,7 +89,7 @@ async fn one_link_clicked_500_times_and_confirmed_200_times_costs_a_bounded_few_
         ("NPS_RESPONSE_WEBHOOK_SECRET", "one-link-webhook-secret-0123456789".to_owned()),
     ]);
     let webhooks =
-        aggregate::config::response_webhooks(&|k: &str| vars.get(k).cloned(), s.table.clone()).unwrap().unwrap();
+        nps_aggregation::config::response_webhooks(&|k: &str| vars.get(k).cloned(), s.table.clone()).unwrap().unwrap();
     let sdk = load_sdk_config().await;
     let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());

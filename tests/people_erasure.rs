@@ -7,12 +7,12 @@ mod support;
 
 use std::collections::BTreeMap;
 
-use aggregate::Aggregator;
 use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::email::EmailAddress;
 use nps_domain::person::{PersonId, PersonKey};
@@ -35,8 +35,8 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
     let lookup = |k: &str| vars.get(k).cloned();
     let sdk = load_sdk_config().await;
     let mailer = nps_adapters::ses::SesMailer::new(nps_adapters::ses::SesMailer::client(&sdk), None);
-    let alerting = aggregate::config::alerting(&lookup, s.table.clone(), mailer).unwrap().expect("configured");
-    let webhooks = aggregate::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
+    let alerting = nps_aggregation::config::alerting(&lookup, s.table.clone(), mailer).unwrap().expect("configured");
+    let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
     let described = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap();
     let stream = TableStream::new(
         aws_sdk_dynamodbstreams::Client::new(&sdk),

@@ -7,10 +7,10 @@ mod support;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use aggregate::Aggregator;
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoRollups, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use serde_json::{Value, json};
 use support::{Stack, capture_call, emailed_links, enps_survey, purchase_at, receiver, stack, unique};
@@ -24,7 +24,7 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
         ("NPS_RESPONSE_WEBHOOK_SECRET", SECRET.to_owned()),
     ]);
     let lookup = |k: &str| vars.get(k).cloned();
-    let webhooks = aggregate::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
+    let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
     let sdk = load_sdk_config().await;
     let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());

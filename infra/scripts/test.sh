@@ -31,6 +31,8 @@ cargo build --workspace --locked --bins
 
 step "template checks the linters miss (cycles; least privilege against what each binary calls)"
 "$LOCAL/venv/bin/python" infra/scripts/check-template.py
+step "the crate graph (functions depend on shared crates; nothing but the tests on a function)"
+"$LOCAL/venv/bin/python" infra/scripts/check-crates.py
 
 step "tests, against DynamoDB Local and the local SES; then the function binaries end to end"
 log_file=$(mktemp)

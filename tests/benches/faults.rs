@@ -27,11 +27,11 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use aggregate::Aggregator;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use nps_domain::token::{TokenKeys, sign};

@@ -274,9 +274,9 @@ pub type Received = Arc<std::sync::Mutex<Vec<Post>>>;
 /// A webhook receiver on loopback: answers 503 to the first `failures` requests, then 200, and
 /// keeps every request it is sent.
 pub async fn receiver(failures: usize) -> (String, Received) {
-    use aggregate::webhook::{EVENT_ID_HEADER, SIGNATURE_HEADER};
     use http_body_util::{BodyExt, Full};
     use hyper::body::{Bytes, Incoming};
+    use nps_aggregation::webhook::{EVENT_ID_HEADER, SIGNATURE_HEADER};
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/hooks/nps", listener.local_addr().unwrap());

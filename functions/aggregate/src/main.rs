@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use aggregate::Aggregator;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
 use nps_adapters::ses::SesMailer;
+use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_sending::config::{Env, Lookup};
 use serde_json::Value;
@@ -23,8 +23,9 @@ async fn main() -> Result<(), Error> {
     let (table, stream) = (Env.required("NPS_TABLE")?, Env.required("NPS_TABLE_STREAM_ARN")?);
     let sdk = load_sdk_config().await;
     let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let alerting = aggregate::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
-    let webhooks = aggregate::config::response_webhooks(&Env, table.clone())?;
+    let alerting =
+        nps_aggregation::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
+    let webhooks = nps_aggregation::config::response_webhooks(&Env, table.clone())?;
     let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
     let mut aggregator = Aggregator::new(stream, DynamoRollups::new(table));
     if let Some(alerting) = alerting {

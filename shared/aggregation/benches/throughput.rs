@@ -1,6 +1,6 @@
 //! Aggregation throughput and cost, against DynamoDB Local and its stream:
 //!
-//!     infra/scripts/with-stack.sh cargo bench -p aggregate --bench throughput
+//!     infra/scripts/with-stack.sh cargo bench -p nps-aggregation --bench throughput
 //!
 //! Writes N confirmed responses (3 products, 7 days), then times one run that folds them all,
 //! and an idle run after it. Capacity units are DynamoDB Local's own figures.
@@ -8,9 +8,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use aggregate::Aggregator;
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, Table, TableStream};
+use nps_aggregation::Aggregator;
 use nps_domain::response::Response;
 use nps_domain::survey::SurveyKind;
 use nps_domain::{Timestamp, fixtures};

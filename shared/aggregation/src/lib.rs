@@ -1,7 +1,8 @@
-//! The `aggregate` function: reads the table's stream from the stored checkpoint and folds every
-//! change to a survey request or response into the rollups (docs/data-model.md). Each fold is one
-//! transaction with the next checkpoint, conditioned on the one it started from, so a run that
-//! crashes, is retried, or overlaps another counts every change exactly once.
+//! Counting, for the `aggregate` function and the ops CLI (`nps-cli rebuild`): reads the table's
+//! stream from the stored checkpoint and folds every change to a survey request or response into
+//! the rollups (docs/data-model.md). Each fold is one transaction with the next checkpoint,
+//! conditioned on the one it started from, so a run that crashes, is retried, or overlaps another
+//! counts every change exactly once.
 //!
 //! The aggregator's own writes (rollups, the checkpoint) are changes in the same stream. Changes
 //! that count for nothing move the checkpoint only in memory, so a fold does not feed the next run
