@@ -11,7 +11,7 @@ use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, n};
-use super::keys::{ItemKey, attr};
+use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
 use super::{DynamoResponses, Table, people, requests};
 
 /// Requests erased per call: each costs a few round trips, and an HTTP answer must come in
@@ -52,8 +52,8 @@ impl DynamoErasure {
         for item in &items {
             let sk = Attrs(item).s(attr::SK)?;
             let key = ItemKey { pk: Attrs(item).s(attr::PK)?.to_owned(), sk: sk.to_owned() };
-            if let Some(id) = sk.strip_prefix("REQUEST#") {
-                let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?;
+            if sk.starts_with(REQUEST_PREFIX) {
+                let id = request_of(sk).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?;
                 pointers.push((id, key));
             } else if sk.starts_with("THROTTLE#") || key == ItemKey::profile(person) || key == ItemKey::fatigue(person)
             {

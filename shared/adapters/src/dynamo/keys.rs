@@ -37,6 +37,14 @@ pub struct ItemKey {
 
 /// The one partition of the `outbox` index holding survey requests.
 pub const OUTBOX_REQUESTS: &str = "OUTBOX";
+
+/// Before a request id: its request's and response's partition, and a person's pointer to it.
+pub const REQUEST_PREFIX: &str = "REQUEST#";
+
+/// The request a key names (`REQUEST#<id>`), read back from a partition or sort key.
+pub fn request_of(key: &str) -> Option<RequestId> {
+    key.strip_prefix(REQUEST_PREFIX).and_then(RequestId::parse)
+}
 /// The partition of the `outbox` index holding survey list members, by next wave.
 pub const OUTBOX_MEMBERS: &str = "MEMBERS";
 
@@ -62,11 +70,11 @@ impl ItemKey {
     }
 
     pub fn request(id: RequestId) -> Self {
-        ItemKey { pk: format!("REQUEST#{id}"), sk: "REQUEST".to_owned() }
+        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: "REQUEST".to_owned() }
     }
 
     pub fn response(id: RequestId) -> Self {
-        ItemKey { pk: format!("REQUEST#{id}"), sk: "RESPONSE".to_owned() }
+        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: "RESPONSE".to_owned() }
     }
 
     /// A survey id never contains `#`, so any transaction id is safe after it.
@@ -118,7 +126,7 @@ impl ItemKey {
     }
 
     pub fn request_pointer(person: &PersonId, request: RequestId) -> Self {
-        ItemKey { pk: format!("PERSON#{person}"), sk: format!("REQUEST#{request}") }
+        ItemKey { pk: format!("PERSON#{person}"), sk: format!("{REQUEST_PREFIX}{request}") }
     }
 
     /// A survey's rollup for one dimension value, one day; `generation` tells a rebuild's rollups
@@ -174,5 +182,22 @@ impl ItemKey {
     /// split is unambiguous whatever the event id holds.
     pub fn idempotency(key: &IdempotencyKey) -> Self {
         ItemKey { pk: format!("IDEMPOTENCY#{}#{}", key.source(), key.event_id()), sk: "IDEMPOTENCY".to_owned() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_request_key_reads_back_as_its_id_and_nothing_else_does() {
+        let id = RequestId::new(Timestamp::from_unix(1_800_000_000));
+        assert_eq!(request_of(&ItemKey::request(id).pk), Some(id));
+        assert_eq!(request_of(&ItemKey::response(id).pk), Some(id));
+        let person = PersonId::from_stored(&"ab".repeat(16)).unwrap();
+        assert_eq!(request_of(&ItemKey::request_pointer(&person, id).sk), Some(id));
+        for other in ["REQUEST#", "REQUEST#not-an-id", "PERSON#x", "THROTTLE#default", ""] {
+            assert_eq!(request_of(other), None, "{other}");
+        }
     }
 }

@@ -13,7 +13,7 @@ use nps_domain::{EmailAddress, StoreError, Timestamp};
 
 use super::idempotency::completion_in_transaction;
 use super::item::{Attrs, Item, key_item, n, s, string_map};
-use super::keys::{ItemKey, OUTBOX_REQUESTS, attr, outbox_sort_key};
+use super::keys::{ItemKey, OUTBOX_REQUESTS, REQUEST_PREFIX, attr, outbox_sort_key, request_of};
 use super::people::{NEXT_ELIGIBLE_AT, profile_update, request_id_attr, transaction_request};
 use super::{Table, Units, store_error};
 
@@ -274,16 +274,12 @@ impl DynamoRequests {
                 .expression_attribute_names("#pk", attr::PK)
                 .expression_attribute_names("#sk", attr::SK)
                 .expression_attribute_values(":pk", s(ItemKey::suppression(person).pk))
-                .expression_attribute_values(":requests", s("REQUEST#"))
+                .expression_attribute_values(":requests", s(REQUEST_PREFIX))
                 .set_exclusive_start_key(start.take());
             let out = self.table.query(query).await?;
             for item in out.items() {
                 let sk = Attrs(item).s(attr::SK)?;
-                ids.push(
-                    sk.strip_prefix("REQUEST#")
-                        .and_then(RequestId::parse)
-                        .ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?,
-                );
+                ids.push(request_of(sk).ok_or_else(|| StoreError::Malformed(format!("request pointer {sk}")))?);
             }
             match out.last_evaluated_key {
                 Some(key) if !key.is_empty() && ids.len() < limit => start = Some(key),
@@ -443,9 +439,7 @@ impl DynamoRequests {
             .iter()
             .map(|item| {
                 let pk = Attrs(item).s(attr::PK)?;
-                pk.strip_prefix("REQUEST#")
-                    .and_then(RequestId::parse)
-                    .ok_or_else(|| StoreError::Malformed(format!("outbox entry with key {pk}")))
+                request_of(pk).ok_or_else(|| StoreError::Malformed(format!("outbox entry with key {pk}")))
             })
             .collect()
     }

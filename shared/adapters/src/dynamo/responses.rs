@@ -10,7 +10,7 @@ use nps_domain::{StoreError, Timestamp};
 use nps_scoring::Score;
 
 use super::item::{Attrs, Item, key_item, n, s, string_map};
-use super::keys::{ItemKey, attr, listing_keys};
+use super::keys::{ItemKey, attr, listing_keys, request_of};
 use super::{Table, requests};
 
 const SURVEY_ID: &str = "survey_id";
@@ -182,10 +182,7 @@ impl DynamoResponses {
                 continue;
             }
             let pk = a.s(attr::PK)?;
-            let id = pk
-                .strip_prefix("REQUEST#")
-                .and_then(RequestId::parse)
-                .ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?;
+            let id = request_of(pk).ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?;
             keys.push((id, sk.to_owned()));
         }
         let exhausted = keys.len() <= usize::try_from(limit).unwrap_or(0) && out.last_evaluated_key.is_none();
@@ -249,9 +246,7 @@ impl DynamoResponses {
                 if ids.len() < take {
                     let pk = Attrs(item).s(attr::PK)?;
                     ids.push(
-                        pk.strip_prefix("REQUEST#")
-                            .and_then(RequestId::parse)
-                            .ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?,
+                        request_of(pk).ok_or_else(|| StoreError::Malformed(format!("listing entry with key {pk}")))?,
                     );
                 }
             }

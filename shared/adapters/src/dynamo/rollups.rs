@@ -26,7 +26,7 @@ use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, key_item, n, s};
-use super::keys::{ItemKey, attr};
+use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
 use super::{Table, Units, requests, responses, store_error};
 
 /// Rollups and value lists one fold may change: a transaction holds 100 items, one of them the
@@ -464,8 +464,8 @@ impl Counted {
     /// `None` for the items the rollups do not count (people, markers, surveys, rollups…).
     pub fn parse(item: &Item) -> Result<Option<Counted>, StoreError> {
         let a = Attrs(item);
-        let Some(id) = a.opt_s(attr::PK).and_then(|pk| pk.strip_prefix("REQUEST#")) else { return Ok(None) };
-        let id = RequestId::parse(id).ok_or_else(|| StoreError::Malformed(format!("item key REQUEST#{id}")))?;
+        let Some(pk) = a.opt_s(attr::PK).filter(|pk| pk.starts_with(REQUEST_PREFIX)) else { return Ok(None) };
+        let id = request_of(pk).ok_or_else(|| StoreError::Malformed(format!("item key {pk}")))?;
         Ok(match a.opt_s(attr::SK) {
             Some(sk) if sk == ItemKey::request(id).sk => Some(Counted::Request(requests::from_item(id, item)?)),
             Some(sk) if sk == ItemKey::response(id).sk => Some(Counted::Response(responses::from_item(id, item)?)),
