@@ -154,7 +154,7 @@ impl App {
         }
         let after = match p.get("cursor") {
             Some(c) => Some(decode_cursor(c).ok_or_else(|| unprocessable("cursor", "is not a cursor of this list"))?),
-            None => since.map(|s| format!("{:011}", s.unix() - 1)),
+            None => since.map(|s| nps_adapters::dynamo::keys::sort_from(s.unix() - 1)),
         };
         let start = after.as_deref().map_or(Start::Skip(0), Start::After);
         let page = self.people.people(start, per_page).await?;

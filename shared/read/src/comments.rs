@@ -7,6 +7,7 @@
 use std::collections::BTreeMap;
 
 use nps_adapters::dynamo::Order;
+use nps_adapters::dynamo::keys::{sort_from, sort_through};
 use nps_domain::StoreError;
 use nps_domain::survey::{Survey, SurveyId, SurveyKind};
 use nps_http::ApiError;
@@ -104,9 +105,9 @@ impl Reader {
         until: Date,
         segment: Option<&(String, String)>,
     ) -> Result<Vec<Comment>, StoreError> {
-        let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp().max(0);
-        let lower = format!("{:011}", day_start(since));
-        let upper = format!("{:011}~", day_start(until + Duration::days(1)) - 1);
+        let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp();
+        let lower = sort_from(day_start(since));
+        let upper = sort_through(day_start(until + Duration::days(1)) - 1);
         let first_month = since.replace_day(1).unwrap_or(since);
         let mut month = until.replace_day(1).unwrap_or(until);
         let (mut found, mut examined) = (Vec::new(), 0);

@@ -4,7 +4,7 @@
 //! window's unconfirmed clicks are left out, so a page may hold fewer answers than `per_page`.
 
 use lambda_http::http::StatusCode;
-use nps_adapters::dynamo::keys::listing_keys;
+use nps_adapters::dynamo::keys::{listing_keys, sort_from, sort_through};
 use nps_adapters::dynamo::{MAX_SKIPPED, Order};
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
@@ -104,7 +104,7 @@ impl Reader {
         let history = [folded, imported].into_iter().flatten().fold(recent, Date::min);
         let since = q.since.unwrap_or(Timestamp::from_unix(0));
         let first_day = day(since).max(history);
-        let (low, high) = (format!("{:011}", since.unix().max(0)), format!("{:011}~", until.unix().max(0)));
+        let (low, high) = (sort_from(since.unix()), sort_through(until.unix()));
         let (lowest, highest) = (month_start(first_day), month_start(day(until)));
         let mut month = if q.newest_first { highest } else { lowest };
         let (mut ids, mut left) = (Vec::new(), skip);

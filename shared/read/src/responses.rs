@@ -8,7 +8,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use futures_util::future::try_join_all;
 use lambda_http::http::StatusCode;
-use nps_adapters::dynamo::keys::listing_keys;
+use nps_adapters::dynamo::keys::{listing_keys, sort_from, sort_through};
 use nps_adapters::dynamo::{Listed, Order};
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
@@ -302,8 +302,8 @@ impl Reader {
         limit: usize,
     ) -> Result<(Vec<Response>, Option<Cursor>), ApiError> {
         let day_start = |d: Date| d.midnight().assume_utc().unix_timestamp();
-        let lower = format!("{:011}", day_start(q.since).max(0));
-        let upper = format!("{:011}~", (day_start(q.until + Duration::days(1)) - 1).max(0));
+        let lower = sort_from(day_start(q.since));
+        let upper = sort_through(day_start(q.until + Duration::days(1)) - 1);
         let mut month = match &q.cursor {
             Some(c) => month_of(&c.month).unwrap_or(q.since),
             None => q.since.replace_day(1).unwrap_or(q.since),

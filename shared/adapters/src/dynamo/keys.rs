@@ -50,13 +50,24 @@ pub const OUTBOX_MEMBERS: &str = "MEMBERS";
 
 /// Sort key in the `outbox` index: due time first (zero-padded, so text order is time order).
 pub fn outbox_sort_key(due_at: Timestamp, id: RequestId) -> String {
-    format!("{:011}#{id}", due_at.unix().max(0))
+    format!("{}#{id}", sort_from(due_at.unix()))
 }
 
 /// Keys of a response in the `listing` index: a partition per survey and month of creation,
 /// sorted by creation time (zero-padded) then request id.
 pub fn listing_keys(survey: &SurveyId, created_at: Timestamp, id: RequestId) -> (String, String) {
-    (format!("RESPONSES#{survey}#{}", created_at.year_month()), format!("{:011}#{id}", created_at.unix().max(0)))
+    (format!("RESPONSES#{survey}#{}", created_at.year_month()), format!("{}#{id}", sort_from(created_at.unix())))
+}
+
+/// The lowest sort key, in the indexes sorted by time (`listing`, `outbox`), of anything at or
+/// after Unix time `t`: 11 zero-padded digits, so text order is time order.
+pub fn sort_from(t: i64) -> String {
+    format!("{:011}", t.max(0))
+}
+
+/// A sort key after every entry at or before Unix time `t` in those indexes.
+pub fn sort_through(t: i64) -> String {
+    format!("{}~", sort_from(t))
 }
 
 impl ItemKey {
@@ -199,5 +210,15 @@ mod tests {
         for other in ["REQUEST#", "REQUEST#not-an-id", "PERSON#x", "THROTTLE#default", ""] {
             assert_eq!(request_of(other), None, "{other}");
         }
+    }
+
+    #[test]
+    fn time_bounds_enclose_the_keys_of_their_second() {
+        let at = Timestamp::from_unix(1_800_000_000);
+        let id = RequestId::new(at);
+        let (_, key) = listing_keys(&SurveyId::parse("default").unwrap(), at, id);
+        assert!(sort_from(at.unix()) < key && key < sort_through(at.unix()));
+        assert!(sort_through(at.unix()) < sort_from(at.unix() + 1) && outbox_sort_key(at, id) == key);
+        assert_eq!(sort_from(-5), sort_from(0), "before 1970 is 1970");
     }
 }

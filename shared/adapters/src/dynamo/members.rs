@@ -29,7 +29,7 @@ const STARTED_AT: &str = "started_at";
 
 /// The member's entry in the `outbox` index: due time first, then who.
 fn due_key(m: &Member) -> String {
-    format!("{:011}#{}#{}", m.next_due_at.unix().max(0), m.survey, m.person)
+    format!("{}#{}#{}", super::keys::sort_from(m.next_due_at.unix()), m.survey, m.person)
 }
 
 #[derive(Debug, Clone)]

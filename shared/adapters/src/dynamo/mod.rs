@@ -148,7 +148,7 @@ impl Table {
             .expression_attribute_names("#opk", keys::attr::OUTBOX_PK)
             .expression_attribute_names("#osk", keys::attr::OUTBOX_SK)
             .expression_attribute_values(":partition", item::s(partition))
-            .expression_attribute_values(":after", item::s(format!("{:011}", now.unix().max(0) + 1)))
+            .expression_attribute_values(":after", item::s(keys::sort_from(now.unix().max(0) + 1)))
             .limit(limit);
         self.query(query).await
     }

@@ -81,7 +81,7 @@ pub struct DynamoOutbound {
 }
 
 fn outbox_sort_key(due: Timestamp, key: &ItemKey) -> String {
-    format!("{:011}#{}#{}", due.unix().max(0), key.pk, key.sk)
+    format!("{}#{}#{}", super::keys::sort_from(due.unix()), key.pk, key.sk)
 }
 
 impl DynamoOutbound {

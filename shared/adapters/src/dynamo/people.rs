@@ -109,7 +109,7 @@ pub struct Listing<T> {
 
 /// The profile's `listing` keys: one partition, by creation time then person id.
 fn profile_listing(created_at: Timestamp, person: &PersonId) -> (String, String) {
-    ("PEOPLE".to_owned(), format!("{:011}#{person}", created_at.unix().max(0)))
+    ("PEOPLE".to_owned(), format!("{}#{person}", super::keys::sort_from(created_at.unix())))
 }
 
 /// The profile written with each survey request (in its transaction): the address and name as
@@ -269,7 +269,7 @@ impl DynamoPeople {
             item.extend([
                 (EMAIL.to_owned(), s(email.as_str())),
                 (attr::LISTING_PK.to_owned(), s(reason.list().partition())),
-                (attr::LISTING_SK.to_owned(), s(format!("{:011}#{person}", at.unix().max(0)))),
+                (attr::LISTING_SK.to_owned(), s(format!("{}#{person}", super::keys::sort_from(at.unix())))),
             ]);
         }
         // Already suppressed (a failed condition) is the same outcome.
