@@ -3,7 +3,7 @@
 //! year, its first wave spread so no day gets more than twice its share, with two dispatch runs
 //! racing every day; a pause sends nothing and its missed waves are skipped, not sent on resuming;
 //! a member removed, unsubscribed or erased is asked no more. `NPS_CADENCE_MEMBERS` sets the list's
-//! size (100 by default). Under the fatigue rule, a purchase's survey pushes a member's next wave
+//! size (1,000 by default, as the issue asks; about 4 minutes). Under the fatigue rule, a purchase's survey pushes a member's next wave
 //! and a wave makes a purchase soon after wait, both answered as throttles; or only one of the two,
 //! as the operator chooses (`NPS_FATIGUE_PUSHES`).
 
@@ -91,7 +91,7 @@ fn a_list_is_asked_once_per_period_spread_paused_and_left() {
 }
 
 async fn year() {
-    let members: usize = std::env::var("NPS_CADENCE_MEMBERS").ok().and_then(|n| n.parse().ok()).unwrap_or(100);
+    let members: usize = std::env::var("NPS_CADENCE_MEMBERS").ok().and_then(|n| n.parse().ok()).unwrap_or(1000);
     // No stream: nothing here aggregates, and a year of waves would slow other tests' stream reads.
     let s = stack_with("cadence", LINKS, &[], false).await;
     relationship_survey(&s, "relationship", &["plan"]).await;
