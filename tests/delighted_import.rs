@@ -19,7 +19,7 @@ use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_scoring::{Histogram, Score, Summary};
 use serde_json::{Value, json};
-use support::{PERSON_KEY, Stack, deliver, items, stack};
+use support::{PERSON_KEY, deliver, items, stack};
 
 const LINKS: &str = "https://nps.example";
 const DAY: i64 = 86_400;
@@ -112,19 +112,6 @@ fn export(dir: &std::path::Path, rows: usize, now: i64) -> Export {
     }
 }
 
-async fn cli(s: &Stack, args: &[&str]) -> String {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let name = s.table.name().to_owned();
-    let lookup = move |k: &str| match k {
-        "NPS_TABLE" => Some(name.clone()),
-        "NPS_PERSON_KEY" => Some(PERSON_KEY.to_owned()),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    nps_cli::run(&args, &lookup, &mut out).await.unwrap();
-    String::from_utf8(out).unwrap()
-}
-
 async fn fold_everything(table: &Table) {
     let sdk = load_sdk_config().await;
     let described = table.client().describe_table().table_name(table.name()).send().await.unwrap();
@@ -158,7 +145,7 @@ async fn import() {
     let mut args = vec!["import", "delighted"];
     args.extend(e.files.iter().map(String::as_str));
 
-    let dry = cli(&s, &[&args[..2], &["--dry-run"], &args[2..]].concat()).await;
+    let dry = support::cli(&s, &[&args[..2], &["--dry-run"], &args[2..]].concat()).await;
     assert!(dry.starts_with(&format!("dry run: would import {} responses", e.answers)), "{dry}");
     assert!(items(&s.table, "RESPONSE").await.is_empty(), "a dry run writes nothing");
 
@@ -187,7 +174,7 @@ async fn import() {
         meter.write_units() / e.answers as f64
     );
 
-    let again = cli(&s, &args).await;
+    let again = support::cli(&s, &args).await;
     assert!(
         again.starts_with(&format!("imported 0 responses ({} already there)", e.answers)),
         "a rerun adds nothing: {again}"

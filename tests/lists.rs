@@ -256,19 +256,6 @@ fn a_csv_file_fills_a_list_once_with_bad_rows_reported_by_line() {
     support::on_lambda_stack(csv_import);
 }
 
-async fn cli(s: &Stack, args: &[&str]) -> String {
-    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
-    let name = s.table.name().to_owned();
-    let lookup = move |k: &str| match k {
-        "NPS_TABLE" => Some(name.clone()),
-        "NPS_PERSON_KEY" => Some(PERSON_KEY.to_owned()),
-        _ => None,
-    };
-    let mut out = Vec::new();
-    nps_cli::run(&args, &lookup, &mut out).await.unwrap();
-    String::from_utf8(out).unwrap()
-}
-
 async fn csv_import() {
     let s = stack_with("lists-csv", LINKS, &[], false).await;
     with_cadence(&s, "relationship").await;
@@ -290,11 +277,12 @@ async fn csv_import() {
     let path = file.to_str().unwrap();
     let columns = ["--column", "email=Email Address", "--column", "name=Full Name"];
 
-    let dry = cli(&s, &[&["members", "import", "--dry-run"], &columns[..], &[path]].concat()).await;
+    let dry = support::cli(&s, &[&["members", "import", "--dry-run"], &columns[..], &[path]].concat()).await;
     assert_eq!(dry.trim(), "dry run: would add 297 people from 300 rows; 3 bad rows skipped");
     assert!(everyone(&s, &key, 1000, Timestamp::now()).await.is_empty(), "a dry run writes nothing");
 
-    let first = cli(&s, &[&["members", "import", "--survey", "relationship"], &columns[..], &[path]].concat()).await;
+    let first =
+        support::cli(&s, &[&["members", "import", "--survey", "relationship"], &columns[..], &[path]].concat()).await;
     assert_eq!(
         first.trim(),
         "added 297 members (0 already on the list, details updated) from 300 rows; 3 bad rows skipped"
@@ -332,7 +320,7 @@ async fn csv_import() {
     let mut gone: Vec<String> = (0..10).map(|i| format!("row-{i}@csv.example")).collect();
     gone.push("stranger@csv.example".to_owned());
     std::fs::write(&leaving, format!("email\n{}\n", gone.join("\n"))).unwrap();
-    let removed = cli(&s, &["members", "remove", leaving.to_str().unwrap()]).await;
+    let removed = support::cli(&s, &["members", "remove", leaving.to_str().unwrap()]).await;
     assert_eq!(removed.trim(), "removed 10 members (1 not on the list) from 11 rows; 0 bad rows skipped");
     assert_eq!(everyone(&s, &key, 1000, Timestamp::now()).await.len(), 287);
     std::fs::remove_dir_all(&dir).unwrap();

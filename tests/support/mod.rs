@@ -137,6 +137,20 @@ pub fn on_lambda_stack<F: std::future::Future<Output = ()>>(test: impl FnOnce() 
     std::thread::Builder::new().stack_size(8 << 20).spawn(run).unwrap().join().unwrap();
 }
 
+/// `nps-cli ARGS…` against the stack's table, as an operator runs it; what it printed.
+pub async fn cli(s: &Stack, args: &[&str]) -> String {
+    let args: Vec<String> = args.iter().map(|a| (*a).to_owned()).collect();
+    let name = s.table.name().to_owned();
+    let lookup = move |k: &str| match k {
+        "NPS_TABLE" => Some(name.clone()),
+        "NPS_PERSON_KEY" => Some(PERSON_KEY.to_owned()),
+        _ => None,
+    };
+    let mut out = Vec::new();
+    nps_cli::run(&args, &lookup, &mut out).await.unwrap();
+    String::from_utf8(out).unwrap()
+}
+
 /// An address no other test uses.
 pub fn unique(label: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();

@@ -41,6 +41,50 @@ fn valid_name(name: &str) -> bool {
     !name.trim().is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control)
 }
 
+/// The deployment's person key (`NPS_PERSON_KEY`): people are known by its hash of their address.
+fn person_key(env: &impl Lookup) -> Result<nps_domain::person::PersonKey> {
+    let key = env.required("NPS_PERSON_KEY").map_err(|e| anyhow::anyhow!("{e}"))?;
+    nps_domain::person::PersonKey::new(&key).map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))
+}
+
+/// What the file imports take: `[--survey ID] [--dry-run] [--column FIELD=HEADER]… FILE…`.
+struct FileArgs {
+    survey: nps_domain::survey::SurveyId,
+    dry_run: bool,
+    /// `(field, header)`, checked against its import's fields by the caller.
+    columns: Vec<(String, String)>,
+    files: Vec<String>,
+}
+
+impl FileArgs {
+    fn parse(words: &[&str], default_survey: &str) -> Result<FileArgs> {
+        let mut args = FileArgs {
+            survey: nps_domain::survey::SurveyId::parse(default_survey)?,
+            dry_run: false,
+            columns: Vec::new(),
+            files: Vec::new(),
+        };
+        let mut words = words.iter();
+        while let Some(word) = words.next() {
+            match *word {
+                "--survey" => args.survey = nps_domain::survey::SurveyId::parse(words.next().context(USAGE)?)?,
+                "--dry-run" => args.dry_run = true,
+                "--column" => {
+                    let (field, header) =
+                        words.next().context(USAGE)?.split_once('=').context("--column FIELD=HEADER")?;
+                    args.columns.push((field.to_owned(), header.to_owned()));
+                }
+                file if !file.starts_with("--") => args.files.push(file.to_owned()),
+                _ => bail!("{USAGE}"),
+            }
+        }
+        if args.files.is_empty() {
+            bail!("{USAGE}");
+        }
+        Ok(args)
+    }
+}
+
 /// Runs one command; what it prints goes to `out`.
 pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Result<()> {
     let table_name = env.required("NPS_TABLE").map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -96,74 +140,42 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
             eprintln!("{rows} responses exported");
         }
         ["import", "delighted", rest @ ..] => {
-            let person_key = env.required("NPS_PERSON_KEY").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut options = import::Options {
-                survey: nps_domain::survey::SurveyId::parse("default")?,
-                dry_run: false,
-                columns: Default::default(),
-                person_key: nps_domain::person::PersonKey::new(&person_key)
-                    .map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))?,
+            let args = FileArgs::parse(rest, "default")?;
+            let mut columns = std::collections::BTreeMap::new();
+            for (field, header) in args.columns {
+                let field =
+                    import::Field::parse(&field).with_context(|| format!("--column: no field {field}\n{USAGE}"))?;
+                columns.insert(field, header);
+            }
+            let options = import::Options {
+                survey: args.survey,
+                dry_run: args.dry_run,
+                columns,
+                person_key: person_key(env)?,
                 retention: env
                     .days_or("NPS_RETENTION_DAYS", std::time::Duration::from_secs(730 * 86_400))
                     .map_err(|e| anyhow::anyhow!("{e}"))?,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
             };
-            let mut files = Vec::new();
-            let mut words = rest.iter();
-            while let Some(word) = words.next() {
-                match *word {
-                    "--survey" => options.survey = nps_domain::survey::SurveyId::parse(words.next().context(USAGE)?)?,
-                    "--dry-run" => options.dry_run = true,
-                    "--column" => {
-                        let pair = words.next().context(USAGE)?;
-                        let (field, header) = pair.split_once('=').context("--column FIELD=HEADER")?;
-                        let field = import::Field::parse(field)
-                            .with_context(|| format!("--column: no field {field}\n{USAGE}"))?;
-                        options.columns.insert(field, header.to_owned());
-                    }
-                    file if !file.starts_with("--") => files.push(file.to_owned()),
-                    _ => bail!("{USAGE}"),
-                }
-            }
-            if files.is_empty() {
-                bail!("{USAGE}");
-            }
-            import::import(&table, &files, &options, out).await?;
+            import::import(&table, &args.files, &options, out).await?;
         }
         ["members", verb @ ("import" | "remove"), rest @ ..] => {
-            let person_key = env.required("NPS_PERSON_KEY").map_err(|e| anyhow::anyhow!("{e}"))?;
-            let mut options = members::Options {
-                survey: nps_domain::survey::SurveyId::parse("relationship")?,
+            let args = FileArgs::parse(rest, "relationship")?;
+            if let Some((field, _)) =
+                args.columns.iter().find(|(f, _)| !["email", "name", "locale"].contains(&f.as_str()))
+            {
+                bail!("--column: no field {field}\n{USAGE}");
+            }
+            let options = members::Options {
+                survey: args.survey,
                 remove: *verb == "remove",
-                dry_run: false,
-                columns: Default::default(),
-                person_key: nps_domain::person::PersonKey::new(&person_key)
-                    .map_err(|e| anyhow::anyhow!("NPS_PERSON_KEY: {e}"))?,
+                dry_run: args.dry_run,
+                columns: args.columns.into_iter().collect(),
+                person_key: person_key(env)?,
                 progress: std::io::IsTerminal::is_terminal(&std::io::stderr()),
                 cadence_day: env.cadence_day().map_err(|e| anyhow::anyhow!("{e}"))?,
             };
-            let mut files = Vec::new();
-            let mut words = rest.iter();
-            while let Some(word) = words.next() {
-                match *word {
-                    "--survey" => options.survey = nps_domain::survey::SurveyId::parse(words.next().context(USAGE)?)?,
-                    "--dry-run" => options.dry_run = true,
-                    "--column" => {
-                        let (field, header) =
-                            words.next().context(USAGE)?.split_once('=').context("--column FIELD=HEADER")?;
-                        if !["email", "name", "locale"].contains(&field) {
-                            bail!("--column: no field {field}\n{USAGE}");
-                        }
-                        options.columns.insert(field.to_owned(), header.to_owned());
-                    }
-                    file if !file.starts_with("--") => files.push(file.to_owned()),
-                    _ => bail!("{USAGE}"),
-                }
-            }
-            if files.is_empty() {
-                bail!("{USAGE}");
-            }
-            members::run(&table, &files, &options, out).await?;
+            members::run(&table, &args.files, &options, out).await?;
         }
         _ => bail!("{USAGE}"),
     }
