@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-.PHONY: help install dev demo dev-reset test package bench bench-lambda bench-load faults fuzz rebuild openapi-check
+.PHONY: help install dev demo dev-reset test package bench bench-lambda bench-load faults freshness fuzz rebuild openapi-check
 
 help:
 	@echo "make dev    start the local stack (DynamoDB Local, local SES inbox, the functions) until Ctrl-C"
@@ -15,6 +15,7 @@ help:
 	@echo "make faults  DynamoDB Local killed under load, the local SES stopped: nothing lost or sent twice"
 	@echo "make fuzz   each fuzz target for FUZZ_SECONDS (60) seconds (cargo-fuzz, libFuzzer)"
 	@echo "make rebuild  recount every rollup from the raw responses (needs make dev running)"
+	@echo "make freshness  time answers to /v1/metrics and detractors to their alert (needs make dev running)"
 	@echo "make openapi-check  fuzz every route against docs/openapi.yaml (needs make dev running)"
 
 install:
@@ -25,6 +26,9 @@ dev: install
 
 rebuild:
 	@infra/scripts/rebuild.sh
+
+freshness:
+	@infra/scripts/freshness.sh
 
 # History written to the table, today's traffic through the real HTTP endpoints (docs/operations.md).
 demo:

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use lambda_http::http::{Method, StatusCode};
 use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoResponses, DynamoRollups, TableStream};
+use nps_adapters::dynamo::{DynamoResponses, DynamoRollups};
 use nps_adapters::ses::SesMailer;
 use nps_aggregation::Aggregator;
 use nps_domain::response::Response;
@@ -35,9 +35,7 @@ async fn aggregator(s: &Stack, cx: &str, webhook: &str) -> Aggregator {
         nps_aggregation::config::alerting(&lookup, s.table.clone(), SesMailer::new(SesMailer::client(&sdk), None))
             .unwrap()
             .expect("channels configured");
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    Aggregator::new(stream, DynamoRollups::new(s.table.clone())).with_alerting(alerting)
+    Aggregator::new(DynamoRollups::new(s.table.clone())).with_alerting(alerting)
 }
 
 #[tokio::test]
@@ -59,7 +57,7 @@ async fn a_detractor_alerts_once_by_email_and_signed_webhook() {
     assert_eq!(page.status(), StatusCode::OK);
     s.capture.handle(answer(&paths[1], "score=10")).await;
 
-    let report = aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert_eq!((report.alerts_raised, report.alerts_delivered), (1, 1), "{report:?}");
     let emails = emails_to(&s, &cx).await;
     assert_eq!(emails.len(), 1, "one alert email");
@@ -81,10 +79,10 @@ async fn a_detractor_alerts_once_by_email_and_signed_webhook() {
 
     // The next run, a change of the same answer to another detractor score, and a run after it:
     // nothing new.
-    let report = aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert_eq!((report.alerts_raised, report.alerts_delivered), (0, 0), "{report:?}");
     s.capture.handle(answer(&paths[0], "score=2")).await;
-    let report = aggregator.run(usize::MAX, Timestamp::now()).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert!(report.folds > 0 && report.alerts_raised == 0, "{report:?}");
     assert_eq!(emails_to(&s, &cx).await.len(), 1);
     assert_eq!(received.lock().unwrap().len(), 1);
@@ -128,13 +126,13 @@ async fn a_drop_in_one_product_alerts_once_naming_it() {
 
     // The detractors confirmed in the last 48 hours alert too (one each; the 47 older ones do
     // not), so runs go on until every alert is out.
-    let report = aggregator.run(usize::MAX, now).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, now).await;
     assert!(report.drops_checked, "{report:?}");
     let fresh_detractors = (0..35).filter(|i| i % 5 != 0 && i % 6 < 2).count();
     assert_eq!(fresh_detractors, 9);
     assert_eq!(report.alerts_raised, fresh_detractors + 1, "9 detractors and one drop: {report:?}");
     let mut later = now;
-    while aggregator.run(usize::MAX, later).await.unwrap().alerts_delivered > 0 {
+    while support::aggregate(&s.table, &aggregator, later).await.alerts_delivered > 0 {
         later = later.plus(std::time::Duration::from_secs(1));
     }
     let drop_emails = || async {
@@ -162,7 +160,7 @@ async fn a_drop_in_one_product_alerts_once_naming_it() {
 
     // A check in the next hour of the same day raises nothing new: one drop alert a day.
     let next_hour = now.plus(std::time::Duration::from_secs(3600));
-    let report = aggregator.run(usize::MAX, next_hour).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, next_hour).await;
     assert!(report.drops_checked, "{report:?}");
     if nps_domain::rollup::day(now) == nps_domain::rollup::day(next_hour) {
         assert_eq!(report.alerts_raised, 0, "{report:?}");

@@ -453,19 +453,6 @@ async fn reporting() {
 
 /// Folds everything the table's stream holds into the rollups.
 async fn fold(s: &Stack) {
-    let sdk = nps_adapters::aws::load_sdk_config().await;
-    let described = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap();
-    let stream = nps_adapters::dynamo::TableStream::new(
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        described.table.unwrap().latest_stream_arn.unwrap(),
-    );
-    let aggregator =
-        nps_aggregation::Aggregator::new(stream, nps_adapters::dynamo::DynamoRollups::new(s.table.clone()));
-    for _ in 0..10_000 {
-        let report = aggregator.run(50, Timestamp::now()).await.unwrap();
-        if report.folds == 0 && !report.limited {
-            return;
-        }
-    }
-    panic!("the aggregator did not catch up");
+    let aggregator = nps_aggregation::Aggregator::new(nps_adapters::dynamo::DynamoRollups::new(s.table.clone()));
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
 }

@@ -9,8 +9,7 @@ mod support;
 use fantoccini::{Client, Locator};
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use serde_json::{Value, json};
@@ -34,11 +33,7 @@ fn encode(text: &str) -> String {
 }
 
 async fn fold(s: &Stack) {
-    let sdk = load_sdk_config().await;
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    let report = Aggregator::new(stream, DynamoRollups::new(s.table.clone())).run(usize::MAX, Timestamp::now()).await;
-    assert!(!report.unwrap().limited);
+    support::aggregate(&s.table, &Aggregator::new(DynamoRollups::new(s.table.clone())), Timestamp::now()).await;
 }
 
 /// A call to the api function at `now`, as API Gateway hands it over.

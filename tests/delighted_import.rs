@@ -13,8 +13,7 @@ use std::time::Instant;
 
 use lambda_http::Body;
 use lambda_http::http::{Request, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, Table, TableStream};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, Table};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_scoring::{Histogram, Score, Summary};
@@ -113,21 +112,7 @@ fn export(dir: &std::path::Path, rows: usize, now: i64) -> Export {
 }
 
 async fn fold_everything(table: &Table) {
-    let sdk = load_sdk_config().await;
-    let described = table.client().describe_table().table_name(table.name()).send().await.unwrap();
-    let stream = TableStream::new(
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        described.table.unwrap().latest_stream_arn.unwrap(),
-    );
-    let aggregator = Aggregator::new(stream, DynamoRollups::new(table.clone()));
-    // Until a run finds nothing more to fold.
-    for _ in 0..10_000 {
-        let report = aggregator.run(50, Timestamp::now()).await.unwrap();
-        if report.folds == 0 && !report.limited {
-            return;
-        }
-    }
-    panic!("the aggregator did not catch up");
+    support::aggregate(table, &Aggregator::new(DynamoRollups::new(table.clone())), Timestamp::now()).await;
 }
 
 #[test]

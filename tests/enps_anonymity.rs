@@ -10,8 +10,7 @@ use std::collections::BTreeMap;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope, TableStream};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
@@ -210,11 +209,8 @@ async fn attack() {
     }
     ids.extend([clicker.request.clone(), silent.request.clone()]);
 
-    let sdk = load_sdk_config().await;
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    let aggregator = Aggregator::new(stream, DynamoRollups::new(s.table.clone()));
-    assert!(!aggregator.run(usize::MAX, Timestamp::now()).await.unwrap().limited);
+    let aggregator = Aggregator::new(DynamoRollups::new(s.table.clone()));
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
 
     let keys = DynamoApiKeys::new(s.table.clone());
     let (_, read) = keys.create(Scope::Read, "curious reader", NOW).await.unwrap();
@@ -310,7 +306,7 @@ async fn attack() {
     let late = |e: &Employee, form: &str| capture_call(Method::POST, &e.path, PERSON, form);
     s.capture.handle_at(late(&alice, "score=10&comment=changed"), NOW).await;
     s.capture.handle_at(late(&clicker, "score=10"), NOW).await;
-    assert!(!aggregator.run(usize::MAX, Timestamp::now()).await.unwrap().limited);
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     let after = at.metrics("survey=staff&since=2026-08-01&until=2026-11-29&group_by=team").await;
     assert_eq!((after["n"].clone(), after["groups"].clone()), (before["n"].clone(), before["groups"].clone()));
     let stored = DynamoResponses::new(s.table.clone());
@@ -377,7 +373,7 @@ async fn attack() {
         answers.iter().all(|a| a == &(StatusCode::ACCEPTED, r#"{"status":"erased","complete":true}"#.to_owned())),
         "{answers:?}"
     );
-    assert!(!aggregator.run(usize::MAX, Timestamp::now()).await.unwrap().limited);
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert_eq!(batch(&page("&range=90").await), sorted, "the batch does not change");
     assert_eq!(
         at.metrics("survey=staff&since=2026-08-01&until=2026-11-29&group_by=team").await["groups"],

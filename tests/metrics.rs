@@ -11,8 +11,7 @@ use std::collections::BTreeMap;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{Counted, DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_adapters::dynamo::{Counted, DynamoApiKeys, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::SurveyRequest;
@@ -159,11 +158,7 @@ async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
             assert_eq!(page.status(), StatusCode::OK);
         }
     }
-    let sdk = load_sdk_config().await;
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    let report = Aggregator::new(stream, DynamoRollups::new(s.table.clone())).run(usize::MAX, Timestamp::now()).await;
-    assert!(!report.unwrap().limited);
+    support::aggregate(&s.table, &Aggregator::new(DynamoRollups::new(s.table.clone())), Timestamp::now()).await;
 
     let (_, key) =
         DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "metrics test", Timestamp::now()).await.unwrap();

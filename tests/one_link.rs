@@ -10,8 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_http::http::{Method, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, TableStream};
+use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
@@ -90,11 +89,8 @@ async fn one_link_clicked_500_times_and_confirmed_200_times_costs_a_bounded_few_
     ]);
     let webhooks =
         nps_aggregation::config::response_webhooks(&|k: &str| vars.get(k).cloned(), s.table.clone()).unwrap().unwrap();
-    let sdk = load_sdk_config().await;
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    let aggregator = Aggregator::new(stream, DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks);
-    let report = aggregator.run(usize::MAX, at(2000)).await.unwrap();
+    let aggregator = Aggregator::new(DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks);
+    let report = support::aggregate(&s.table, &aggregator, at(2000)).await;
     assert_eq!((report.events_raised, report.events_delivered), (1, 1), "{report:?}");
     let posts = received.lock().unwrap();
     assert_eq!(posts[0].body["data"]["version"], json!(MAX_VERSIONS));

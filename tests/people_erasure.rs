@@ -11,7 +11,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope, TableStream};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::email::EmailAddress;
@@ -37,14 +37,7 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
     let mailer = nps_adapters::ses::SesMailer::new(nps_adapters::ses::SesMailer::client(&sdk), None);
     let alerting = nps_aggregation::config::alerting(&lookup, s.table.clone(), mailer).unwrap().expect("configured");
     let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
-    let described = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap();
-    let stream = TableStream::new(
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        described.table.unwrap().latest_stream_arn.unwrap(),
-    );
-    Aggregator::new(stream, DynamoRollups::new(s.table.clone()))
-        .with_alerting(alerting)
-        .with_response_webhooks(webhooks)
+    Aggregator::new(DynamoRollups::new(s.table.clone())).with_alerting(alerting).with_response_webhooks(webhooks)
 }
 
 async fn call(s: &Stack, method: Method, path: &str, key: &str) -> (StatusCode, Value) {
@@ -123,7 +116,7 @@ async fn erasure() {
     }
     let unsubscribe = capture_call(Method::POST, &kim_unsubscribe, PERSON, "List-Unsubscribe=One-Click");
     assert_eq!(s.capture.handle(unsubscribe).await.status(), StatusCode::OK);
-    aggregator.run(100, Timestamp::now()).await.unwrap();
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert!(received.lock().unwrap().len() >= 3, "an alert and two response events were delivered");
     let before = figures(&s, &read).await;
     assert_eq!(before[0], json!(2), "{before}");
@@ -154,9 +147,9 @@ async fn erasure() {
     }
     assert_eq!(holding_id, ["SUPPRESSION"], "only the suppression entry keeps the person id");
 
-    aggregator.run(100, Timestamp::now()).await.unwrap();
+    support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert_eq!(figures(&s, &read).await, before, "the erasure changes no count");
-    aggregator.rebuild(Timestamp::now()).await.unwrap();
+    aggregator.rebuild(&support::table_stream(&s.table).await, Timestamp::now()).await.unwrap();
     assert_eq!(figures(&s, &read).await, before, "nor does a rebuild after it");
 
     // Lee is untouched; Kim's answers stay, anonymous; Kim's links are dead; Kim stays unsubscribed.
@@ -213,7 +206,7 @@ async fn erased_before_the_run() {
     // Erased before any run: the stream still holds the answer's image with its comment.
     let (status, _) = call(&s, Method::DELETE, &format!("/v1/people/{}", kim.replace('@', "%40")), &write).await;
     assert_eq!(status, StatusCode::ACCEPTED);
-    let report = aggregator.run(100, Timestamp::now()).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, Timestamp::now()).await;
     assert_eq!((report.alerts_raised, report.events_raised), (1, 1), "{report:?}");
 
     let posts: Vec<(String, Value)> =

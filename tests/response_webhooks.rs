@@ -8,8 +8,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use lambda_http::http::{Method, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoRollups, TableStream};
+use nps_adapters::dynamo::DynamoRollups;
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use serde_json::{Value, json};
@@ -25,10 +24,7 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
     ]);
     let lookup = |k: &str| vars.get(k).cloned();
     let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
-    let sdk = load_sdk_config().await;
-    let arn = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap().table.unwrap();
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn.latest_stream_arn.unwrap());
-    Aggregator::new(stream, DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks)
+    Aggregator::new(DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks)
 }
 
 /// Purchases for `email` (in `survey`) at `at` and answers `form` an hour later; the link's path.
@@ -55,11 +51,11 @@ async fn each_confirmed_version_is_posted_once_signed_and_retried_after_a_failur
 
     let buyer = unique("crm");
     let path = answered(&s, &buyer, json!({"properties": {"product": "boots"}}), start, "score=9&comment=Fast").await;
-    let report = aggregator.run(usize::MAX, minutes(0)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(0)).await;
     assert_eq!((report.events_raised, report.events_delivered), (1, 0), "the receiver failed: {report:?}");
-    let report = aggregator.run(usize::MAX, minutes(0)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(0)).await;
     assert_eq!(report.events_delivered, 0, "not before the backoff: {report:?}");
-    let report = aggregator.run(usize::MAX, minutes(2)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(2)).await;
     assert_eq!(report.events_delivered, 1, "{report:?}");
     {
         let posts = received.lock().unwrap();
@@ -84,9 +80,9 @@ async fn each_confirmed_version_is_posted_once_signed_and_retried_after_a_failur
     s.capture
         .handle_at(capture_call(Method::GET, &format!("{path}?score=4"), "Mozilla/5.0 (person)", ""), minutes(3))
         .await;
-    let report = aggregator.run(usize::MAX, minutes(4)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(4)).await;
     assert_eq!((report.events_raised, report.events_delivered), (1, 1), "{report:?}");
-    let report = aggregator.run(usize::MAX, minutes(10)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(10)).await;
     assert_eq!((report.events_raised, report.events_delivered), (0, 0), "{report:?}");
     {
         let posts = received.lock().unwrap();
@@ -102,7 +98,7 @@ async fn each_confirmed_version_is_posted_once_signed_and_retried_after_a_failur
     // eNPS answers are anonymous: no event at all (docs/enps.md).
     enps_survey(&s, "staff", &[]).await;
     answered(&s, &unique("staff"), json!({"survey": "staff"}), start, "score=6").await;
-    let report = aggregator.run(usize::MAX, minutes(11)).await.unwrap();
+    let report = support::aggregate(&s.table, &aggregator, minutes(11)).await;
     assert_eq!((report.events_raised, report.events_delivered), (0, 0), "{report:?}");
     assert_eq!(received.lock().unwrap().len(), 3);
 }

@@ -106,6 +106,9 @@ for name in sorted(resources):
 
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"}
+# What Lambda's event source mapping for the table's stream needs of the function's role, whether
+# or not the binary calls it (ListStreams is an account's action with no resource type).
+MAPPING_ACTIONS = STREAM_ACTIONS | {"dynamodb:ListStreams"}
 # Variables read with a default (README's configuration table): the template may leave them unset.
 # NPS_CADENCE_DAY_SECONDS shortens a cadence's day in `make dev` only: deployed, a day is a day.
 OPTIONAL_VARIABLES = {"NPS_DEFAULT_SURVEY", "NPS_TOKEN_TTL_DAYS", "NPS_CHANGE_WINDOW_DAYS", "NPS_CADENCE_DAY_SECONDS"}
@@ -137,8 +140,10 @@ for name, resource in resources.items():
                 if "*" in action:
                     failures.append(f"{name}: wildcard action {action}")
             for target in as_list(statement.get("Resource", [])):
-                # SES's GetAccount (the send rate) is an account's action with no resource type.
-                if target == "*" and as_list(statement.get("Action", [])) != ["ses:GetAccount"]:
+                # SES's GetAccount (the send rate) and DynamoDB's ListStreams (the stream's event
+                # source mapping) are accounts' actions with no resource type.
+                if target == "*" and as_list(statement.get("Action", [])) not in (["ses:GetAccount"],
+                                                                                  ["dynamodb:ListStreams"]):
                     failures.append(f"{name}: `*` resource for {statement.get('Action')}")
     if resource["Type"] == "AWS::Lambda::Permission" and "SourceArn" not in resource["Properties"]:
         failures.append(f"{name}: a permission without SourceArn lets any source of its principal invoke")
@@ -232,7 +237,11 @@ for name, resource in resources.items():
     calls, unknown = binary_calls(binary)
     failures += [f"{name}: its binary calls {u}, which this check does not know" for u in sorted(unknown)]
     role = resource["Properties"]["Role"]["Fn::GetAtt"][0]
-    dead_letters = resource["Properties"].get("DeadLetterConfig", {}).get("TargetArn")
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"
+                and r["Properties"].get("FunctionName") == {"Ref": name}]
+    streamed = any(m.get("EventSourceArn") == STREAM for m in mappings)
+    dead_letters = [resource["Properties"].get("DeadLetterConfig", {}).get("TargetArn")]
+    dead_letters += [m.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination") for m in mappings]
     variables = resource["Properties"].get("Environment", {}).get("Variables", {})
     granted, leading_keys, unconditioned = set(), set(), []
     for document in documents(resources[role]):
@@ -247,7 +256,9 @@ for name, resource in resources.items():
                 granted.add(action)
                 service = action.split(":")[0]
                 if action == "sqs:SendMessage":
-                    wrong = [t for t in targets if t != dead_letters]
+                    wrong = [t for t in targets if t not in dead_letters]
+                elif action == "dynamodb:ListStreams":
+                    wrong = [t for t in targets if t != "*" or not streamed]
                 elif service == "dynamodb":
                     allowed = {"stream"} if action in STREAM_ACTIONS else {"table", "index"} if action in (
                         "dynamodb:Query", "dynamodb:Scan") else {"table"}
@@ -261,7 +272,9 @@ for name, resource in resources.items():
                     wrong = ["anything (an action this check does not expect)"]
                 failures += [f"{name}: {action} on {w}" for w in wrong]
     granted.discard("sqs:SendMessage")
-    failures += [f"{name}: granted {a}, which its binary never calls" for a in sorted(granted - calls)]
+    mapping_needs = MAPPING_ACTIONS if streamed else set()
+    failures += [f"{name}: its stream's mapping needs {a}" for a in sorted(mapping_needs - granted)]
+    failures += [f"{name}: granted {a}, which its binary never calls" for a in sorted(granted - calls - mapping_needs)]
     failures += [f"{name}: its binary calls {a}, which it is not granted" for a in sorted(calls - granted)]
     if name in INTERNET_FACING:
         used, unknown_keys = binary_key_families(binary)

@@ -14,7 +14,7 @@ trap 'exit 143' TERM
 # The usual ports when they are free, so bookmarks keep working; free ones otherwise.
 port_or_free() { if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then free_port; else echo "$1"; fi; }
 DISPATCH_EVERY=${NPS_DISPATCH_EVERY:-30}
-AGGREGATE_EVERY=${NPS_AGGREGATE_EVERY:-15}
+TICK_EVERY=${NPS_TICK_EVERY:-60}
 
 mkdir -p "$LOCAL/logs"
 # Demo secrets are made once and kept, so links in old emails keep working across restarts.
@@ -68,15 +68,19 @@ setsid "$ROOT/target/debug/nps-local-stack" gateway --port "$gateway_port" --fun
 STARTED_PIDS+=($!)
 wait_http "the local gateway" "$NPS_BASE_URL/" $! 30 "$LOCAL/logs/gateway.log"
 
-# The one-minute schedules, locally every $DISPATCH_EVERY s and $AGGREGATE_EVERY s: the same
+# The one-minute schedules, locally every $DISPATCH_EVERY s and $TICK_EVERY s: the same
 # invocations EventBridge makes.
 setsid bash -c "while sleep $DISPATCH_EVERY; do
   curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/dispatch/invocations' -d '{}'; echo
 done" >>"$LOCAL/logs/dispatch.log" 2>&1 &
 STARTED_PIDS+=($!)
-setsid bash -c "while sleep $AGGREGATE_EVERY; do
-  curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/aggregate/invocations' -d '{}'; echo
+setsid bash -c "while sleep $TICK_EVERY; do
+  curl -s --max-time 120 -X POST '$functions/2015-03-31/functions/aggregate/invocations' -d '{\"tick\": true}'; echo
 done" >>"$LOCAL/logs/aggregate.log" 2>&1 &
+STARTED_PIDS+=($!)
+# The table's stream to the aggregate function, as the template's event source mapping does.
+setsid "$ROOT/target/debug/nps-local-stack" pump --name "$NPS_TABLE" --functions "$functions" \
+  >>"$LOCAL/logs/aggregate.log" 2>&1 &
 STARTED_PIDS+=($!)
 
 cat >"$LOCAL/dev.env" <<ENV
@@ -114,7 +118,7 @@ cat <<MSG
     One base URL (every route) $NPS_BASE_URL   (Delighted's clients: api_base_url = "$NPS_BASE_URL/v1/")
     DynamoDB Local             $AWS_ENDPOINT_URL_DYNAMODB   table: $NPS_TABLE
     Dispatch                   every ${DISPATCH_EVERY}s (log: .local/logs/dispatch.log); a list's "day" lasts ${NPS_CADENCE_DAY_SECONDS}s
-    Aggregate                  every ${AGGREGATE_EVERY}s (log: .local/logs/aggregate.log); make rebuild recounts all
+    Aggregate                  as the stream delivers (log: .local/logs/aggregate.log); make rebuild recounts all
     URLs, demo key, secrets    .local/dev.env   (source .local/dev.env)
     Send a test purchase       infra/scripts/test-purchase.sh you@example.com  (a signed shop webhook; prints its curl)
     Or survey someone          curl -X POST "$NPS_TRIGGER_URL/v1/people" -H "authorization: Bearer $NPS_API_KEY" \\

@@ -3,8 +3,9 @@
 //! loopback, with the environment the template gives it. Per function:
 //! - init: process start → its first `GET /runtime/invocation/next` (config read, SDK clients
 //!   built, nothing fetched yet), over `COLD_STARTS` fresh processes, and the peak RSS by then;
-//! - `INVOCATIONS` realistic events in one process (purchases, clicks and confirmations, metrics
-//!   and listings, scheduled runs, bounces) doing real work against DynamoDB Local and the local
+//! - `INVOCATIONS` realistic events in one process (purchases, clicks and confirmations, the
+//!   stream's batches as the event source mapping hands them over then ticks, metrics and listings,
+//!   dispatch runs, bounces) doing real work against DynamoDB Local and the local
 //!   SES; each answer is checked, then the process's peak RSS (VmHWM) and the invocations' p50/p99
 //!   as the runtime API sees them (event handed out → answer posted).
 //!
@@ -28,6 +29,7 @@ use nps_adapters::dynamo::{DynamoApiKeys, Scope};
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
 use nps_domain::token::{TokenKeys, sign};
+use nps_local_stack::pump::{Mapping, Pump};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::process::{Child, Command};
@@ -315,13 +317,6 @@ async fn main() {
         check: http_status,
     };
     let schedule = || vec![serde_json::to_vec(&json!({})).unwrap(); INVOCATIONS];
-    let aggregate = Function {
-        id: "AggregateFunction",
-        binary: "aggregate",
-        environment: vec![("NPS_TABLE", table.clone()), ("NPS_TABLE_STREAM_ARN", stream.clone())],
-        events: schedule(),
-        check: any_report,
-    };
     let dispatch = Function {
         id: "DispatchFunction",
         binary: "dispatch",
@@ -353,7 +348,31 @@ async fn main() {
             .collect(),
         check: any_report,
     };
-    for function in [capture, aggregate, dispatch, api, ses_events] {
+    let (figures, _) = measure(&bootstrap(&capture), &capture).await;
+    report.push((capture, figures));
+
+    // What the event source mapping hands over after the purchases and answers above (batches of
+    // the template's size, the filter applied), then the minute's ticks.
+    let mapping = Mapping::from_template(&root.join("template.yaml")).unwrap();
+    let streams = aws_sdk_dynamodbstreams::Client::new(&nps_adapters::aws::load_sdk_config().await);
+    let mut batches = Vec::new();
+    Pump::new(streams, stream.clone(), mapping)
+        .drain(|event| {
+            batches.push(serde_json::to_vec(&event).unwrap());
+            async { Ok(json!({})) }
+        })
+        .await
+        .unwrap();
+    let ticks = INVOCATIONS.saturating_sub(batches.len());
+    batches.extend(std::iter::repeat_n(serde_json::to_vec(&json!({"tick": true})).unwrap(), ticks));
+    let aggregate = Function {
+        id: "AggregateFunction",
+        binary: "aggregate",
+        environment: vec![("NPS_TABLE", table.clone()), ("NPS_TABLE_STREAM_ARN", stream.clone())],
+        events: batches,
+        check: any_report,
+    };
+    for function in [aggregate, dispatch, api, ses_events] {
         let (figures, _) = measure(&bootstrap(&function), &function).await;
         report.push((function, figures));
     }

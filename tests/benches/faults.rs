@@ -29,8 +29,7 @@ use std::time::{Duration, Instant};
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, TableStream};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::RequestId;
@@ -340,14 +339,7 @@ async fn main() {
     }
 
     // The aggregator reads the table's stream across the restart: each confirmation counts once.
-    let sdk = load_sdk_config().await;
-    let described = s.table.client().describe_table().table_name(s.table.name()).send().await.unwrap();
-    let stream = TableStream::new(
-        aws_sdk_dynamodbstreams::Client::new(&sdk),
-        described.table.unwrap().latest_stream_arn.unwrap(),
-    );
-    let report = Aggregator::new(stream, DynamoRollups::new(s.table.clone())).run(usize::MAX, Timestamp::now()).await;
-    assert!(!report.unwrap().limited);
+    support::aggregate(&s.table, &Aggregator::new(DynamoRollups::new(s.table.clone())), Timestamp::now()).await;
     let (_, read) = DynamoApiKeys::new(s.table.clone()).create(Scope::Read, "faults", Timestamp::now()).await.unwrap();
     let metrics = s
         .api()

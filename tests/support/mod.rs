@@ -326,3 +326,79 @@ pub async fn receiver(failures: usize) -> (String, Received) {
     });
     (url, received)
 }
+
+/// What [`aggregate`] did: the batches' foldings added up, and the tick.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Aggregated {
+    pub pumped: nps_local_stack::pump::Pumped,
+    pub changes: usize,
+    pub skipped: usize,
+    pub folds: usize,
+    pub alerts_raised: usize,
+    pub alerts_delivered: usize,
+    pub events_raised: usize,
+    pub events_delivered: usize,
+    pub drops_checked: bool,
+}
+
+/// The stream of `table`, as the template's event source mapping hands it to the aggregate
+/// function (the local pump, with the function's own handling of each payload), then the
+/// scheduled tick, all at `now`. One pump per table, so each call goes on from where the last
+/// stopped, as the mapping does.
+pub async fn aggregate(table: &Table, aggregator: &nps_aggregation::Aggregator, now: Timestamp) -> Aggregated {
+    use nps_aggregation::invocation::{Invocation, Payload, answer};
+    use nps_local_stack::pump::{Mapping, Pump};
+    static PUMPS: std::sync::LazyLock<tokio::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<Pump>>>>> =
+        std::sync::LazyLock::new(Default::default);
+    let pump = {
+        let mut pumps = PUMPS.lock().await;
+        match pumps.get(table.name()) {
+            Some(pump) => pump.clone(),
+            None => {
+                let described = table.client().describe_table().table_name(table.name()).send().await.unwrap();
+                let arn = described.table.and_then(|t| t.latest_stream_arn).expect("the table has a stream");
+                let streams = aws_sdk_dynamodbstreams::Client::new(&load_sdk_config().await);
+                let mapping = Mapping::from_template(&nps_local_stack::repo_template()).unwrap();
+                let pump = Arc::new(tokio::sync::Mutex::new(Pump::new(streams, arn, mapping)));
+                pumps.insert(table.name().to_owned(), pump.clone());
+                pump
+            }
+        }
+    };
+    let totals = std::cell::RefCell::new(Aggregated::default());
+    let invoke = |event: Value| {
+        let totals = &totals;
+        async move {
+            let payload = Payload::from_json(event).map_err(|e| e.to_string())?;
+            let Invocation::Batch { shard, changes } = Invocation::parse(payload).map_err(|e| e.to_string())? else {
+                return Err("the pump sent something else than a batch".to_owned());
+            };
+            let folding = aggregator.fold(&shard, &changes, now).await.map_err(|e| e.to_string())?;
+            let mut t = totals.borrow_mut();
+            t.changes += folding.changes;
+            t.skipped += folding.skipped;
+            t.folds += folding.folds;
+            t.alerts_raised += folding.alerts_raised;
+            t.alerts_delivered += folding.alerts_delivered;
+            t.events_raised += folding.events_raised;
+            t.events_delivered += folding.events_delivered;
+            Ok(answer())
+        }
+    };
+    let pumped = pump.lock().await.drain(invoke).await.expect("the stream is readable");
+    let ticked = aggregator.tick(now).await.expect("the tick");
+    let mut totals = totals.into_inner();
+    totals.pumped = pumped;
+    totals.alerts_raised += ticked.alerts_raised;
+    totals.alerts_delivered += ticked.alerts_delivered;
+    totals.events_delivered += ticked.events_delivered;
+    totals.drops_checked = ticked.drops_checked;
+    totals
+}
+
+/// The stream of `table`, for a rebuild.
+pub async fn table_stream(table: &Table) -> nps_adapters::dynamo::TableStream {
+    let described = table.client().describe_table().table_name(table.name()).send().await.unwrap();
+    let arn = described.table.and_then(|t| t.latest_stream_arn).expect("the table has a stream");
+    nps_adapters::dynamo::TableStream::new(aws_sdk_dynamodbstreams::Client::new(&load_sdk_config().await), arn)
+}

@@ -1,6 +1,7 @@
 //! Wiring only: logs, config (a bad variable stops init with its name), clients, the loop.
-//! Each invocation from the schedule folds what the stream holds; an admin invocation with the
-//! payload `{"rebuild": true}` recomputes every rollup from the raw items instead.
+//! Lambda's event source mapping hands it the table's stream in batches; the schedule's
+//! `{"tick": true}` delivers what is due; `{"rebuild": true}` recounts every rollup
+//! (`nps_aggregation::invocation`).
 
 use std::sync::Arc;
 
@@ -9,13 +10,9 @@ use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
 use nps_adapters::ses::SesMailer;
 use nps_aggregation::Aggregator;
+use nps_aggregation::invocation::Payload;
 use nps_domain::Timestamp;
 use nps_sending::config::{Env, Lookup};
-use serde_json::Value;
-
-/// Folds per invocation: about 100 changes each, well inside the function's timeout; the next
-/// scheduled run goes on from the checkpoint.
-const MAX_FOLDS: usize = 500;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
@@ -26,8 +23,9 @@ async fn main() -> Result<(), Error> {
     let alerting =
         nps_aggregation::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
     let webhooks = nps_aggregation::config::response_webhooks(&Env, table.clone())?;
-    let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream);
-    let mut aggregator = Aggregator::new(stream, DynamoRollups::new(table));
+    // Read by a rebuild only.
+    let stream = Arc::new(TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream));
+    let mut aggregator = Aggregator::new(DynamoRollups::new(table));
     if let Some(alerting) = alerting {
         aggregator = aggregator.with_alerting(alerting);
     }
@@ -35,19 +33,14 @@ async fn main() -> Result<(), Error> {
         aggregator = aggregator.with_response_webhooks(webhooks);
     }
     let aggregator = Arc::new(aggregator);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
-        let aggregator = aggregator.clone();
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
+        let (aggregator, stream) = (aggregator.clone(), stream.clone());
+        // A failure fails the invocation: the mapping delivers the batch again (splitting it,
+        // then to the dead-letter queue), the schedule retries the tick.
         async move {
-            if event.payload.get("rebuild") == Some(&Value::Bool(true)) {
-                let rebuilt = aggregator.rebuild(Timestamp::now()).await?;
-                tracing::info!(?rebuilt, "rollups rebuilt");
-                return Ok(serde_json::to_value(rebuilt)?);
-            }
-            // A failure (storage, or a stream trimmed past the checkpoint) fails the invocation,
-            // so the schedule's retries, dead-letter queue and alarm see it.
-            let report = aggregator.run(MAX_FOLDS, Timestamp::now()).await?;
-            tracing::info!(?report, "aggregation run");
-            Ok::<_, Error>(serde_json::to_value(report)?)
+            Ok::<_, Error>(
+                nps_aggregation::invocation::handle(&aggregator, &stream, event.payload, Timestamp::now()).await?,
+            )
         }
     }))
     .await

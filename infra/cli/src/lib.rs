@@ -125,7 +125,7 @@ pub async fn run(args: &[String], env: &impl Lookup, out: &mut dyn Write) -> Res
             let described = client.describe_table().table_name(&table_name).send().await?;
             let arn = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;
             let stream = TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), arn);
-            let rebuilt = nps_aggregation::Aggregator::new(stream, DynamoRollups::new(table)).rebuild(now).await?;
+            let rebuilt = nps_aggregation::Aggregator::new(DynamoRollups::new(table)).rebuild(&stream, now).await?;
             writeln!(
                 out,
                 "generation {}: {} items scanned, {} stream records, {} rollups written, {} old items deleted",

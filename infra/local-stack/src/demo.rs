@@ -4,7 +4,7 @@
 //! - history (the last `days` days before today), written straight into the table, because answers
 //!   cannot be given in the past through HTTP: a request and a confirmed response per purchase, over
 //!   four products and three regions, mostly promoters, some comments; one product (stoves) drops
-//!   in the last week. The aggregate loop folds it like any other answer and the hourly drop check
+//!   in the last week. The stream's pump folds it like any other answer and the hourly drop check
 //!   alerts on stoves; its detractors are too old to alert one by one.
 //! - today, through the real HTTP endpoints: signed purchases to the trigger, their emails read
 //!   back from the local inbox, people clicking a score and confirming it (some with a comment),
@@ -156,8 +156,8 @@ impl Demo {
             "today: {purchases} purchases through the trigger, {answered} answered through the emailed links, \
              {swept} emails swept by a link scanner"
         );
-        // The history is folded by now (the aggregate loop runs every 15 s): check it for drops at
-        // the next run rather than at the next full hour.
+        // The history is folded by now (the pump hands the stream over within a second): check it
+        // for drops at the next tick rather than at the next full hour.
         DynamoRollups::new(self.table.clone()).release_drop_check().await?;
         if self.members > 0 {
             self.list(&mut rng).await?;

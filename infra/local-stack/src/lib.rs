@@ -14,6 +14,7 @@ use aws_sdk_dynamodb::types::{
 use serde_norway::Value;
 
 pub mod gateway;
+pub mod pump;
 pub mod testing;
 
 /// The logical id of the one table in `template.yaml`.

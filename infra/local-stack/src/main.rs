@@ -9,6 +9,9 @@
 //!   the services named in .local/dev.env (`NPS_TRIGGER_URL`, `NPS_INBOX_URL`, the secrets).
 //! - `gateway --port PORT --functions URL [--template PATH]`: one base URL for every route of
 //!   the template's HTTP API, forwarded to `cargo lambda watch` at URL (`gateway.rs`).
+//! - `pump --name NAME --functions URL [--template PATH]`: the table's stream to the aggregate
+//!   function under `cargo lambda watch` at URL, as the template's event source mapping hands it
+//!   (`pump.rs`), four times a second, as Lambda polls.
 
 mod demo;
 
@@ -18,12 +21,14 @@ use std::process::ExitCode;
 use anyhow::{Context, Result, bail};
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
+use nps_local_stack::pump::{Mapping, Pump};
 use nps_local_stack::{TABLE_RESOURCE, ensure_table, repo_template, table_from_template, testing::local_endpoint};
 
 const USAGE: &str = "usage: nps-local-stack ensure-table --name NAME [--template PATH]\n       \
                      nps-local-stack seed --name NAME [--api-key KEY]\n       \
                      nps-local-stack demo --name NAME [--days N] [--per-day N] [--live N] [--members N]\n       \
-                     nps-local-stack gateway --port PORT --functions URL [--template PATH]";
+                     nps-local-stack gateway --port PORT --functions URL [--template PATH]\n       \
+                     nps-local-stack pump --name NAME --functions URL [--template PATH]";
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {
@@ -98,9 +103,44 @@ async fn run(args: Vec<String>) -> Result<()> {
             .run()
             .await?
         }
+        "pump" => pump(&client, &name, &template, functions.context(USAGE)?).await?,
         other => bail!("unknown command {other:?}\n{USAGE}"),
     }
     Ok(())
+}
+
+async fn pump(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    template: &std::path::Path,
+    functions: String,
+) -> Result<()> {
+    let described = client.describe_table().table_name(table).send().await?;
+    let arn = described.table.and_then(|t| t.latest_stream_arn).context("the table has no stream")?;
+    let mapping = Mapping::from_template(template)?;
+    let streams = aws_sdk_dynamodbstreams::Client::new(&nps_adapters::aws::load_sdk_config().await);
+    let mut pump = Pump::new(streams, arn, mapping);
+    let http = reqwest::Client::new();
+    let url = format!("{functions}/2015-03-31/functions/aggregate/invocations");
+    eprintln!("pump: the stream of {table} to {url}");
+    loop {
+        let invoke = |event: serde_json::Value| {
+            let request = http.post(&url).json(&event).timeout(std::time::Duration::from_secs(900));
+            async move {
+                let answer = request.send().await.map_err(|e| e.to_string())?;
+                let ok = answer.status().is_success();
+                let body: serde_json::Value = answer.json().await.map_err(|e| e.to_string())?;
+                // `cargo lambda watch` answers a function's error with its errorType and message.
+                if !ok || body.get("errorType").is_some() { Err(body.to_string()) } else { Ok(body) }
+            }
+        };
+        match pump.drain(invoke).await {
+            Ok(pumped) if pumped.delivered > 0 => eprintln!("pump: {pumped:?}"),
+            Ok(_) => {}
+            Err(e) => eprintln!("pump: {e:#}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(250)).await;
+    }
 }
 
 async fn seed(table: Table, api_key: Option<String>) -> Result<()> {

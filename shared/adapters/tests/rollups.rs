@@ -4,7 +4,7 @@
 
 use std::collections::BTreeSet;
 
-use nps_adapters::dynamo::{Checkpoint, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Table};
+use nps_adapters::dynamo::{DynamoRollups, Folded, MAX_WRITES_PER_FOLD, ShardFolded, Table};
 use nps_domain::Timestamp;
 use nps_domain::rollup::{Counts, Deltas, RollupKey};
 use nps_domain::survey::SurveyId;
@@ -41,12 +41,15 @@ async fn a_dimension_with_thousands_of_values_folds_lists_and_rebuilds() {
     let survey = SurveyId::parse("shop").unwrap();
     // Each value touches its rollup and its value item, beside the survey's `all`.
     let per_fold = (MAX_WRITES_PER_FOLD - 1) / 2;
-    let mut seen = rollups.checkpoint().await.unwrap();
+    let seen = rollups.checkpoint().await.unwrap();
+    let mut folded: Option<ShardFolded> = None;
     for start in (0..VALUES).step_by(per_fold) {
-        let next = Checkpoint { version: seen.version + 1, written_at: Timestamp::now(), ..seen.clone() };
         let batch = deltas(&survey, start..(start + per_fold).min(VALUES));
-        assert_eq!(rollups.fold(&seen, &next, &batch).await.unwrap(), Folded::Done, "the fold from value {start}");
-        seen = next;
+        // Sequence numbers of one shard: increasing.
+        let upto = format!("{}", 1000 + start);
+        let done = rollups.fold(&seen, "shard-1", folded.as_ref(), &upto, &batch, Timestamp::now()).await.unwrap();
+        assert_eq!(done, Folded::Done, "the fold from value {start}");
+        folded = Some(ShardFolded { generation: seen.generation, sequence: upto });
     }
     let listed = rollups.segment_values(seen.generation, &survey, None).await.unwrap();
     let want: BTreeSet<String> = (0..VALUES).map(value).collect();

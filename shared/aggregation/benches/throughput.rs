@@ -2,19 +2,28 @@
 //!
 //!     infra/scripts/with-stack.sh cargo bench -p nps-aggregation --bench throughput
 //!
-//! Writes N confirmed responses (3 products, 7 days), then times one run that folds them all,
-//! and an idle run after it. Capacity units are DynamoDB Local's own figures.
+//! Writes N confirmed responses (3 products, 7 days), then measures, each apart:
+//! - our own code per record: the stream event Lambda sends read from its bytes (JSON, images) and
+//!   each change added up (delta, alerts, events), in memory, no I/O;
+//! - DynamoDB Local's stream alone: the local event source mapping reading every record;
+//! - the whole path: the local mapping hands the batches to the fold, which writes the rollups;
+//! - an idle pass after it.
+//!
+//! Capacity units are DynamoDB Local's own figures.
 
+use std::cell::Cell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use nps_adapters::aws::load_sdk_config;
-use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, Table, TableStream};
-use nps_aggregation::Aggregator;
+use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, Table};
+use nps_aggregation::invocation::{Invocation, Payload, answer};
+use nps_aggregation::{Aggregator, Batch};
 use nps_domain::response::Response;
 use nps_domain::survey::SurveyKind;
 use nps_domain::{Timestamp, fixtures};
+use nps_local_stack::pump::{Mapping, Pump};
 use nps_local_stack::testing::{dynamodb, fresh_table};
+use serde_json::Value;
 
 const N: usize = 20_000;
 const WRITERS: usize = 16;
@@ -49,43 +58,89 @@ async fn main() {
     }
     eprintln!("{N} responses written in {:.1} s", written.elapsed().as_secs_f64());
 
-    let arn = client
-        .describe_table()
-        .table_name(&name)
-        .send()
-        .await
-        .expect("describe")
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("stream");
-    let meter = Arc::new(CapacityMeter::default());
-    let streams = aws_sdk_dynamodbstreams::Client::new(&load_sdk_config().await);
-    let aggregator = Aggregator::new(TableStream::new(streams, arn), DynamoRollups::new(table.metered(meter.clone())));
+    let described = client.describe_table().table_name(&name).send().await.expect("describe");
+    let arn = described.table.and_then(|t| t.latest_stream_arn).expect("stream");
+    let streams = aws_sdk_dynamodbstreams::Client::new(&nps_adapters::aws::load_sdk_config().await);
+    let mapping = Mapping::from_template(&nps_local_stack::repo_template()).expect("the template's mapping");
+    let pump = || Pump::new(streams.clone(), arn.clone(), mapping.clone());
 
+    // DynamoDB Local's stream alone: every record read, the batches kept for the next part.
+    let mut events: Vec<Value> = Vec::new();
     let t = Instant::now();
-    let report = aggregator.run(usize::MAX, Timestamp::now()).await.expect("run");
+    let read = pump()
+        .drain(|event| {
+            events.push(event);
+            async { Ok(answer()) }
+        })
+        .await
+        .expect("drain");
+    let reading = t.elapsed();
+    assert!(read.delivered >= N, "{read:?}");
+
+    // Our code alone, on those very payloads, from their bytes as Lambda hands them over.
+    let payloads: Vec<Vec<u8>> = events.iter().map(|e| serde_json::to_vec(e).expect("JSON")).collect();
+    let t = Instant::now();
+    let mut records = 0;
+    for bytes in &payloads {
+        let payload: Payload = serde_json::from_slice(bytes).expect("a payload");
+        let Ok(Invocation::Batch { changes, .. }) = Invocation::parse(payload) else { panic!("a batch") };
+        let mut batch = Batch::default();
+        for change in &changes {
+            batch.add(change, start).expect("a readable record");
+        }
+        records += changes.len();
+    }
+    let ours = t.elapsed();
+
+    // The whole path: the mapping hands the batches to the fold.
+    let meter = Arc::new(CapacityMeter::default());
+    let aggregator = Aggregator::new(DynamoRollups::new(table.metered(meter.clone())));
+    let folds = Cell::new(0);
+    let mut mapped = pump();
+    let t = Instant::now();
+    let pumped = mapped
+        .drain(|event| {
+            let (aggregator, folds) = (&aggregator, &folds);
+            async move {
+                let payload = Payload::from_json(event).map_err(|e| e.to_string())?;
+                let Ok(Invocation::Batch { shard, changes }) = Invocation::parse(payload) else { panic!("a batch") };
+                let folding = aggregator.fold(&shard, &changes, Timestamp::now()).await.map_err(|e| e.to_string())?;
+                folds.set(folds.get() + folding.folds);
+                Ok(answer())
+            }
+        })
+        .await
+        .expect("drain");
     let folding = t.elapsed();
-    // Also counted: the records of the run's own writes (rollups, checkpoint), which fold to nothing.
-    assert!(report.changes >= N, "{report:?}");
+    assert_eq!(pumped.discarded, 0);
     let (reads, writes) = (meter.read_units(), meter.write_units());
     let t = Instant::now();
-    let idle = aggregator.run(usize::MAX, Timestamp::now()).await.expect("idle run");
+    let idle = mapped.drain(|_| async { Err("idle: never invoked".to_owned()) }).await.expect("idle");
     let idle_time = t.elapsed();
-    assert_eq!(idle.folds, 0);
+    assert_eq!(idle.invocations, 0, "{idle:?}");
 
     println!("| measure | value |");
     println!("|---|---|");
     println!(
-        "| pending responses folded per second | {:.0} ({N} in {:.2} s, {} folds) |",
+        "| our code: stream records read from Lambda's payload and added up, per second | {:.0} ({records} in {:.1} ms, {:.1} MB of JSON) |",
+        records as f64 / ours.as_secs_f64(),
+        ours.as_secs_f64() * 1000.0,
+        payloads.iter().map(Vec::len).sum::<usize>() as f64 / 1e6
+    );
+    println!(
+        "| DynamoDB Local: stream records read per second | {:.0} ({} in {:.2} s) |",
+        read.read as f64 / reading.as_secs_f64(),
+        read.read,
+        reading.as_secs_f64()
+    );
+    println!(
+        "| whole path: responses folded per second | {:.0} ({N} in {:.2} s; {} invocations, {} folds) |",
         N as f64 / folding.as_secs_f64(),
         folding.as_secs_f64(),
-        report.folds
+        pumped.invocations,
+        folds.get()
     );
-    println!("| write units per response (rollups and checkpoint) | {:.3} |", writes / N as f64);
-    println!("| read units per run | {reads:.1} |");
-    println!(
-        "| idle run | {:.1} ms, {:.1} read units, no writes |",
-        idle_time.as_secs_f64() * 1000.0,
-        meter.read_units() - reads
-    );
+    println!("| write units per response (rollups and shard position) | {:.3} |", writes / N as f64);
+    println!("| read units per batch | {:.1} |", reads / pumped.invocations as f64);
+    println!("| idle pass | {:.1} ms, no invocation |", idle_time.as_secs_f64() * 1000.0);
 }

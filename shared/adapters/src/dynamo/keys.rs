@@ -175,6 +175,11 @@ impl ItemKey {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "CHECKPOINT".to_owned() }
     }
 
+    /// How far the aggregator's folds of one stream shard have reached.
+    pub fn aggregator_shard(shard: &str) -> Self {
+        ItemKey { pk: "AGGREGATOR".to_owned(), sk: format!("SHARD#{shard}") }
+    }
+
     /// The hour the aggregator last checked for NPS drops.
     pub fn drop_check() -> Self {
         ItemKey { pk: "AGGREGATOR".to_owned(), sk: "DROPS".to_owned() }

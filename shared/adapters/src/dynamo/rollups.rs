@@ -7,17 +7,20 @@
 //!   changed only by `ADD`. One item per value, so no item grows with a dimension's values.
 //! - a rebuild's claim of a generation: `ROLLUP#<generation>` / `CLAIM`.
 //! - checkpoint: `AGGREGATOR` / `CHECKPOINT`: a version, the rollups' generation, and per stream
-//!   shard the last sequence folded and whether the shard is read to its end.
+//!   shard the last sequence the generation counted when a rebuild switched to it (its floor).
+//! - a shard's folds: `AGGREGATOR` / `SHARD#<shard id>`: the generation and last sequence folded
+//!   from that shard; expires two days after its last fold (the stream keeps 24 hours).
 //!
-//! A fold is one transaction: the rollups' changes and the next checkpoint, on the condition that
-//! the checkpoint is still the one the batch was read from. So a batch counts once or not at all,
-//! whatever crashes, retries or runs at the same time.
+//! A fold is one transaction: the rollups' changes and the shard's next position, on the
+//! conditions that the shard's position is still the one the batch was read against and the
+//! generation is still the one it adds to. So a record counts once or not at all, whatever
+//! Lambda redelivers, splits or retries, and whatever runs at the same time.
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
+    AttributeValue, ConditionCheck, DeleteRequest, Put, PutRequest, TransactWriteItem, Update, WriteRequest,
 };
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
@@ -29,9 +32,9 @@ use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
 use super::{Table, Units, requests, responses, store_error};
 
-/// Rollups and value lists one fold may change: a transaction holds 100 items, one of them the
-/// checkpoint.
-pub const MAX_WRITES_PER_FOLD: usize = 99;
+/// Rollups and value lists one fold may change: a transaction holds 100 items, two of them the
+/// checkpoint's check and the shard's position.
+pub const MAX_WRITES_PER_FOLD: usize = 98;
 
 /// A segment value item's months.
 const MONTHS: &str = "months";
@@ -41,44 +44,60 @@ const WRITTEN_AT: &str = "written_at";
 const GENERATION: &str = "generation";
 const SHARDS: &str = "shards";
 const SEQUENCE: &str = "sequence";
-const DONE: &str = "done";
+const SHARD_PREFIX: &str = "SHARD#";
 const UNCONFIRMED: &str = "unconfirmed";
 const SUSPECTED_BOT: &str = "suspected_bot";
 const SENT: &str = "sent";
 const SCORE_BUCKETS: [&str; 11] = ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10"];
 
-/// How far the aggregator has read the stream.
+/// The rollups' generation, and how far a rebuild counted each shard for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Checkpoint {
-    /// Bumped by every fold; 0 before the first.
+    /// Bumped by every switch; 0 before the first.
     pub version: u64,
     /// Which set of rollups is current (a rebuild writes the next one, then switches).
     pub generation: u64,
     /// When it was stored.
     pub written_at: Timestamp,
-    pub shards: BTreeMap<String, ShardPosition>,
+    /// Per shard, the last sequence the generation counts already: records up to it are skipped
+    /// by a shard whose folds are of an older generation (or that has folded nothing).
+    pub floors: BTreeMap<String, String>,
 }
 
 impl Default for Checkpoint {
     fn default() -> Self {
-        Checkpoint { version: 0, generation: 1, written_at: Timestamp::from_unix(0), shards: BTreeMap::new() }
+        Checkpoint { version: 0, generation: 1, written_at: Timestamp::from_unix(0), floors: BTreeMap::new() }
     }
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct ShardPosition {
-    /// The last sequence number folded.
-    pub sequence: Option<String>,
-    /// Closed and read to its end.
-    pub done: bool,
+/// How far one shard's folds have reached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ShardFolded {
+    pub generation: u64,
+    pub sequence: String,
+}
+
+impl Checkpoint {
+    /// The last sequence of `shard` the current generation counts: from its own folds, or the
+    /// floor a rebuild set.
+    pub fn counted<'a>(&'a self, shard: &str, folded: Option<&'a ShardFolded>) -> Option<&'a str> {
+        match folded {
+            Some(f) if f.generation == self.generation => Some(&f.sequence),
+            _ => self.floors.get(shard).map(String::as_str),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Folded {
     Done,
-    /// The checkpoint moved since it was read: another run folded first. Nothing was written.
+    /// The shard's position or the generation moved since they were read, or another fold was
+    /// writing the same items: nothing was written.
     Contended,
 }
+
+/// A shard's fold record lives two days: a day longer than the stream keeps its records.
+const SHARD_TTL_SECONDS: i64 = 2 * 86_400;
 
 #[derive(Debug, Clone)]
 pub struct DynamoRollups {
@@ -95,41 +114,135 @@ impl DynamoRollups {
         let a = Attrs(&item);
         let bad = |what: &str| StoreError::Malformed(format!("aggregator checkpoint: {what}"));
         let count = |v: i64| u64::try_from(v).map_err(|_| bad("negative counter"));
-        let mut shards = BTreeMap::new();
+        let mut floors = BTreeMap::new();
         if let Some(AttributeValue::M(map)) = item.get(SHARDS) {
             for (id, position) in map {
                 let position = position.as_m().map_err(|_| bad("shard position"))?;
-                shards.insert(
-                    id.clone(),
-                    ShardPosition {
-                        sequence: Attrs(position).opt_s(SEQUENCE).map(str::to_owned),
-                        done: matches!(position.get(DONE), Some(AttributeValue::Bool(true))),
-                    },
-                );
+                if let Some(sequence) = Attrs(position).opt_s(SEQUENCE) {
+                    floors.insert(id.clone(), sequence.to_owned());
+                }
             }
         }
         Ok(Checkpoint {
             version: count(a.n(VERSION)?)?,
             generation: count(a.n(GENERATION)?)?,
             written_at: a.time(WRITTEN_AT)?,
-            shards,
+            floors,
         })
     }
 
-    /// Adds `deltas` to the rollups of `seen.generation` and stores `next` (its version is
-    /// `seen.version + 1`, `written_at` as given), if the stored checkpoint is still `seen`.
-    pub async fn fold(&self, seen: &Checkpoint, next: &Checkpoint, deltas: &Deltas) -> Result<Folded, StoreError> {
-        let mut items = vec![TransactWriteItem::builder().put(self.checkpoint_put(seen, next)?).build()];
+    /// How far `shard`'s folds have reached, if it folded in the last two days.
+    pub async fn shard(&self, shard: &str) -> Result<Option<ShardFolded>, StoreError> {
+        let Some(item) = self.table.get(ItemKey::aggregator_shard(shard), true).await? else { return Ok(None) };
+        shard_folded(&item)
+    }
+
+    /// Every shard's folds of the last two days, by shard id (for a rebuild's switch).
+    pub async fn shards(&self) -> Result<BTreeMap<String, ShardFolded>, StoreError> {
+        let mut shards = BTreeMap::new();
+        let mut start = None;
+        loop {
+            let query = self
+                .table
+                .partition(ItemKey::checkpoint().pk)
+                .key_condition_expression("#pk = :pk AND begins_with(#sk, :shard)")
+                .expression_attribute_values(":shard", s(SHARD_PREFIX))
+                .expression_attribute_names("#sk", attr::SK)
+                .consistent_read(true)
+                .set_exclusive_start_key(start);
+            let out = self.table.query(query).await?;
+            for item in out.items() {
+                let id = Attrs(item).s(attr::SK)?.trim_start_matches(SHARD_PREFIX).to_owned();
+                if let Some(folded) = shard_folded(item)? {
+                    shards.insert(id, folded);
+                }
+            }
+            match out.last_evaluated_key {
+                Some(key) => start = Some(key),
+                None => return Ok(shards),
+            }
+        }
+    }
+
+    /// Adds `deltas` to the rollups of `checkpoint.generation` and moves `shard` to `upto`, if
+    /// the checkpoint is still `checkpoint` and the shard's folds still at `seen`.
+    pub async fn fold(
+        &self,
+        checkpoint: &Checkpoint,
+        shard: &str,
+        seen: Option<&ShardFolded>,
+        upto: &str,
+        deltas: &Deltas,
+        now: Timestamp,
+    ) -> Result<Folded, StoreError> {
+        let mut item = key_item(ItemKey::aggregator_shard(shard));
+        item.extend([
+            (GENERATION.to_owned(), n(counter(checkpoint.generation)?)),
+            (SEQUENCE.to_owned(), s(upto.to_owned())),
+            (attr::EXPIRES_AT.to_owned(), n(now.unix() + SHARD_TTL_SECONDS)),
+        ]);
+        let put = Put::builder().table_name(self.table.name()).set_item(Some(item));
+        let put = match seen {
+            None => put.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK),
+            Some(seen) => put
+                .condition_expression("#generation = :generation AND #sequence = :sequence")
+                .expression_attribute_names("#generation", GENERATION)
+                .expression_attribute_names("#sequence", SEQUENCE)
+                .expression_attribute_values(":generation", n(counter(seen.generation)?))
+                .expression_attribute_values(":sequence", s(seen.sequence.clone())),
+        };
+        let mut items = vec![
+            TransactWriteItem::builder().condition_check(self.checkpoint_check(checkpoint)?).build(),
+            TransactWriteItem::builder().put(put.build().map_err(malformed)?).build(),
+        ];
         for (key, counts) in deltas.iter() {
-            items.push(TransactWriteItem::builder().update(self.rollup_update(seen.generation, key, counts)?).build());
+            items.push(
+                TransactWriteItem::builder().update(self.rollup_update(checkpoint.generation, key, counts)?).build(),
+            );
         }
         for (value, months) in deltas.segment_values() {
-            items
-                .push(TransactWriteItem::builder().update(self.value_update(seen.generation, value, &months)?).build());
+            items.push(
+                TransactWriteItem::builder().update(self.value_update(checkpoint.generation, value, &months)?).build(),
+            );
         }
-        if items.len() > 1 + MAX_WRITES_PER_FOLD {
+        if items.len() > 2 + MAX_WRITES_PER_FOLD {
             return Err(StoreError::Malformed(format!("{} writes in one fold", items.len())));
         }
+        self.transact(items).await
+    }
+
+    /// Switches to `next` (a rebuild's generation and floors), if the checkpoint is still `seen`
+    /// and no shard folded since `shards` was read.
+    pub async fn switch(
+        &self,
+        seen: &Checkpoint,
+        next: &Checkpoint,
+        shards: &BTreeMap<String, ShardFolded>,
+    ) -> Result<Folded, StoreError> {
+        let mut items = vec![TransactWriteItem::builder().put(self.checkpoint_put(seen, next)?).build()];
+        for (id, folded) in shards {
+            let check = ConditionCheck::builder()
+                .table_name(self.table.name())
+                .set_key(Some(key_item(ItemKey::aggregator_shard(id))))
+                .condition_expression("#generation = :generation AND #sequence = :sequence")
+                .expression_attribute_names("#generation", GENERATION)
+                .expression_attribute_names("#sequence", SEQUENCE)
+                .expression_attribute_values(":generation", n(counter(folded.generation)?))
+                .expression_attribute_values(":sequence", s(folded.sequence.clone()))
+                .build()
+                .map_err(malformed)?;
+            items.push(TransactWriteItem::builder().condition_check(check).build());
+        }
+        if items.len() > 100 {
+            return Err(StoreError::Malformed(format!(
+                "{} shards folded in the last two days: more than one switch can check",
+                shards.len()
+            )));
+        }
+        self.transact(items).await
+    }
+
+    async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Folded, StoreError> {
         let result = self
             .table
             .client()
@@ -145,24 +258,39 @@ impl DynamoRollups {
             }
             Err(err) => err,
         };
+        // A condition failed, or another transaction on the same items was under way.
         if let Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) = err.as_service_error()
-            && cancelled.cancellation_reasons().first().and_then(|r| r.code()) == Some("ConditionalCheckFailed")
+            && cancelled
+                .cancellation_reasons()
+                .iter()
+                .any(|r| matches!(r.code(), Some("ConditionalCheckFailed" | "TransactionConflict")))
         {
             return Ok(Folded::Contended);
         }
         Err(store_error(err))
     }
 
+    /// The checkpoint is still `seen` (absent before the first switch).
+    fn checkpoint_check(&self, seen: &Checkpoint) -> Result<ConditionCheck, StoreError> {
+        let check =
+            ConditionCheck::builder().table_name(self.table.name()).set_key(Some(key_item(ItemKey::checkpoint())));
+        let check = if seen.version == 0 {
+            check.condition_expression("attribute_not_exists(#pk)").expression_attribute_names("#pk", attr::PK)
+        } else {
+            check
+                .condition_expression("#version = :seen")
+                .expression_attribute_names("#version", VERSION)
+                .expression_attribute_values(":seen", n(counter(seen.version)?))
+        };
+        check.build().map_err(malformed)
+    }
+
     fn checkpoint_put(&self, seen: &Checkpoint, next: &Checkpoint) -> Result<Put, StoreError> {
-        let shards = next
-            .shards
+        let floors = next
+            .floors
             .iter()
-            .map(|(id, p)| {
-                let mut position = Item::from([(DONE.to_owned(), AttributeValue::Bool(p.done))]);
-                if let Some(sequence) = &p.sequence {
-                    position.insert(SEQUENCE.to_owned(), s(sequence.clone()));
-                }
-                (id.clone(), AttributeValue::M(position))
+            .map(|(id, sequence)| {
+                (id.clone(), AttributeValue::M(Item::from([(SEQUENCE.to_owned(), s(sequence.clone()))])))
             })
             .collect();
         let mut item = key_item(ItemKey::checkpoint());
@@ -172,8 +300,8 @@ impl DynamoRollups {
             (WRITTEN_AT.to_owned(), n(next.written_at.unix())),
         ]);
         // Never an empty map (see `item::string_map`).
-        if !next.shards.is_empty() {
-            item.insert(SHARDS.to_owned(), AttributeValue::M(shards));
+        if !next.floors.is_empty() {
+            item.insert(SHARDS.to_owned(), AttributeValue::M(floors));
         }
         let put = Put::builder().table_name(self.table.name()).set_item(Some(item));
         let put = if seen.version == 0 {
@@ -183,7 +311,7 @@ impl DynamoRollups {
                 .expression_attribute_names("#version", VERSION)
                 .expression_attribute_values(":seen", n(counter(seen.version)?))
         };
-        put.build().map_err(|e| StoreError::Malformed(e.to_string()))
+        put.build().map_err(malformed)
     }
 
     fn rollup_update(&self, generation: u64, key: &RollupKey, counts: &Counts) -> Result<Update, StoreError> {
@@ -508,4 +636,10 @@ fn counts_of(item: &Item) -> Result<Counts, StoreError> {
     counts.suspected_bot = field(SUSPECTED_BOT)?;
     counts.sent = field(SENT)?;
     Ok(counts)
+}
+
+fn shard_folded(item: &Item) -> Result<Option<ShardFolded>, StoreError> {
+    let a = Attrs(item);
+    let generation = u64::try_from(a.n(GENERATION)?).map_err(|_| malformed("negative generation"))?;
+    Ok(a.opt_s(SEQUENCE).map(|sequence| ShardFolded { generation, sequence: sequence.to_owned() }))
 }

@@ -1,6 +1,10 @@
 //! The table's stream (`NEW_AND_OLD_IMAGES`): every change to an item, with its image before and
-//! after, in order per shard. The aggregator reads it from a checkpoint (docs/data-model.md).
+//! after, in order per shard. Lambda's event source mapping hands the aggregator its records in
+//! batches ([`Change::from_record`]); a rebuild reads it whole ([`TableStream`]).
 
+use std::cmp::Ordering;
+
+use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::Client;
@@ -44,6 +48,31 @@ pub struct Change {
 pub struct Page {
     pub changes: Vec<Change>,
     pub next: Option<String>,
+}
+
+/// Who deletes an item whose TTL has passed.
+const TTL: &str = "dynamodb.amazonaws.com";
+
+impl Change {
+    fn of(sequence: String, old: Option<Item>, new: Option<Item>, by_ttl: bool) -> Change {
+        let erased = new.is_none() && old.as_ref().is_some_and(|old| old.contains_key(attr::ERASED_AT));
+        Change { sequence, old, new, keeps_counts: by_ttl || erased }
+    }
+
+    /// A record of Lambda's DynamoDB stream event (an image Lambda sends empty is absent).
+    pub fn from_record(record: EventRecord) -> Change {
+        let image = |image: serde_dynamo::Item| (!image.is_empty()).then(|| Item::from(image));
+        let by_ttl = record.user_identity.is_some_and(|who| who.principal_id == TTL);
+        let data = record.change;
+        Change::of(data.sequence_number.unwrap_or_default(), image(data.old_image), image(data.new_image), by_ttl)
+    }
+}
+
+/// The order of two sequence numbers of one shard: decimal numbers of up to 40 digits, compared
+/// as numbers (a string compare would put `9` after `10`).
+pub fn sequence_order(a: &str, b: &str) -> Ordering {
+    let (a, b) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
+    a.len().cmp(&b.len()).then_with(|| a.cmp(b))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -117,19 +146,9 @@ impl TableStream {
             .unwrap_or_default()
             .into_iter()
             .filter_map(|record| {
-                let by_ttl = record
-                    .user_identity
-                    .as_ref()
-                    .is_some_and(|who| who.principal_id.as_deref() == Some("dynamodb.amazonaws.com"));
+                let by_ttl = record.user_identity.as_ref().and_then(|who| who.principal_id.as_deref()) == Some(TTL);
                 let data = record.dynamodb?;
-                let erased = data.new_image.is_none()
-                    && data.old_image.as_ref().is_some_and(|old| old.contains_key(attr::ERASED_AT));
-                Some(Change {
-                    sequence: data.sequence_number?,
-                    old: data.old_image.map(item),
-                    new: data.new_image.map(item),
-                    keeps_counts: by_ttl || erased,
-                })
+                Some(Change::of(data.sequence_number?, data.old_image.map(item), data.new_image.map(item), by_ttl))
             })
             .collect();
         Ok(Page { changes, next: out.next_shard_iterator })
@@ -155,5 +174,62 @@ fn value_of(value: StreamValue) -> AttributeValue {
         StreamValue::M(map) => AttributeValue::M(item(map)),
         // A type newer than this code: kept as a null, which no parser accepts as a value.
         _ => AttributeValue::Null(true),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(json: serde_json::Value) -> Change {
+        Change::from_record(serde_json::from_value(json).unwrap())
+    }
+
+    #[test]
+    fn reads_lambdas_records() {
+        let modify = record(serde_json::json!({
+            "eventID": "1", "eventName": "MODIFY", "awsRegion": "us-east-1",
+            "dynamodb": {
+                "Keys": {"pk": {"S": "REQUEST#x"}, "sk": {"S": "REQUEST"}},
+                "OldImage": {"pk": {"S": "REQUEST#x"}, "n": {"N": "1"}},
+                "NewImage": {"pk": {"S": "REQUEST#x"}, "n": {"N": "2"}, "tags": {"SS": ["a"]}},
+                "SequenceNumber": "111", "SizeBytes": 26, "StreamViewType": "NEW_AND_OLD_IMAGES"
+            }
+        }));
+        assert_eq!(modify.sequence, "111");
+        assert_eq!(modify.new.as_ref().unwrap()["n"], AttributeValue::N("2".into()));
+        assert_eq!(modify.new.as_ref().unwrap()["tags"], AttributeValue::Ss(vec!["a".into()]));
+        assert!(modify.old.is_some() && !modify.keeps_counts);
+
+        let insert = record(serde_json::json!({
+            "eventID": "2", "eventName": "INSERT", "awsRegion": "us-east-1",
+            "dynamodb": {"NewImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "112", "SizeBytes": 10}
+        }));
+        assert!(insert.old.is_none(), "an image Lambda leaves out is absent");
+
+        // Deleted by TTL, or erased: raw data goes, what was counted stays.
+        let by_ttl = record(serde_json::json!({
+            "eventID": "3", "eventName": "REMOVE", "awsRegion": "us-east-1",
+            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "113", "SizeBytes": 10},
+            "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
+        }));
+        assert!(by_ttl.keeps_counts);
+        let erased = record(serde_json::json!({
+            "eventID": "4", "eventName": "REMOVE", "awsRegion": "us-east-1",
+            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}, "erased_at": {"N": "1"}}, "SequenceNumber": "114", "SizeBytes": 10}
+        }));
+        assert!(erased.keeps_counts);
+        let removed = record(serde_json::json!({
+            "eventID": "5", "eventName": "REMOVE", "awsRegion": "us-east-1",
+            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "115", "SizeBytes": 10}
+        }));
+        assert!(!removed.keeps_counts);
+    }
+
+    #[test]
+    fn orders_sequence_numbers_as_numbers() {
+        assert_eq!(sequence_order("9", "10"), Ordering::Less);
+        assert_eq!(sequence_order("000120", "120"), Ordering::Equal);
+        assert_eq!(sequence_order("4421584500000000017450439092", "4421584500000000017450439091"), Ordering::Greater);
     }
 }
