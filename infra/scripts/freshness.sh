@@ -52,11 +52,13 @@ for i in $(seq "$samples"); do
   curl -s --max-time 30 -A 'Mozilla/5.0 (freshness)' -d "score=$score" "$link" >/dev/null
   wait_until answered $((before + 1))
   counts+=($(( $(now_ms) - start )))
+  line="answer $i (score $score): counted after ${counts[-1]} ms"
   if [ "$score" -le 6 ]; then
     wait_until "inbox $alerts_to" $((alerts_before + 1))
     alerts+=($(( $(now_ms) - start )))
+    line+=", alerted after ${alerts[-1]} ms"
   fi
-  echo "answer $i (score $score): counted after ${counts[-1]} ms${alerts:+, alert ${alerts[-1]} ms}" >&2
+  echo "$line" >&2
 done
 python3 - "${counts[*]}" "${alerts[*]}" <<'PY'
 import statistics, sys
