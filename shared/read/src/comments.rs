@@ -16,7 +16,8 @@ use time::{Date, Duration, OffsetDateTime};
 
 use crate::Reader;
 use crate::metrics::anonymity::{K, settled};
-use crate::metrics::query::{Granularity, MAX_QUERY_LEN, format_day, parse_day};
+use crate::metrics::query::Granularity;
+use crate::params::{format_day, pairs, parse_day, range};
 
 /// Responses read at most for one month's batch, and comments shown of it at most (the first
 /// by their text: which ones says nothing of their authors).
@@ -59,22 +60,14 @@ impl Reader {
     pub async fn comment_batch(&self, query: Option<&str>, now: nps_domain::Timestamp) -> Result<Batch, ApiError> {
         let today = day_of(now);
         let invalid = |parameter: &str, problem: &str| ApiError::invalid(format!("{parameter}: {problem}"));
-        let query = query.unwrap_or("");
-        if query.len() > MAX_QUERY_LEN {
-            return Err(invalid("query", "is too long"));
-        }
+        let refused = |e: crate::params::Invalid| ApiError::invalid(e.to_string());
         let (mut survey, mut since, mut until) = (None, None, None);
-        let mut seen = std::collections::BTreeSet::new();
-        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-            if !seen.insert(name.clone()) {
-                return Err(invalid(&name, "is given more than once"));
-            }
-            let day = |v: &str| parse_day(&name, v).map_err(|e| ApiError::invalid(e.to_string()));
+        for (name, value) in pairs(query).map_err(refused)? {
+            let day = |v: &str| parse_day(&name, v).map_err(refused);
             match name.as_ref() {
                 "survey" => survey = Some(SurveyId::parse(&value).map_err(|e| invalid("survey", &e.to_string()))?),
                 "since" => since = Some(day(&value)?),
                 "until" => until = Some(day(&value)?),
-                "" => return Err(invalid("query", "holds a value without a parameter name")),
                 // No segment or other filter: a batch is never split (docs/enps.md).
                 other => return Err(invalid(other, "is not a parameter of /v1/comments")),
             }
@@ -84,11 +77,7 @@ impl Reader {
         if found.kind != SurveyKind::Enps {
             return Err(invalid("survey", "only eNPS comments come in batches; /v1/responses lists the others"));
         }
-        let until = until.unwrap_or(today);
-        let since = since.unwrap_or(until - Duration::days(DEFAULT_RANGE_DAYS - 1));
-        if since > until {
-            return Err(invalid("since", "must not be after until"));
-        }
+        let (since, until) = range(since, until, today, DEFAULT_RANGE_DAYS).map_err(refused)?;
         let (month, comments) = match self.enps_comments(&survey, since, until, today).await? {
             Some((month, texts)) => (Some(month), texts),
             None => (None, Vec::new()),

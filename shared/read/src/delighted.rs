@@ -15,7 +15,7 @@ use nps_http::ApiError;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::Reader;
-use crate::metrics::query::stored_day;
+use crate::params::stored_day;
 
 pub const DEFAULT_PER_PAGE: usize = 20;
 pub const MAX_PER_PAGE: usize = 100;
@@ -110,7 +110,7 @@ impl Reader {
         let (mut ids, mut left) = (Vec::new(), skip);
         let order = if q.newest_first { Order::NewestFirst } else { Order::OldestFirst };
         while lowest <= month && month <= highest && ids.len() < q.per_page {
-            let key = crate::metrics::query::format_day(month)[..7].to_owned();
+            let key = crate::params::format_day(month)[..7].to_owned();
             let (found, skipped) =
                 self.responses.ids_in(&survey_id, &key, (&low, &high), order, left, q.per_page - ids.len()).await?;
             left -= skipped;
@@ -157,7 +157,7 @@ impl Reader {
     pub async fn history_start(&self, survey: &SurveyId, until: Timestamp) -> Result<Timestamp, StoreError> {
         let generation = self.rollups.checkpoint().await?.generation;
         let first = self.rollups.first_day(generation, survey).await?.and_then(|d| stored_day(&d));
-        let earliest = day(until) - Duration::days(crate::metrics::query::MAX_RANGE_DAYS - 1);
+        let earliest = day(until) - Duration::days(crate::params::MAX_RANGE_DAYS - 1);
         let start = first.map_or(day(until), |f| f.max(earliest)).min(day(until));
         Ok(Timestamp::from_unix(start.midnight().assume_utc().unix_timestamp()))
     }

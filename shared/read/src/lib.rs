@@ -8,6 +8,7 @@ pub mod comments;
 mod csv;
 pub mod delighted;
 pub mod metrics;
+pub mod params;
 pub mod responses;
 
 use nps_adapters::dynamo::{DynamoMembers, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Table};

@@ -20,7 +20,7 @@ use serde::Serialize;
 use time::{Date, Duration, Month, OffsetDateTime};
 
 use crate::Reader;
-use crate::metrics::query::{MAX_QUERY_LEN, format_day, parse_day, stored_day};
+use crate::params::{dimension, format_day, pairs, parse_day, range, segment_value, stored_day};
 
 /// Default and largest page of the JSON list.
 const DEFAULT_PER_PAGE: usize = 20;
@@ -33,7 +33,8 @@ const CSV_MAX_BYTES: usize = 5_000_000;
 /// (with fewer rows and a cursor to go on).
 const MAX_EXAMINED: usize = 2000;
 /// The longest range, in days.
-const MAX_RANGE_DAYS: i64 = 3 * 366;
+/// The range when `since` is not given: the last 30 days.
+const DEFAULT_RANGE_DAYS: i64 = 30;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Confirmed {
@@ -109,23 +110,13 @@ fn invalid(parameter: &str, problem: impl std::fmt::Display) -> ApiError {
 }
 
 fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
-    let query = query.unwrap_or("");
-    if query.len() > MAX_QUERY_LEN {
-        return Err(invalid("query", format!("is over {MAX_QUERY_LEN} characters")));
-    }
-    let mut seen = std::collections::HashSet::new();
+    let refused = |e: crate::params::Invalid| ApiError::invalid(e.to_string());
     let (mut survey, mut since, mut until, mut category, mut segment, mut updated_since) =
         (None, None, None, None, None, None);
     let (mut confirmed, mut per_page, mut cursor, mut expand_person) = (Confirmed::Yes, DEFAULT_PER_PAGE, None, false);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        if name.is_empty() {
-            return Err(invalid("query", "holds a value without a parameter name"));
-        }
-        if !seen.insert(name.to_owned()) {
-            return Err(invalid(name, "is given more than once"));
-        }
-        let day = |v: &str| parse_day(name, v).map_err(|e| ApiError::invalid(e.to_string()));
+    for (name, value) in pairs(query).map_err(refused)? {
+        let (name, value) = (name.as_str(), value.as_str());
+        let day = |v: &str| parse_day(name, v).map_err(refused);
         match name {
             "survey" => survey = Some(SurveyId::parse(value).map_err(|e| invalid(name, e))?),
             "since" => since = Some(day(value)?),
@@ -171,14 +162,12 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
                 expand_person = true;
             }
             _ => match name.strip_prefix("segment.") {
-                Some(dimension) => {
+                Some(d) => {
                     if segment.is_some() {
                         return Err(invalid(name, "one segment at a time"));
                     }
-                    if dimension.is_empty() || value.is_empty() || value.chars().count() > 100 {
-                        return Err(invalid(name, "must name a dimension and a value of 1 to 100 characters"));
-                    }
-                    segment = Some((dimension.to_owned(), value.to_owned()));
+                    segment =
+                        Some((dimension(name, d).map_err(refused)?, segment_value(name, value).map_err(refused)?));
                 }
                 None => return Err(invalid(name, "is not a parameter of this list")),
             },
@@ -187,14 +176,7 @@ fn parse(query: Option<&str>, today: Date) -> Result<ListQuery, ApiError> {
     if category.is_some() && confirmed != Confirmed::Yes {
         return Err(invalid("category", "only confirmed answers have a category"));
     }
-    let until = until.unwrap_or(today);
-    let since = since.unwrap_or(until - Duration::days(29));
-    if since > until {
-        return Err(invalid("since", "must not be after until"));
-    }
-    if (until - since).whole_days() + 1 > MAX_RANGE_DAYS {
-        return Err(invalid("since", format!("the range may span at most {MAX_RANGE_DAYS} days")));
-    }
+    let (since, until) = range(since, until, today, DEFAULT_RANGE_DAYS).map_err(refused)?;
     if let Some(c) = &cursor {
         let month = month_of(&c.month).unwrap_or(since);
         if month > until || next_month(month).is_none_or(|next| next <= since) {

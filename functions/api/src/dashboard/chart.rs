@@ -7,7 +7,7 @@ use nps_domain::escape_html;
 
 use nps_read::metrics::Bucket;
 use nps_read::metrics::figures::Figures;
-use nps_read::metrics::query::stored_day;
+use nps_read::params::stored_day;
 
 const WIDTH: f64 = 480.0;
 const LEFT: f64 = 40.0;

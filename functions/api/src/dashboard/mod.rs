@@ -14,13 +14,13 @@ use futures_util::future::try_join3;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response as HttpResponse};
 use nps_domain::Timestamp;
-use nps_domain::survey::{MAX_PROPERTY_LEN, Survey, SurveyId, SurveyKind};
+use nps_domain::survey::{Survey, SurveyId, SurveyKind};
 use nps_http::ApiError;
 use time::{Date, Duration, OffsetDateTime};
 
 use crate::App;
-use nps_read::metrics::query::{MAX_QUERY_LEN, format_day};
 use nps_read::metrics::{MAX_GROUPS, Metrics};
+use nps_read::params::{dimension, format_day, pairs, segment_value};
 use page::{Breakdown, View};
 
 /// The ranges offered, in days, with their label and the bucket the trend uses.
@@ -62,28 +62,11 @@ fn refused(parameter: &str, problem: &str) -> ApiError {
     ApiError::invalid(format!("{parameter}: {problem}"))
 }
 
-/// A dimension name as surveys define them: 1 to 40 of a-z, 0-9 and `_`.
-fn is_dimension(name: &str) -> bool {
-    (1..=40).contains(&name.len())
-        && name != nps_domain::rollup::ALL
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
-}
-
 /// The page's filters; an empty value (a form's "all") is no filter.
 fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
-    let query = query.unwrap_or("");
-    if query.len() > MAX_QUERY_LEN {
-        return Err(refused("query", &format!("is over {MAX_QUERY_LEN} characters")));
-    }
+    let invalid = |e: nps_read::params::Invalid| ApiError::invalid(e.to_string());
     let mut q = DashboardQuery { survey: None, range_days: DEFAULT_RANGE_DAYS, segment: None, group_by: None };
-    let mut seen = BTreeSet::new();
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        if name.is_empty() {
-            return Err(refused("query", "holds a value without a parameter name"));
-        }
-        if !seen.insert(name.clone()) {
-            return Err(refused(&name, "is given more than once"));
-        }
+    for (name, value) in pairs(query).map_err(invalid)? {
         if value.is_empty() {
             continue;
         }
@@ -97,18 +80,14 @@ fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
                     .ok_or_else(|| refused("range", "must be 7, 30, 90 or 365 (days)"))?;
             }
             "segment" => {
-                let (dimension, wanted) = value
-                    .split_once(':')
-                    .filter(|(d, v)| is_dimension(d) && (1..=MAX_PROPERTY_LEN).contains(&v.chars().count()))
-                    .ok_or_else(|| refused("segment", "must be <dimension>:<value>"))?;
-                q.segment = Some((dimension.to_owned(), wanted.to_owned()));
+                let (d, wanted) =
+                    value.split_once(':').ok_or_else(|| refused("segment", "must be <dimension>:<value>"))?;
+                q.segment = Some((
+                    dimension("segment", d).map_err(invalid)?,
+                    segment_value("segment", wanted).map_err(invalid)?,
+                ));
             }
-            "group_by" => {
-                if !is_dimension(&value) {
-                    return Err(refused("group_by", "must name a segment dimension"));
-                }
-                q.group_by = Some(value.into_owned());
-            }
+            "group_by" => q.group_by = Some(dimension("group_by", &value).map_err(invalid)?),
             // A sign-in link's token: checked by the page against the key it names.
             "signin" => {}
             other => return Err(refused(other, "is not a filter of the dashboard")),

@@ -190,7 +190,7 @@ impl Reader {
         for (key, days) in read {
             let merged = by_value.entry(key).or_default();
             for (day, counts) in days {
-                let day = query::stored_day(&day)
+                let day = crate::params::stored_day(&day)
                     .ok_or_else(|| ApiError::from(StoreError::Malformed(format!("rollup day {day}"))))?;
                 merged.entry(day).or_default().add(&counts, 1);
             }

@@ -1,21 +1,13 @@
 //! The parameters of `GET /v1/metrics`, parsed and bounded; every refusal names its parameter.
 
-use nps_domain::survey::{MAX_PROPERTY_LEN, SurveyId, SurveyKind};
-use time::{Date, Duration, format_description::BorrowedFormatItem, macros::format_description};
+use nps_domain::survey::{SurveyId, SurveyKind};
+use time::{Date, Duration};
 
-/// `2026-11-23`.
-const DAY: &[BorrowedFormatItem<'_>] = format_description!("[year]-[month]-[day]");
+pub use crate::params::{Invalid, format_day, stored_day};
+use crate::params::{dimension, invalid, pairs, parse_day, range, segment_value};
 
-/// The longest query string read.
-pub const MAX_QUERY_LEN: usize = 2048;
-/// The longest range, in days (three years), so one call reads a bounded number of rollups.
-pub const MAX_RANGE_DAYS: i64 = 1096;
 /// The range when `since` is not given: the last 30 days.
 pub const DEFAULT_RANGE_DAYS: i64 = 30;
-/// Dates outside these years are refused: no rollup is older, and every sum of days and months
-/// done with a date in range stays far from the calendar's ends (no overflow, no panic).
-pub const FIRST_YEAR: i32 = 1970;
-pub const LAST_YEAR: i32 = 2999;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Granularity {
@@ -120,67 +112,12 @@ pub fn buckets(since: Date, until: Date, granularity: Granularity) -> Vec<(Date,
     buckets
 }
 
-/// A refused parameter: its name and what is wrong.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Invalid {
-    pub parameter: String,
-    pub problem: String,
-}
-
-impl std::fmt::Display for Invalid {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}", self.parameter, self.problem)
-    }
-}
-
-fn invalid(parameter: &str, problem: impl Into<String>) -> Invalid {
-    Invalid { parameter: parameter.to_owned(), problem: problem.into() }
-}
-
-pub fn format_day(day: Date) -> String {
-    day.format(DAY).unwrap_or_default()
-}
-
-/// A rollup's sort key, `2026-11-23`, as a date.
-pub fn stored_day(day: &str) -> Option<Date> {
-    Date::parse(day, DAY).ok()
-}
-
-/// A date of the query: `YYYY-MM-DD`, between the years `FIRST_YEAR` and `LAST_YEAR`.
-pub fn parse_day(parameter: &str, value: &str) -> Result<Date, Invalid> {
-    Date::parse(value, DAY)
-        .ok()
-        .filter(|d| (FIRST_YEAR..=LAST_YEAR).contains(&d.year()))
-        .ok_or_else(|| invalid(parameter, format!("must be a date, YYYY-MM-DD (UTC), in {FIRST_YEAR} to {LAST_YEAR}")))
-}
-
-/// A dimension name as surveys define them: 1 to 40 of a-z, 0-9 and `_`.
-fn dimension(parameter: &str, name: &str) -> Result<String, Invalid> {
-    let ok = (1..=40).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-    if !ok || name == nps_domain::rollup::ALL {
-        return Err(invalid(parameter, "must name a segment dimension (a-z, 0-9 and _, at most 40)"));
-    }
-    Ok(name.to_owned())
-}
-
 /// Parses the query string; `today` is the default end of the range.
 pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> {
-    let query = query.unwrap_or("");
-    if query.len() > MAX_QUERY_LEN {
-        return Err(invalid("query", format!("is over {MAX_QUERY_LEN} characters")));
-    }
-    let mut seen = std::collections::HashSet::new();
     let (mut survey, mut kind, mut since, mut until, mut segment, mut group_by) = (None, None, None, None, None, None);
     let (mut granularity, mut by_wave, mut compare) = (None, false, false);
-    for (name, value) in form_urlencoded::parse(query.as_bytes()) {
-        let (name, value) = (name.as_ref(), value.as_ref());
-        if name.is_empty() {
-            return Err(invalid("query", "holds a value without a parameter name"));
-        }
-        if !seen.insert(name.to_owned()) {
-            return Err(invalid(name, "is given more than once"));
-        }
+    for (name, value) in pairs(query)? {
+        let (name, value) = (name.as_str(), value.as_str());
         match name {
             "survey" => survey = Some(SurveyId::parse(value).map_err(|e| invalid(name, e.to_string()))?),
             "kind" => {
@@ -215,11 +152,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
                     if segment.is_some() {
                         return Err(invalid(name, "one segment at a time (rollups are per dimension)"));
                     }
-                    let value_len = value.chars().count();
-                    if !(1..=MAX_PROPERTY_LEN).contains(&value_len) {
-                        return Err(invalid(name, format!("must be 1 to {MAX_PROPERTY_LEN} characters")));
-                    }
-                    segment = Some(Segment { dimension: dimension(name, d)?, value: value.to_owned() });
+                    segment = Some(Segment { dimension: dimension(name, d)?, value: segment_value(name, value)? });
                 }
                 None => return Err(invalid(name, "is not a parameter of /v1/metrics")),
             },
@@ -234,14 +167,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
     if by_wave && survey.is_none() {
         return Err(invalid("granularity", "wave: name the survey whose list's waves to count (survey=…)"));
     }
-    let until = until.unwrap_or(today);
-    let since = since.unwrap_or(until - Duration::days(DEFAULT_RANGE_DAYS - 1));
-    if since > until {
-        return Err(invalid("since", "must not be after until"));
-    }
-    if (until - since).whole_days() + 1 > MAX_RANGE_DAYS {
-        return Err(invalid("since", format!("the range may span at most {MAX_RANGE_DAYS} days")));
-    }
+    let (since, until) = range(since, until, today, DEFAULT_RANGE_DAYS)?;
     Ok(MetricsQuery { survey, kind, since, until, segment, group_by, granularity, by_wave, compare })
 }
 
@@ -250,6 +176,7 @@ mod tests {
     use time::macros::date;
 
     use super::*;
+    use crate::params::MAX_QUERY_LEN;
 
     const TODAY: Date = date!(2026 - 11 - 24);
 
