@@ -17,7 +17,7 @@ async fn main() -> Result<(), Error> {
     let app = Arc::new(App::new(config, table));
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();
-        async move { Ok::<_, Error>(app.handle(req).await) }
+        async move { Ok::<_, Error>(nps_http::access_logged(req, |req| async move { app.handle(req).await }).await) }
     }))
     .await
 }

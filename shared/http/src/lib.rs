@@ -1,6 +1,9 @@
 //! What the HTTP functions share: the one mapping of errors to JSON answers
 //! (`{"error": {"code", "message"}}`; 5xx means "retry me"), body bounds, API-key auth, and the
-//! headers of a server-rendered page.
+//! headers of a server-rendered page, and the one log line per request (`access`).
+
+mod access;
+pub use access::access_logged;
 
 use lambda_http::http::{HeaderValue, StatusCode, header};
 use lambda_http::{Body, Request, Response};
