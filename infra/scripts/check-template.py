@@ -18,6 +18,7 @@ applied first, then
   its binary builds (the `ItemKey` constructors in its symbols, as for the SDK operations);
 - every check that checkov is told to skip says why (a `comment` of some length).
 Exits non-zero with the reasons."""
+import json
 import os
 import re
 import subprocess
@@ -287,6 +288,16 @@ for name, resource in resources.items():
     failures += [f"{name}: given {v}, which its binary never reads" for v in sorted(set(variables) - mentioned)]
     failures += [f"{name}: its binary reads {v}, which it is not given" for v in
                  sorted(mentioned - set(variables) - OPTIONAL_VARIABLES)]
+
+# A dashboard's body is JSON once its ${…} are substituted (CloudFormation would refuse it at deploy).
+for name, resource in template["Resources"].items():
+    if resource["Type"] == "AWS::CloudWatch::Dashboard":
+        body = resource["Properties"]["DashboardBody"]
+        text = body.get("Fn::Sub", "") if isinstance(body, dict) else body
+        try:
+            json.loads(re.sub(r"\$\{[^}]+\}", "x", text))
+        except ValueError as e:
+            failures.append(f"{name}: DashboardBody is not JSON: {e}")
 
 skipped = 0
 for name, resource in template["Resources"].items():

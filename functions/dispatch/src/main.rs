@@ -35,6 +35,7 @@ async fn main() -> Result<(), Error> {
             // dead-letter queue see it; failures of single requests are counted in the report.
             let report = outbox.dispatch(Timestamp::now()).await?;
             tracing::info!(?report, "dispatch run");
+            report.counts().emit("dispatch");
             Ok::<_, Error>(serde_json::to_value(report)?)
         }
     }))

@@ -3,4 +3,5 @@
 
 pub mod aws;
 pub mod dynamo;
+pub mod emf;
 pub mod ses;

@@ -87,11 +87,13 @@ pub async fn handle(
         Invocation::Batch { shard, changes } => {
             let folding = aggregator.fold(&shard, &changes, now).await?;
             tracing::info!(shard, ?folding, "batch folded");
+            folding.counts().emit("aggregate");
             Ok(answer())
         }
         Invocation::Tick => {
             let ticked = aggregator.tick(now).await?;
             tracing::info!(?ticked, "tick");
+            ticked.counts().emit("aggregate");
             Ok(serde_json::to_value(ticked).unwrap_or_default())
         }
         Invocation::Rebuild => {

@@ -24,6 +24,7 @@ use nps_adapters::dynamo::{
     Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, ShardFolded, StreamError, TableStream,
     sequence_order,
 };
+use nps_adapters::emf::Counts;
 use nps_domain::Timestamp;
 use nps_domain::alert::{self, Alert};
 use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
@@ -64,6 +65,33 @@ pub struct Ticked {
     pub alerts_raised: usize,
     pub alerts_delivered: usize,
     pub events_delivered: usize,
+}
+
+impl Folding {
+    /// The batch's business metrics (CloudWatch Embedded Metric Format, `nps_adapters::emf`).
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        counts
+            .add("RecordsFolded", self.changes - self.skipped)
+            .add("RecordsSkipped", self.skipped)
+            .add("AlertsRaised", self.alerts_raised)
+            .add("AlertsDelivered", self.alerts_delivered)
+            .add("ResponseEventsRaised", self.events_raised)
+            .add("ResponseEventsDelivered", self.events_delivered);
+        counts
+    }
+}
+
+impl Ticked {
+    /// The tick's business metrics.
+    pub fn counts(&self) -> Counts {
+        let mut counts = Counts::default();
+        counts
+            .add("AlertsRaised", self.alerts_raised)
+            .add("AlertsDelivered", self.alerts_delivered)
+            .add("ResponseEventsDelivered", self.events_delivered);
+        counts
+    }
 }
 
 /// Attempts at a fold that loses a race (a rebuild switched, or the batch runs twice at once).

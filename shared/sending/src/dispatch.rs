@@ -34,6 +34,23 @@ pub struct DispatchReport {
     pub waves_skipped: usize,
 }
 
+impl DispatchReport {
+    /// The run's business metrics (CloudWatch Embedded Metric Format, `nps_adapters::emf`).
+    pub fn counts(&self) -> nps_adapters::emf::Counts {
+        let mut counts = nps_adapters::emf::Counts::default();
+        counts
+            .add("SurveysSent", self.sent)
+            .add("SendsRetrying", self.retrying)
+            .add("SendsFailed", self.failed)
+            .add("SendsUncertain", self.uncertain)
+            .add("SurveysSkipped", self.skipped)
+            .add("WavesAsked", self.waves)
+            .add("WavesSkipped", self.waves_skipped)
+            .add("DispatchErrors", self.errors);
+        counts
+    }
+}
+
 impl<M: Mailer + Sync> Outbox<M> {
     /// Sends every email due by `now`: first surveys, retries and reminders. A storage failure on
     /// one request is counted and the run goes on; the request stays due for the next run.
