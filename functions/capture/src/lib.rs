@@ -166,7 +166,11 @@ impl App {
         let response = match clicked {
             Some(score) => {
                 let click = Click::new(now, score, agent, link.request.sent_at);
-                self.change(&link, now, |r| ((), r.record_click(click.clone()))).await?.0
+                let response = self.change(&link, now, |r| ((), r.record_click(click.clone()))).await?.0;
+                let mut counts = nps_adapters::emf::Counts::default();
+                counts.add("Clicks", 1).add("ClicksOfSuspectedBots", usize::from(response.suspected_bot()));
+                counts.emit("capture");
+                response
             }
             None => link.response.clone().unwrap_or_else(|| SurveyResponse::new(&link.request, link.survey.kind, now)),
         };
@@ -218,6 +222,7 @@ impl App {
                 // `via=leave`: the page's script kept the score as the person left (see page.rs).
                 let via = if field("via") == Some("leave") { "leaving the page" } else { "the form" };
                 tracing::info!(request = %link.request.id, version = response.version, via, "response confirmed");
+                nps_adapters::emf::Counts::default().add("Confirmations", 1).emit("capture");
                 let comment = page::comment_text(response.comment.as_ref());
                 Ok(page::form(StatusCode::OK, survey, locale, response.score, comment, Notice::Thanks, &link.wording))
             }

@@ -93,6 +93,65 @@ impl App {
             request = accepted.outcome.survey_request_id.as_deref().unwrap_or("-"),
             "trigger handled"
         );
+        outcome_counts(&accepted.outcome, accepted.repeat).emit("trigger");
         Ok(outcome_response(&accepted.outcome, accepted.repeat))
+    }
+}
+
+/// The business metrics of one trigger (`nps_adapters::emf`): a survey sent, scheduled, enrolled
+/// or skipped, and why; a repeated delivery apart (it changed nothing).
+fn outcome_counts(outcome: &nps_domain::intake::Outcome, repeat: bool) -> nps_adapters::emf::Counts {
+    use nps_domain::intake::{SkipReason, Status};
+    let mut counts = nps_adapters::emf::Counts::default();
+    if repeat {
+        counts.add("RepeatedDeliveries", 1);
+        return counts;
+    }
+    counts.add(
+        match outcome.status {
+            Status::Sent => "SurveysSent",
+            Status::Scheduled => "SurveysScheduled",
+            Status::Enrolled => "MembersEnrolled",
+            Status::Skipped => "SurveysSkipped",
+        },
+        1,
+    );
+    if let Some(reason) = outcome.reason {
+        counts.add(
+            match reason {
+                SkipReason::DuplicateTransaction => "SkippedDuplicateTransaction",
+                SkipReason::Unsubscribed => "SkippedUnsubscribed",
+                SkipReason::Bounced => "SkippedBounced",
+                SkipReason::Complained => "SkippedComplained",
+                SkipReason::Throttled => "SkippedThrottled",
+                SkipReason::NotRequested => "SkippedNotRequested",
+                SkipReason::NotAPurchase => "SkippedNotAPurchase",
+            },
+            1,
+        );
+    }
+    counts
+}
+
+#[cfg(test)]
+mod metrics_tests {
+    use nps_domain::intake::{Outcome, SkipReason, Status};
+
+    use super::outcome_counts;
+
+    #[test]
+    fn a_skip_counts_with_its_reason_and_a_repeat_apart() {
+        let outcome = |status, reason| Outcome { status, reason, survey_request_id: None, next_eligible_at: None };
+        let skipped = outcome_counts(&outcome(Status::Skipped, Some(SkipReason::Throttled)), false);
+        let document = skipped.document("trigger", 0).unwrap();
+        assert_eq!(
+            (document["SurveysSkipped"].as_f64(), document["SkippedThrottled"].as_f64()),
+            (Some(1.0), Some(1.0))
+        );
+        let sent = outcome_counts(&outcome(Status::Sent, None), false).document("trigger", 0).unwrap();
+        assert_eq!(sent["SurveysSent"].as_f64(), Some(1.0));
+        let repeat = outcome_counts(&outcome(Status::Sent, None), true).document("trigger", 0).unwrap();
+        assert_eq!(repeat["RepeatedDeliveries"].as_f64(), Some(1.0));
+        assert!(repeat.get("SurveysSent").is_none(), "a repeat sends nothing more");
     }
 }
