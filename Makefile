@@ -72,4 +72,5 @@ faults: install
 	infra/scripts/faults.sh
 
 bench-lambda: package
+	PATH="$$PWD/.local/venv/bin:$$PATH" cargo lambda build --release -p nps-floor
 	infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench cold_start

@@ -9,6 +9,10 @@
 //!   SES; each answer is checked, then the process's peak RSS (VmHWM) and the invocations' p50/p99
 //!   as the runtime API sees them (event handed out → answer posted).
 //!
+//! Beside them, in the same run, the floor (`tests/floor`: a bare function with the DynamoDB client,
+//! built with `cargo lambda build --release -p nps-floor`), and each function's init and peak RSS
+//! as a ratio to it: absolute times drift on a shared machine, the ratio less.
+//!
 //! usage: `infra/scripts/with-stack.sh cargo bench -p nps-system-tests --bench cold_start [-- BUILD_DIR]`
 //! (`make bench-lambda`). BUILD_DIR: `sam build`'s (default `.aws-sam/build`) or cargo lambda's
 //! (`target/lambda`, e.g. to compare release profiles). Figures in BENCHMARKS.md.
@@ -283,6 +287,23 @@ async fn main() {
         let sam = build.join(f.id).join("bootstrap");
         if sam.exists() { sam } else { build.join(f.binary).join("bootstrap") }
     };
+    // The yardstick, in the same run: a bare function with the DynamoDB client (tests/floor).
+    let floor = Function {
+        id: "Floor",
+        binary: "nps-floor",
+        environment: vec![("NPS_TABLE", table.clone())],
+        events: (0..INVOCATIONS).map(|i| serde_json::to_vec(&json!({"id": format!("{run}-{i}")})).unwrap()).collect(),
+        check: any_report,
+    };
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or(root.join("target"), PathBuf::from);
+    let floor_bootstrap = target.join("lambda/nps-floor/bootstrap");
+    assert!(
+        floor_bootstrap.exists(),
+        "no {}: cargo lambda build --release -p nps-floor (make bench-lambda does)",
+        floor_bootstrap.display()
+    );
+    let (floor_figures, _) = measure(&floor_bootstrap, &floor).await;
+
     let mut report = Vec::new();
     let (figures, answers) = measure(&bootstrap(&trigger), &trigger).await;
     report.push((trigger, figures));
@@ -383,15 +404,17 @@ async fn main() {
         build.display()
     );
     println!(
-        "| function | bootstrap | zipped | init p50 | init max | RSS after init | peak RSS | warm p50 | warm p99 |"
+        "| function | bootstrap | zipped | init p50 | init max | RSS after init | peak RSS | warm p50 | warm p99 | init p50 ÷ floor's | peak RSS ÷ floor's |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
-    for (function, f) in report {
-        let (id, path) = (function.id, bootstrap(&function));
+    let floor_init = percentile(&floor_figures.init, 0.5).as_secs_f64();
+    let rows = std::iter::once((floor_bootstrap.clone(), "Floor (tests/floor)", &floor_figures))
+        .chain(report.iter().map(|(function, f)| (bootstrap(function), function.id, f)));
+    for (path, id, f) in rows {
         let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
         println!(
-            "| {id} | {size:.2} MB | {:.2} MB | {} | {} | {:.1} MB | {:.1} MB | {} | {} |",
+            "| {id} | {size:.2} MB | {:.2} MB | {} | {} | {:.1} MB | {:.1} MB | {} | {} | {:.2}× | {:.2}× |",
             zipped_mb(&path),
             ms(percentile(&f.init, 0.5)),
             ms(*f.init.last().unwrap()),
@@ -399,6 +422,8 @@ async fn main() {
             f.peak_rss,
             ms(percentile(&f.warm, 0.5)),
             ms(percentile(&f.warm, 0.99)),
+            percentile(&f.init, 0.5).as_secs_f64() / floor_init,
+            f.peak_rss / floor_figures.peak_rss,
         );
     }
 }
