@@ -327,18 +327,20 @@ pub async fn receiver(failures: usize) -> (String, Received) {
     (url, received)
 }
 
-/// What [`aggregate`] did: the batches' foldings added up, and the tick.
+/// What [`aggregate`] did: the batches' foldings added up with the tick's deliveries (read through
+/// it: `report.folds`), what the pump did, and whether the tick checked for drops.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Aggregated {
     pub pumped: nps_local_stack::pump::Pumped,
-    pub changes: usize,
-    pub skipped: usize,
-    pub folds: usize,
-    pub alerts_raised: usize,
-    pub alerts_delivered: usize,
-    pub events_raised: usize,
-    pub events_delivered: usize,
+    pub folding: nps_aggregation::Folding,
     pub drops_checked: bool,
+}
+
+impl std::ops::Deref for Aggregated {
+    type Target = nps_aggregation::Folding;
+    fn deref(&self) -> &Self::Target {
+        &self.folding
+    }
 }
 
 /// The stream of `table`, as the template's event source mapping hands it to the aggregate
@@ -365,7 +367,7 @@ pub async fn aggregate(table: &Table, aggregator: &nps_aggregation::Aggregator, 
             }
         }
     };
-    let totals = std::cell::RefCell::new(Aggregated::default());
+    let totals = std::cell::RefCell::new(nps_aggregation::Folding::default());
     let invoke = |event: Value| {
         let totals = &totals;
         async move {
@@ -374,26 +376,17 @@ pub async fn aggregate(table: &Table, aggregator: &nps_aggregation::Aggregator, 
                 return Err("the pump sent something else than a batch".to_owned());
             };
             let folding = aggregator.fold(&shard, &changes, now).await.map_err(|e| e.to_string())?;
-            let mut t = totals.borrow_mut();
-            t.changes += folding.changes;
-            t.skipped += folding.skipped;
-            t.folds += folding.folds;
-            t.alerts_raised += folding.alerts_raised;
-            t.alerts_delivered += folding.alerts_delivered;
-            t.events_raised += folding.events_raised;
-            t.events_delivered += folding.events_delivered;
+            totals.borrow_mut().add(&folding);
             Ok(answer())
         }
     };
     let pumped = pump.lock().await.drain(invoke).await.expect("the stream is readable");
     let ticked = aggregator.tick(now).await.expect("the tick");
-    let mut totals = totals.into_inner();
-    totals.pumped = pumped;
-    totals.alerts_raised += ticked.alerts_raised;
-    totals.alerts_delivered += ticked.alerts_delivered;
-    totals.events_delivered += ticked.events_delivered;
-    totals.drops_checked = ticked.drops_checked;
-    totals
+    let mut folding = totals.into_inner();
+    folding.alerts_raised += ticked.alerts_raised;
+    folding.alerts_delivered += ticked.alerts_delivered;
+    folding.events_delivered += ticked.events_delivered;
+    Aggregated { pumped, folding, drops_checked: ticked.drops_checked }
 }
 
 /// The stream of `table`, for a rebuild.

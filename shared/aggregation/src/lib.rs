@@ -68,6 +68,17 @@ pub struct Ticked {
 }
 
 impl Folding {
+    /// Adds up another batch's folding (a run of several batches).
+    pub fn add(&mut self, other: &Folding) {
+        self.changes += other.changes;
+        self.skipped += other.skipped;
+        self.folds += other.folds;
+        self.alerts_raised += other.alerts_raised;
+        self.alerts_delivered += other.alerts_delivered;
+        self.events_raised += other.events_raised;
+        self.events_delivered += other.events_delivered;
+    }
+
     /// The batch's business metrics (CloudWatch Embedded Metric Format, `nps_adapters::emf`).
     pub fn counts(&self) -> Counts {
         let mut counts = Counts::default();
