@@ -65,7 +65,8 @@ python_tools() {
   log "installing $3 into .local/$1"
   rm -rf "$dir"
   python3 -m venv "$dir"
-  "$dir/bin/pip" install --quiet --disable-pip-version-check -r "$requirements"
+  # No cache: the wheels are installed once per stamp, and a cache only doubles the disk they take.
+  "$dir/bin/pip" install --quiet --disable-pip-version-check --no-cache-dir -r "$requirements"
   echo "$stamp" >"$dir/.stamp"
 }
 python_tools venv infra/requirements.txt "cargo-lambda, aws-sam-cli and cfn-lint (a few minutes the first time)"
