@@ -11,6 +11,7 @@ use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoResponses, DynamoRollups};
 use nps_adapters::ses::SesMailer;
 use nps_aggregation::Aggregator;
+use nps_aggregation::config::AlertSettings;
 use nps_domain::response::Response;
 use nps_domain::survey::SurveyKind;
 use nps_domain::{Timestamp, fixtures};
@@ -31,10 +32,10 @@ async fn aggregator(s: &Stack, cx: &str, webhook: &str) -> Aggregator {
     ]);
     let lookup = |k: &str| vars.get(k).cloned();
     let sdk = load_sdk_config().await;
-    let alerting =
-        nps_aggregation::config::alerting(&lookup, s.table.clone(), SesMailer::new(SesMailer::client(&sdk), None))
-            .unwrap()
-            .expect("channels configured");
+    let alerting = AlertSettings::from_lookup(&lookup)
+        .unwrap()
+        .expect("channels configured")
+        .build(s.table.clone(), SesMailer::new(SesMailer::client(&sdk), None));
     Aggregator::new(DynamoRollups::new(s.table.clone())).with_alerting(alerting)
 }
 

@@ -87,8 +87,10 @@ async fn one_link_clicked_500_times_and_confirmed_200_times_costs_a_bounded_few_
         ("NPS_RESPONSE_WEBHOOK_URL", url),
         ("NPS_RESPONSE_WEBHOOK_SECRET", "one-link-webhook-secret-0123456789".to_owned()),
     ]);
-    let webhooks =
-        nps_aggregation::config::response_webhooks(&|k: &str| vars.get(k).cloned(), s.table.clone()).unwrap().unwrap();
+    let webhooks = nps_aggregation::config::ResponseWebhookSettings::from_lookup(&|k: &str| vars.get(k).cloned())
+        .unwrap()
+        .unwrap()
+        .build(s.table.clone());
     let aggregator = Aggregator::new(DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks);
     let report = support::aggregate(&s.table, &aggregator, at(2000)).await;
     assert_eq!((report.events_raised, report.events_delivered), (1, 1), "{report:?}");

@@ -13,6 +13,7 @@ use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::aws::load_sdk_config;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoResponses, DynamoRollups, Scope};
 use nps_aggregation::Aggregator;
+use nps_aggregation::config::{AlertSettings, ResponseWebhookSettings};
 use nps_domain::Timestamp;
 use nps_domain::email::EmailAddress;
 use nps_domain::person::{PersonId, PersonKey};
@@ -35,8 +36,8 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
     let lookup = |k: &str| vars.get(k).cloned();
     let sdk = load_sdk_config().await;
     let mailer = nps_adapters::ses::SesMailer::new(nps_adapters::ses::SesMailer::client(&sdk), None);
-    let alerting = nps_aggregation::config::alerting(&lookup, s.table.clone(), mailer).unwrap().expect("configured");
-    let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
+    let alerting = AlertSettings::from_lookup(&lookup).unwrap().expect("configured").build(s.table.clone(), mailer);
+    let webhooks = ResponseWebhookSettings::from_lookup(&lookup).unwrap().expect("configured").build(s.table.clone());
     Aggregator::new(DynamoRollups::new(s.table.clone())).with_alerting(alerting).with_response_webhooks(webhooks)
 }
 

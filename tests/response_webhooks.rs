@@ -23,7 +23,10 @@ async fn aggregator(s: &Stack, url: &str) -> Aggregator {
         ("NPS_RESPONSE_WEBHOOK_SECRET", SECRET.to_owned()),
     ]);
     let lookup = |k: &str| vars.get(k).cloned();
-    let webhooks = nps_aggregation::config::response_webhooks(&lookup, s.table.clone()).unwrap().expect("configured");
+    let webhooks = nps_aggregation::config::ResponseWebhookSettings::from_lookup(&lookup)
+        .unwrap()
+        .expect("configured")
+        .build(s.table.clone());
     Aggregator::new(DynamoRollups::new(s.table.clone())).with_response_webhooks(webhooks)
 }
 

@@ -7,30 +7,29 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use nps_adapters::aws::load_sdk_config;
+use nps_adapters::config::{ConfigError, Env, Lookup};
 use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
 use nps_adapters::ses::SesMailer;
 use nps_aggregation::Aggregator;
+use nps_aggregation::config::{AlertSettings, ResponseWebhookSettings};
 use nps_aggregation::invocation::Payload;
 use nps_domain::Timestamp;
-use nps_sending::config::{Env, Lookup};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let (table, stream) = (Env.required("NPS_TABLE")?, Env.required("NPS_TABLE_STREAM_ARN")?);
+    let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), table);
-    let alerting =
-        nps_aggregation::config::alerting(&Env, table.clone(), SesMailer::new(SesMailer::client(&sdk), None))?;
-    let webhooks = nps_aggregation::config::response_webhooks(&Env, table.clone())?;
+    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
     // Read by a rebuild only.
-    let stream = Arc::new(TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), stream));
-    let mut aggregator = Aggregator::new(DynamoRollups::new(table));
-    if let Some(alerting) = alerting {
-        aggregator = aggregator.with_alerting(alerting);
+    let stream = Arc::new(TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), config.stream));
+    let mut aggregator = Aggregator::new(DynamoRollups::new(table.clone()));
+    if let Some(alerts) = config.alerts {
+        aggregator =
+            aggregator.with_alerting(alerts.build(table.clone(), SesMailer::new(SesMailer::client(&sdk), None)));
     }
-    if let Some(webhooks) = webhooks {
-        aggregator = aggregator.with_response_webhooks(webhooks);
+    if let Some(webhooks) = config.response_webhooks {
+        aggregator = aggregator.with_response_webhooks(webhooks.build(table));
     }
     let aggregator = Arc::new(aggregator);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
@@ -44,4 +43,23 @@ async fn main() -> Result<(), Error> {
         }
     }))
     .await
+}
+
+struct Config {
+    table: String,
+    stream: String,
+    alerts: Option<AlertSettings>,
+    response_webhooks: Option<ResponseWebhookSettings>,
+}
+
+impl Config {
+    /// `NPS_TABLE`, `NPS_TABLE_STREAM_ARN`, and the alert and response-webhook settings.
+    fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Config {
+            table: env.required("NPS_TABLE")?,
+            stream: env.required("NPS_TABLE_STREAM_ARN")?,
+            alerts: AlertSettings::from_lookup(env)?,
+            response_webhooks: ResponseWebhookSettings::from_lookup(env)?,
+        })
+    }
 }

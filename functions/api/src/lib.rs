@@ -5,6 +5,7 @@
 //! `/v1/surveys/{id}/members` keeps a survey's list; `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod autopilot;
+pub mod config;
 mod dashboard;
 mod delighted;
 mod members;

@@ -2,8 +2,8 @@
 
 use std::time::Duration;
 
+use nps_adapters::config::{ConfigError, Lookup};
 use nps_domain::token::TokenKeys;
-use nps_sending::config::{ConfigError, Lookup};
 
 #[derive(Debug, Clone)]
 pub struct Config {

@@ -5,8 +5,8 @@ use std::sync::Arc;
 use capture::{App, Config};
 use lambda_http::{Error, service_fn};
 use nps_adapters::aws::load_sdk_config;
+use nps_adapters::config::Env;
 use nps_adapters::dynamo::Table;
-use nps_sending::config::Env;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {

@@ -4,24 +4,38 @@ use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use nps_adapters::aws::load_sdk_config;
+use nps_adapters::config::{ConfigError, Env, Lookup};
 use nps_adapters::dynamo::Table;
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
-use nps_sending::config::{ConfigError, Env, Lookup};
 use serde_json::Value;
 use ses_events::App;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
-    let table = Env.required("NPS_TABLE")?;
-    let person_key = PersonKey::new(&Env.required("NPS_PERSON_KEY")?)
-        .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?;
+    let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), table), person_key));
+    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table), config.person_key));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move { Ok::<_, Error>(serde_json::to_value(app.handle(event.payload, Timestamp::now()).await?)?) }
     }))
     .await
+}
+
+struct Config {
+    table: String,
+    person_key: PersonKey,
+}
+
+impl Config {
+    /// `NPS_TABLE`, `NPS_PERSON_KEY` (suppressions are kept under the address's keyed hash).
+    fn from_lookup(env: &impl Lookup) -> Result<Self, ConfigError> {
+        Ok(Config {
+            table: env.required("NPS_TABLE")?,
+            person_key: PersonKey::new(&env.required("NPS_PERSON_KEY")?)
+                .map_err(|e| ConfigError::new("NPS_PERSON_KEY", e.to_string()))?,
+        })
+    }
 }

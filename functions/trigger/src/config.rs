@@ -2,8 +2,8 @@
 
 use std::collections::HashMap;
 
+use nps_adapters::config::{ConfigError, Lookup};
 use nps_sending::SendingConfig;
-use nps_sending::config::{ConfigError, Lookup};
 
 use crate::sources::Source;
 

@@ -4,9 +4,9 @@ use std::sync::Arc;
 
 use lambda_http::{Error, service_fn};
 use nps_adapters::aws::load_sdk_config;
+use nps_adapters::config::Env;
 use nps_adapters::dynamo::Table;
 use nps_adapters::ses::SesMailer;
-use nps_sending::config::Env;
 use trigger::{App, Config};
 
 #[tokio::main(flavor = "current_thread")]

@@ -22,9 +22,9 @@ pub mod members;
 use std::io::Write;
 
 use anyhow::{Context, Result, bail};
+use nps_adapters::config::Lookup;
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoRollups, Scope, Table, TableStream};
 use nps_domain::Timestamp;
-use nps_sending::config::Lookup;
 
 pub const USAGE: &str = "usage: nps-cli keys create --scope read|write --name NAME   (1–100 printable characters)
        nps-cli keys list

@@ -1,6 +1,6 @@
 use std::process::ExitCode;
 
-use nps_sending::config::Env;
+use nps_adapters::config::Env;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> ExitCode {

@@ -1,65 +1,86 @@
-//! The alert and response-webhook settings from the environment, parsed once at init: a bad value
-//! stops the function from starting, naming the variable. No channel configured: no alerts are
-//! raised; no response webhook: no events.
+//! The alert and response-webhook settings from the environment, parsed once at init (the
+//! aggregate function's `Config`): a bad value stops the function from starting, naming the
+//! variable. No channel configured: no alerts are raised; no response webhook: no events.
 
+use nps_adapters::config::{ConfigError, Lookup};
 use nps_adapters::dynamo::{DynamoOutbound, DynamoRequests, DynamoResponses, DynamoSurveys, Queue, Table};
 use nps_adapters::ses::SesMailer;
 use nps_domain::EmailAddress;
 use nps_domain::alert::DEFAULT_DROP_MIN_N;
 use nps_domain::survey::sender_address;
-use nps_sending::config::{ConfigError, Lookup};
 
 use crate::alerts::{Alerting, EmailChannel};
 use crate::events::ResponseWebhooks;
 use crate::webhook::WebhookChannel;
 
-/// `NPS_ALERT_EMAILS` (comma-separated) with `NPS_ALERT_FROM` (an SES-verified sender),
-/// `NPS_ALERT_WEBHOOK_URL` with `NPS_ALERT_WEBHOOK_SECRET`, and `NPS_DROP_MIN_N` (30).
-pub fn alerting(env: &impl Lookup, table: Table, mailer: SesMailer) -> Result<Option<Alerting>, ConfigError> {
-    let set = |name: &'static str| env.var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-    let email = match set("NPS_ALERT_EMAILS") {
-        None => None,
-        Some(list) => {
-            let to = list
-                .split(',')
-                .map(|a| EmailAddress::parse(a.trim()))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| ConfigError::new("NPS_ALERT_EMAILS", "must be addresses separated by commas"))?;
-            let from = env.required("NPS_ALERT_FROM")?;
-            sender_address(&from)
-                .ok_or_else(|| ConfigError::new("NPS_ALERT_FROM", "must be an address or `Name <address>`"))?;
-            Some(EmailChannel { mailer, from, to })
-        }
-    };
-    let webhook = webhook(env, "NPS_ALERT_WEBHOOK_URL", "NPS_ALERT_WEBHOOK_SECRET")?;
-    let drop_min_n =
-        match set("NPS_DROP_MIN_N") {
+/// The alert channels and the drop check's threshold, as configured: `NPS_ALERT_EMAILS`
+/// (comma-separated) with `NPS_ALERT_FROM` (an SES-verified sender), `NPS_ALERT_WEBHOOK_URL` with
+/// `NPS_ALERT_WEBHOOK_SECRET`, and `NPS_DROP_MIN_N` (30).
+pub struct AlertSettings {
+    /// The sender, and who is told.
+    pub email: Option<(String, Vec<EmailAddress>)>,
+    pub webhook: Option<WebhookChannel>,
+    pub drop_min_n: u64,
+}
+
+impl AlertSettings {
+    /// `None`: no channel, no alerts.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Option<Self>, ConfigError> {
+        let set = |name: &'static str| env.var(name).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let email = match set("NPS_ALERT_EMAILS") {
+            None => None,
+            Some(list) => {
+                let to = list
+                    .split(',')
+                    .map(|a| EmailAddress::parse(a.trim()))
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|_| ConfigError::new("NPS_ALERT_EMAILS", "must be addresses separated by commas"))?;
+                let from = env.required("NPS_ALERT_FROM")?;
+                sender_address(&from)
+                    .ok_or_else(|| ConfigError::new("NPS_ALERT_FROM", "must be an address or `Name <address>`"))?;
+                Some((from, to))
+            }
+        };
+        let webhook = webhook(env, "NPS_ALERT_WEBHOOK_URL", "NPS_ALERT_WEBHOOK_SECRET")?;
+        let drop_min_n = match set("NPS_DROP_MIN_N") {
             None => DEFAULT_DROP_MIN_N,
             Some(v) => v.parse().ok().filter(|n| (5..=100_000).contains(n)).ok_or_else(|| {
                 ConfigError::new("NPS_DROP_MIN_N", "must be a whole number of answers from 5 to 100000")
             })?,
         };
-    if email.is_none() && webhook.is_none() {
-        return Ok(None);
+        Ok((email.is_some() || webhook.is_some()).then_some(AlertSettings { email, webhook, drop_min_n }))
     }
-    Ok(Some(Alerting {
-        store: DynamoOutbound::new(table.clone(), Queue::Alerts),
-        surveys: DynamoSurveys::new(table.clone()),
-        responses: DynamoResponses::new(table),
-        email,
-        webhook,
-        drop_min_n,
-    }))
+
+    /// Alerting on `table`, emailing through `mailer`.
+    pub fn build(self, table: Table, mailer: SesMailer) -> Alerting {
+        Alerting {
+            store: DynamoOutbound::new(table.clone(), Queue::Alerts),
+            surveys: DynamoSurveys::new(table.clone()),
+            responses: DynamoResponses::new(table),
+            email: self.email.map(|(from, to)| EmailChannel { mailer, from, to }),
+            webhook: self.webhook,
+            drop_min_n: self.drop_min_n,
+        }
+    }
 }
 
-/// `NPS_RESPONSE_WEBHOOK_URL` with `NPS_RESPONSE_WEBHOOK_SECRET`: where response events go.
-pub fn response_webhooks(env: &impl Lookup, table: Table) -> Result<Option<ResponseWebhooks>, ConfigError> {
-    Ok(webhook(env, "NPS_RESPONSE_WEBHOOK_URL", "NPS_RESPONSE_WEBHOOK_SECRET")?.map(|webhook| ResponseWebhooks {
-        store: DynamoOutbound::new(table.clone(), Queue::ResponseEvents),
-        requests: DynamoRequests::new(table.clone()),
-        responses: DynamoResponses::new(table),
-        webhook,
-    }))
+/// Where response events go: `NPS_RESPONSE_WEBHOOK_URL` with `NPS_RESPONSE_WEBHOOK_SECRET`.
+pub struct ResponseWebhookSettings(WebhookChannel);
+
+impl ResponseWebhookSettings {
+    /// `None`: no URL, no events.
+    pub fn from_lookup(env: &impl Lookup) -> Result<Option<Self>, ConfigError> {
+        Ok(webhook(env, "NPS_RESPONSE_WEBHOOK_URL", "NPS_RESPONSE_WEBHOOK_SECRET")?.map(ResponseWebhookSettings))
+    }
+
+    pub fn build(self, table: Table) -> ResponseWebhooks {
+        ResponseWebhooks {
+            store: DynamoOutbound::new(table.clone(), Queue::ResponseEvents),
+            requests: DynamoRequests::new(table.clone()),
+            responses: DynamoResponses::new(table),
+            webhook: self.0,
+        }
+    }
 }
 
 /// A webhook target: an https URL (plain http on loopback only) and a signing secret.
@@ -99,7 +120,8 @@ mod tests {
         let lookup = |k: &str| vars.get(k).cloned();
         let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
         let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), "nps");
-        alerting(&lookup, table, SesMailer::new(SesMailer::client(&sdk), None))
+        let mailer = SesMailer::new(SesMailer::client(&sdk), None);
+        Ok(AlertSettings::from_lookup(&lookup)?.map(|settings| settings.build(table, mailer)))
     }
 
     #[test]
@@ -142,7 +164,8 @@ mod tests {
             let vars: HashMap<String, String> = vars.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
             let lookup = |k: &str| vars.get(k).cloned();
             let sdk = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-            response_webhooks(&lookup, Table::new(aws_sdk_dynamodb::Client::new(&sdk), "nps")).map(|w| w.is_some())
+            let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), "nps");
+            ResponseWebhookSettings::from_lookup(&lookup).map(|w| w.map(|w| w.build(table)).is_some())
         };
         assert_eq!(parse(&[]), Ok(false));
         let url = ("NPS_RESPONSE_WEBHOOK_URL", "https://crm.example/hooks/nps");
