@@ -1,6 +1,7 @@
 //! The trigger when DynamoDB goes away at the worst moments, through a proxy that cuts it off right
 //! before or right after the request's write. Whatever the moment, the sender's retries with the
-//! same `Idempotency-Key` end with exactly one request, and dispatch sends exactly one email.
+//! same `Idempotency-Key` end with exactly one request, and dispatch sends exactly one email. And
+//! what that safety costs: the calls an accepted event makes, counted by the same proxy.
 
 mod support;
 
@@ -8,22 +9,28 @@ use std::time::Duration;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
-use nps_adapters::dynamo::{DynamoApiKeys, Scope, Table};
+use nps_adapters::dynamo::{DynamoApiKeys, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
+use nps_domain::survey::{Survey, SurveyId};
 use serde_json::Value;
-use support::store_proxy::{Cut, StoreProxy};
+use support::store_proxy::{Call, Cut, StoreProxy};
 
-/// Longer than the intake's lease on an event (30 s).
-const LEASE_LAPSED: Duration = Duration::from_secs(31);
+/// A retry half a minute later (versions that leased events held them 30 s).
+const LATER: Duration = Duration::from_secs(31);
 
 fn person(key: &str, email: &str, idempotency_key: &str) -> Request<Body> {
+    person_with(key, email, idempotency_key, "")
+}
+
+/// [`person`], with more fields (`extra`: `,"name":"value"…`).
+fn person_with(key: &str, email: &str, idempotency_key: &str, extra: &str) -> Request<Body> {
     Request::builder()
         .method(Method::POST)
         .uri("http://127.0.0.1/v1/people")
         .header("content-type", "application/json")
         .header("authorization", format!("Bearer {key}"))
         .header("idempotency-key", idempotency_key)
-        .body(Body::from(format!(r#"{{"email":"{email}","properties":{{"product":"boots"}}}}"#)))
+        .body(Body::from(format!(r#"{{"email":"{email}","properties":{{"product":"boots"}}{extra}}}"#)))
         .unwrap()
 }
 
@@ -53,12 +60,12 @@ async fn case(purpose: &str) -> Case {
 }
 
 /// After `first` (the answer to the event's first delivery), the sender retries once the store is
-/// back, before and after that delivery's lease on the event has lapsed: each retry is a repeat
-/// naming the one request stored, and dispatch sends its one email.
+/// back, at once and a while later: each retry is a repeat naming the one request stored, and
+/// dispatch sends its one email.
 async fn retries_find_the_one_request(c: &Case, email: &str, event: &str, now: Timestamp) {
     c.proxy.heal();
     let mut named = Vec::new();
-    for at in [now.plus(Duration::from_secs(2)), now.plus(LEASE_LAPSED)] {
+    for at in [now.plus(Duration::from_secs(2)), now.plus(LATER)] {
         let retry = c.trigger.handle_at(person(&c.key, email, event), at).await;
         assert_eq!(retry.status(), StatusCode::OK, "a repeat: {:?}", answer(&retry));
         assert_eq!(answer(&retry)["status"], "scheduled");
@@ -68,8 +75,8 @@ async fn retries_find_the_one_request(c: &Case, email: &str, event: &str, now: T
     assert_eq!(requests_for(&c.s.table, email).await, [named[0].as_str()]);
 
     let outbox = c.s.outbox().await;
-    assert_eq!(outbox.dispatch(now.plus(LEASE_LAPSED)).await.unwrap().sent, 1);
-    assert_eq!(outbox.dispatch(now.plus(LEASE_LAPSED * 2)).await.unwrap().sent, 0);
+    assert_eq!(outbox.dispatch(now.plus(LATER)).await.unwrap().sent, 1);
+    assert_eq!(outbox.dispatch(now.plus(LATER * 2)).await.unwrap().sent, 0);
     assert_eq!(support::emails_to(&c.s, email).await.len(), 1, "one email");
 }
 
@@ -124,8 +131,8 @@ async fn a_request_the_store_never_got_is_written_by_the_retry_once() {
     let email = support::unique("fault-before");
     let now = Timestamp::now();
 
-    // The store dies before the request is written: a 503 to retry, with nothing stored. The
-    // event's lease could not be given back either.
+    // The store dies before the request is written: a 503 to retry, with nothing stored and
+    // nothing held, so the sender's first retry does the work.
     c.proxy.cut(Cut::Before("TransactWriteItems"));
     let first = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now).await;
     assert_eq!(first.status(), StatusCode::SERVICE_UNAVAILABLE);
@@ -134,16 +141,107 @@ async fn a_request_the_store_never_got_is_written_by_the_retry_once() {
     c.proxy.heal();
     assert!(requests_for(&c.s.table, &email).await.is_empty());
 
-    // While that lease runs, a retry is told when to come back; after it, the retry does the work.
-    let early = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now.plus(Duration::from_secs(2))).await;
-    assert_eq!(early.status(), StatusCode::CONFLICT);
-    assert_eq!(answer(&early)["error"]["code"], "in_progress");
-    let late = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now.plus(LEASE_LAPSED)).await;
+    let late = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now.plus(Duration::from_secs(2))).await;
     assert_eq!(late.status(), StatusCode::ACCEPTED, "{:?}", answer(&late));
     assert_eq!(answer(&late)["status"], "sent");
     let id = answer(&late)["survey_request_id"].as_str().unwrap().to_owned();
-    let again = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now.plus(LEASE_LAPSED * 2)).await;
+    let again = c.trigger.handle_at(person(&c.key, &email, "order-2-paid"), now.plus(LATER * 2)).await;
     assert_eq!((again.status(), answer(&again)["status"].as_str()), (StatusCode::OK, Some("sent")));
     assert_eq!(requests_for(&c.s.table, &email).await, [id]);
     assert_eq!(support::emails_to(&c.s, &email).await.len(), 1, "one email");
+}
+
+/// What a piece of work cost DynamoDB, as DynamoDB prices it (DynamoDB Local reports no
+/// transaction's `Update`): a write unit per item of 1 KB written, two inside a transaction, and
+/// the index entries the writes add or remove; and the round trips one after another.
+#[derive(Debug, PartialEq, Eq)]
+struct Cost {
+    calls: usize,
+    rounds: usize,
+    write_units: usize,
+    index_writes: usize,
+}
+
+fn cost(calls: &[Call]) -> Cost {
+    let mut rounds = 0;
+    let mut round_end = None;
+    for call in calls {
+        // A call that starts before the others have all answered runs beside them.
+        if round_end.is_none_or(|end| call.started >= end) {
+            rounds += 1;
+        }
+        round_end = Some(round_end.map_or(call.ended, |end: std::time::Instant| end.max(call.ended)));
+    }
+    let (mut write_units, mut index_writes) = (0, 0);
+    for call in calls {
+        let r = &call.request;
+        let writes: Vec<&Value> = match call.operation.as_str() {
+            "PutItem" | "UpdateItem" | "DeleteItem" => vec![r],
+            "TransactWriteItems" => r["TransactItems"].as_array().unwrap().iter().collect(),
+            "GetItem" | "BatchGetItem" | "Query" => vec![],
+            other => panic!("not priced: {other}"),
+        };
+        let per_item = if call.operation == "TransactWriteItems" { 2 } else { 1 };
+        for w in writes {
+            let w = w.get("Put").or(w.get("Update")).or(w.get("Delete")).or(w.get("ConditionCheck")).unwrap_or(w);
+            assert!(w.to_string().len() < 1024, "an item under 1 KB: {w}");
+            write_units += per_item;
+            let item_has = |a: &str| w["Item"].get(a).is_some();
+            let names_have =
+                |a: &str| w["ExpressionAttributeNames"].as_object().is_some_and(|n| n.values().any(|v| v == a));
+            // The outbox's entry, put with the request and removed when it is sent; the person's
+            // entry in the people listing, put with a new profile.
+            index_writes += usize::from(item_has("outbox_pk"));
+            index_writes +=
+                usize::from(names_have("outbox_pk") && w["UpdateExpression"].as_str().unwrap().contains("REMOVE"));
+            index_writes += usize::from(names_have("listing_pk"));
+        }
+    }
+    Cost { calls: calls.len(), rounds, write_units, index_writes }
+}
+
+#[tokio::test]
+async fn an_accepted_survey_costs_four_round_trips_and_ten_write_units() {
+    let c = case("intake-cost").await;
+    // A survey as deployed: a 90-day throttle, sent at once.
+    let surveys = DynamoSurveys::new(c.s.table.clone());
+    let default = surveys.get(&SurveyId::parse("default").unwrap()).await.unwrap().unwrap();
+    surveys.put(&Survey { id: SurveyId::parse("throttled").unwrap(), throttle_days: 90, ..default }).await.unwrap();
+    let now = Timestamp::now();
+    c.proxy.take_calls();
+
+    // A new person's purchase, with and without a transaction id: the most an accepted survey
+    // writes (the request, its pointer, the profile with the throttle window, and the event's
+    // record or the transaction's marker that holds it; then the send's claim and its record).
+    for (n, transaction) in [(1, None), (2, Some("order-9"))] {
+        let email = support::unique(&format!("cost-{n}"));
+        let event = |id: &str| {
+            let mut e = serde_json::json!({"event_id": format!("{id}-{n}"), "email": email, "survey": "throttled"});
+            if let Some(t) = transaction {
+                e["transaction_id"] = t.into();
+            }
+            support::generic_delivery(&e, now)
+        };
+        let first = c.trigger.handle_at(event("cost"), now).await;
+        assert_eq!((first.status(), answer(&first)["status"].as_str()), (StatusCode::ACCEPTED, Some("sent")));
+        let calls = c.proxy.take_calls();
+        let operations: Vec<&str> = calls.iter().map(|c| c.operation.as_str()).collect();
+        let expected = Cost { calls: 5, rounds: 4, write_units: 10, index_writes: 3 };
+        assert_eq!(cost(&calls), expected, "{transaction:?}: {operations:?}");
+
+        // A repeat: the first read tells it, and the request's state says it was sent.
+        let repeat = c.trigger.handle_at(event("cost"), now).await;
+        assert_eq!((repeat.status(), answer(&repeat)["status"].as_str()), (StatusCode::OK, Some("sent")));
+        assert_eq!(answer(&repeat)["survey_request_id"], answer(&first)["survey_request_id"]);
+        let spent = cost(&c.proxy.take_calls());
+        assert_eq!((spent.rounds, spent.write_units, spent.index_writes), (2, 0, 0), "a repeat writes nothing");
+
+        // Another purchase inside the window: skipped, for the event's record alone.
+        let again = c.trigger.handle_at(event("cost-again"), now).await;
+        let reason = answer(&again)["reason"].clone();
+        let told = (reason.as_str(), transaction.is_some());
+        assert!(matches!(told, (Some("throttled"), false) | (Some("duplicate_transaction"), true)), "{told:?}");
+        let spent = cost(&c.proxy.take_calls());
+        assert_eq!((spent.rounds, spent.write_units), (2, 1));
+    }
 }

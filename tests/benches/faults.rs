@@ -3,11 +3,10 @@
 //! 1. DynamoDB Local is killed (`SIGKILL`, by the PID this harness started) during a load run of
 //!    `FAULT_CLIENTS` (16) clients that each survey a new person in 90 days (`POST /v1/people` with an
 //!    `Idempotency-Key`) and confirm their score (`POST /r/{token}`), over real HTTP on loopback,
-//!    retrying what asks to be retried (5xx, and 409 `in_progress` after its `Retry-After`). It is
+//!    retrying what asks to be retried (5xx, after its `Retry-After`). It is
 //!    restarted on the same port and data `FAULT_OUTAGE` (5) seconds later, in a run of
 //!    `FAULT_SECONDS` (40). Shown: every answer that is not a success asks for a retry: a 503, only
-//!    from calls the outage caught, or a 409 `in_progress` for an event whose delivery died with the
-//!    store holding its lease, until that lease lapses (30 s); afterwards the table holds exactly one
+//!    from calls the outage caught; afterwards the table holds exactly one
 //!    request per person and one response (version 1, the score sent) per confirmation, and the
 //!    aggregator's NPS counts each confirmation once.
 //! 2. The local SES is stopped (`SIGTERM`): purchases are accepted and wait in the outbox; dispatch
@@ -160,7 +159,7 @@ struct Log {
 const MAX_WAIT: Duration = Duration::from_secs(2);
 
 /// Sends `build()` until it is answered with a success; every other answer must ask for a retry
-/// (5xx, or 409 `in_progress`). The final answer's body.
+/// (5xx). The final answer's body.
 async fn until_done(
     endpoint: Endpoint,
     t0: Instant,
@@ -186,12 +185,7 @@ async fn until_done(
         let code = (endpoint == Endpoint::Trigger && status.is_some_and(|s| s >= 400))
             .then(|| serde_json::from_slice::<Value>(&body).ok()?["error"]["code"].as_str().map(str::to_owned))
             .flatten();
-        let retry = match status {
-            None => true,
-            Some(s) if s >= 500 => true,
-            Some(409) => code.as_deref() == Some("in_progress"),
-            _ => false,
-        };
+        let retry = status.is_none_or(|s| s >= 500);
         log.lock().unwrap().attempts.push(Attempt { endpoint, start, end: t0.elapsed(), status, code });
         if (200..300).contains(&status.unwrap_or(0)) || !retry {
             return body;
@@ -304,11 +298,8 @@ async fn main() {
         *counts.entry((a.endpoint, label)).or_default() += 1;
     }
     let failed: Vec<&Attempt> = log.attempts.iter().filter(|a| !(200..300).contains(&a.status.unwrap_or(0))).collect();
-    let refused: Vec<&&Attempt> = failed
-        .iter()
-        .filter(|a| !(a.status == Some(503) || (a.status == Some(409) && a.code.as_deref() == Some("in_progress"))))
-        .collect();
-    assert!(refused.is_empty(), "only 503, or 409 in_progress: {refused:?}");
+    let refused: Vec<&&Attempt> = failed.iter().filter(|a| a.status != Some(503)).collect();
+    assert!(refused.is_empty(), "only 503: {refused:?}");
     let outside: Vec<&&Attempt> =
         failed.iter().filter(|a| a.status == Some(503) && (a.end < killed || a.start > ready)).collect();
     let first_success_after = log

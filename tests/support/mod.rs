@@ -174,16 +174,20 @@ pub async fn purchase_at(s: &Stack, email: &str, order: &str, fields: Value, at:
 pub async fn deliver(s: &Stack, email: &str, order: &str, fields: Value, at: Timestamp) -> (StatusCode, Value) {
     let mut event = json!({"event_id": format!("{order}-paid"), "email": email, "transaction_id": order});
     event.as_object_mut().unwrap().extend(fields.as_object().unwrap().clone());
-    let body = serde_json::to_vec(&event).unwrap();
-    let req = Request::builder()
+    let response = s.trigger.handle_at(generic_delivery(&event, at), at).await;
+    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap())
+}
+
+/// The generic webhook's delivery of `event`, signed at `at`.
+pub fn generic_delivery(event: &Value, at: Timestamp) -> Request<Body> {
+    let body = serde_json::to_vec(event).unwrap();
+    Request::builder()
         .method(Method::POST)
         .uri("http://127.0.0.1/v1/triggers/generic")
         .header("content-type", "application/json")
         .header(generic::HEADER, generic::sign(SECRET.as_bytes(), at.unix(), &body))
         .body(Body::from(body))
-        .unwrap();
-    let response = s.trigger.handle_at(req, at).await;
-    (response.status(), serde_json::from_slice(response.body().as_ref()).unwrap())
+        .unwrap()
 }
 
 /// The email's link for `score` (`<links>/r/<token>?score=N`) and its unsubscribe link, as

@@ -2,8 +2,10 @@
 //! do when the store goes away at an exact point of their work: right before or right after a
 //! named operation reaches the store. Once cut, every call fails (as DynamoDB's 500
 //! `InternalServerError`, which the SDK retries and then reports) until the proxy is healed.
+//! It also keeps a ledger of the calls that reached the store, to count what a piece of work costs.
 
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -30,6 +32,17 @@ pub enum Cut {
 struct State {
     cut: Cut,
     down: bool,
+    ledger: Vec<Call>,
+}
+
+/// One call the store answered: its operation (`X-Amz-Target`'s suffix), its request and when it
+/// was in flight.
+#[derive(Debug, Clone)]
+pub struct Call {
+    pub operation: String,
+    pub request: serde_json::Value,
+    pub started: Instant,
+    pub ended: Instant,
 }
 
 pub struct StoreProxy {
@@ -42,7 +55,7 @@ impl StoreProxy {
     pub async fn start(upstream: &str) -> StoreProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
-        let state = Arc::new(Mutex::new(State { cut: Cut::Never, down: false }));
+        let state = Arc::new(Mutex::new(State { cut: Cut::Never, down: false, ledger: Vec::new() }));
         let (shared, upstream, client) =
             (state.clone(), upstream.trim_end_matches('/').to_owned(), reqwest::Client::new());
         tokio::spawn(async move {
@@ -64,7 +77,13 @@ impl StoreProxy {
 
     /// Arms the cut; the store stays reachable until the operation named comes by.
     pub fn cut(&self, cut: Cut) {
-        *self.state.lock().unwrap() = State { cut, down: false };
+        let mut state = self.state.lock().unwrap();
+        (state.cut, state.down) = (cut, false);
+    }
+
+    /// The calls the store answered since the last time, oldest first.
+    pub fn take_calls(&self) -> Vec<Call> {
+        std::mem::take(&mut self.state.lock().unwrap().ledger)
     }
 
     /// The store is reachable again.
@@ -111,6 +130,7 @@ async fn forward(
     }
     let (parts, body) = req.into_parts();
     let body = body.collect().await?.to_bytes();
+    let (request, started) = (serde_json::from_slice(&body).unwrap_or_default(), Instant::now());
     let mut headers = parts.headers.clone();
     headers.remove(hyper::header::HOST);
     headers.remove(hyper::header::CONTENT_LENGTH);
@@ -128,6 +148,8 @@ async fn forward(
     if state.down {
         return Ok(failure());
     }
+    let operation = target.rsplit('.').next().unwrap_or_default().to_owned();
+    state.ledger.push(Call { operation, request, started, ended: Instant::now() });
     match state.cut {
         Cut::During(operation) if is(operation) && status.is_success() => {
             state.down = true;

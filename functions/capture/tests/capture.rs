@@ -279,7 +279,7 @@ async fn unsubscribe_asks_first_then_suppresses_once_also_by_one_click() {
         assert_eq!(done.status(), StatusCode::OK);
         assert!(html(&done).contains("no more survey emails"));
     }
-    let known = people.eligibility(&h.request.person_id, &h.request.survey_id, None).await.unwrap();
+    let known = people.eligibility(&h.request.person_id, &h.request.survey_id, None, None).await.unwrap();
     assert_eq!(known.suppression, Some(SuppressionReason::Unsubscribed));
     assert_eq!(item_count(&h.table).await, before + 1, "one suppression item");
 

@@ -18,7 +18,7 @@ fn fixture(name: &str) -> Value {
 async fn suppression(people: &DynamoPeople, address: &str) -> Option<SuppressionReason> {
     let key = PersonKey::new(KEY).unwrap();
     let person = PersonId::derive(&key, &EmailAddress::parse(address).unwrap());
-    people.eligibility(&person, &SurveyId::parse("default").unwrap(), None).await.unwrap().suppression
+    people.eligibility(&person, &SurveyId::parse("default").unwrap(), None, None).await.unwrap().suppression
 }
 
 #[tokio::test]

@@ -24,12 +24,6 @@ pub(crate) fn intake_error(e: IntakeError) -> ApiError {
             ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_survey", format!("no survey with id {id}"))
         }
         IntakeError::InvalidKey(e) => ApiError::invalid(e.to_string()),
-        IntakeError::InProgress { retry_after } => ApiError::new(
-            StatusCode::CONFLICT,
-            "in_progress",
-            "this event is being processed by another delivery; retry",
-        )
-        .retry_after(retry_after),
         IntakeError::Unavailable(e) => e.into(),
     }
 }

@@ -1,175 +1,138 @@
-//! The idempotency store against DynamoDB Local, each test on its own table.
+//! Events' records against DynamoDB Local, each test on its own table: written once, the first
+//! wins, and a request's transaction records the event that made it.
 
 use std::collections::HashMap;
 use std::time::Duration;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_adapters::dynamo::keys::{ItemKey, attr};
-use nps_adapters::dynamo::{Completion, CreateOutcome, DynamoIdempotencyStore, DynamoRequests, Table, Windows};
+use nps_adapters::dynamo::{
+    CreateOutcome, DynamoEventRecords, DynamoPeople, DynamoRequests, EventRecord, Table, Windows,
+};
 use nps_domain::Timestamp;
 use nps_domain::fixtures::sent_request;
-use nps_domain::idempotency::{Claim, IdempotencyKey, IdempotencyStore, Lease, LeaseError};
+use nps_domain::idempotency::IdempotencyKey;
 use nps_local_stack::testing::{dynamodb, fresh_table};
 
-const LEASE: Duration = Duration::from_secs(30);
-
-async fn store(purpose: &str) -> (DynamoIdempotencyStore, Table) {
+async fn store(purpose: &str) -> (DynamoEventRecords, Table) {
     let client = dynamodb().await;
     let table = Table::new(client.clone(), fresh_table(&client, purpose).await);
-    (DynamoIdempotencyStore::new(table.clone()), table)
+    (DynamoEventRecords::new(table.clone()), table)
 }
 
 fn key(event: &str) -> IdempotencyKey {
     IdempotencyKey::new("shopify", event).unwrap()
 }
 
-fn acquired(claim: Claim) -> Lease {
-    match claim {
-        Claim::Acquired(lease) => lease,
-        other => panic!("expected to acquire, got {other:?}"),
-    }
-}
-
-async fn raw_item(table: &Table, key: &IdempotencyKey) -> HashMap<String, AttributeValue> {
+async fn raw_item(table: &Table, key: &IdempotencyKey) -> Option<HashMap<String, AttributeValue>> {
     let ItemKey { pk, sk } = ItemKey::idempotency(key);
-    table
-        .client()
-        .get_item()
-        .table_name(table.name())
-        .key(attr::PK, AttributeValue::S(pk))
-        .key(attr::SK, AttributeValue::S(sk))
-        .consistent_read(true)
-        .send()
-        .await
-        .unwrap()
-        .item
-        .expect("item exists")
+    let got = table.client().get_item().table_name(table.name()).key(attr::PK, AttributeValue::S(pk));
+    got.key(attr::SK, AttributeValue::S(sk)).consistent_read(true).send().await.unwrap().item
 }
 
 #[tokio::test]
-async fn first_delivery_claims_and_repeats_get_the_first_outcome() {
+async fn the_first_record_wins_and_repeats_get_it() {
     let (store, table) = store("idem-repeat").await;
     let now = Timestamp::from_unix(1_800_000_000);
     let k = key("evt-1");
-
-    let lease = acquired(store.claim(&k, now, LEASE).await.unwrap());
-    assert_eq!(store.claim(&k, now, LEASE).await.unwrap(), Claim::InProgress { until: now.plus(LEASE) });
-
     let keep_until = now.plus(Duration::from_secs(7 * 86_400));
-    store.complete(&lease, r#"{"status":"sent"}"#, keep_until).await.unwrap();
-    for later in [now, now.plus(Duration::from_secs(3600))] {
-        assert_eq!(
-            store.claim(&k, later, LEASE).await.unwrap(),
-            Claim::Completed { outcome: r#"{"status":"sent"}"#.into() }
-        );
-    }
-    // The completed key carries its retention as the TTL attribute.
-    let item = raw_item(&table, &k).await;
+
+    assert_eq!(store.record(&k, r#"{"status":"skipped"}"#, keep_until).await.unwrap(), None);
+    let again = store.record(&k, r#"{"status":"other"}"#, keep_until).await.unwrap();
+    assert_eq!(again.as_deref(), Some(r#"{"status":"skipped"}"#));
+    // The record carries its retention as the TTL attribute.
+    let item = raw_item(&table, &k).await.expect("recorded");
     assert_eq!(item[attr::EXPIRES_AT], AttributeValue::N(keep_until.unix().to_string()));
 
     // Another event of the same source, and the same event id from another source, are separate.
-    acquired(store.claim(&key("evt-2"), now, LEASE).await.unwrap());
-    acquired(store.claim(&IdempotencyKey::new("stripe", "evt-1").unwrap(), now, LEASE).await.unwrap());
+    assert_eq!(store.record(&key("evt-2"), "{}", keep_until).await.unwrap(), None);
+    assert_eq!(store.record(&IdempotencyKey::new("stripe", "evt-1").unwrap(), "{}", keep_until).await.unwrap(), None);
 }
 
 #[tokio::test]
-async fn twenty_concurrent_deliveries_yield_one_claim() {
+async fn twenty_concurrent_records_leave_one_outcome() {
     let (store, _) = store("idem-race").await;
-    let now = Timestamp::from_unix(1_800_000_000);
+    let keep = Timestamp::from_unix(1_800_000_000);
     let k = key("evt-race");
-    let claims = (0..20).map(|_| {
+    let records = (0..20).map(|i| {
         let (store, k) = (store.clone(), k.clone());
-        tokio::spawn(async move { store.claim(&k, now, LEASE).await.unwrap() })
+        tokio::spawn(async move { (i, store.record(&k, &format!(r#"{{"n":{i}}}"#), keep).await.unwrap()) })
     });
-    let mut acquired = 0;
-    for claim in claims {
-        match claim.await.unwrap() {
-            Claim::Acquired(_) => acquired += 1,
-            Claim::InProgress { .. } => {}
-            other => panic!("unexpected {other:?}"),
+    let mut winners = Vec::new();
+    let mut told = Vec::new();
+    for record in records {
+        match record.await.unwrap() {
+            (i, None) => winners.push(format!(r#"{{"n":{i}}}"#)),
+            (_, Some(earlier)) => told.push(earlier),
         }
     }
-    assert_eq!(acquired, 1);
+    assert_eq!(winners.len(), 1, "one record is written");
+    assert!(told.iter().all(|t| *t == winners[0]), "every other delivery is told the winner's outcome");
 }
 
 #[tokio::test]
-async fn a_lapsed_lease_is_taken_over_and_the_old_holder_cannot_complete() {
-    let (store, _) = store("idem-lapse").await;
-    let start = Timestamp::from_unix(1_800_000_000);
-    let k = key("evt-crash");
-    let crashed = acquired(store.claim(&k, start, LEASE).await.unwrap());
+async fn an_older_versions_lease_records_nothing_and_is_written_over() {
+    let (store, table) = store("idem-legacy").await;
+    let k = key("evt-leased");
+    let ItemKey { pk, sk } = ItemKey::idempotency(&k);
+    // What versions that leased events left behind while working (or after dying).
+    let leased = table.client().put_item().table_name(table.name()).item(attr::PK, AttributeValue::S(pk));
+    let leased = leased.item(attr::SK, AttributeValue::S(sk)).item("state", AttributeValue::S("in_progress".into()));
+    leased.item("lease_until", AttributeValue::N("1800000030".into())).send().await.unwrap();
 
-    // Still held at the last second of the lease; taken over just after it.
-    let at_end = start.plus(LEASE);
-    assert!(matches!(store.claim(&k, at_end, LEASE).await.unwrap(), Claim::InProgress { .. }));
-    let retry = acquired(store.claim(&k, at_end.plus(Duration::from_secs(1)), LEASE).await.unwrap());
-    assert_ne!(retry.token, crashed.token);
-
-    assert!(matches!(store.complete(&crashed, "{}", start).await, Err(LeaseError::Lost)));
-    assert!(matches!(store.release(&crashed).await, Err(LeaseError::Lost)));
-    store.complete(&retry, r#"{"n":2}"#, start).await.unwrap();
-    assert_eq!(store.claim(&k, start, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":2}"#.into() });
+    let person = sent_request(9, "default", &[], Timestamp::from_unix(1_800_000_000)).person_id;
+    let people = DynamoPeople::new(table.clone());
+    let survey = nps_domain::survey::SurveyId::parse("default").unwrap();
+    let known = people.eligibility(&person, &survey, None, Some(&k)).await.unwrap();
+    assert_eq!(known.earlier, None, "a lease is no outcome");
+    assert_eq!(store.record(&k, r#"{"n":1}"#, Timestamp::from_unix(1_800_000_000)).await.unwrap(), None);
+    let known = people.eligibility(&person, &survey, None, Some(&k)).await.unwrap();
+    assert_eq!(known.earlier.as_deref(), Some(r#"{"n":1}"#));
 }
 
 #[tokio::test]
-async fn a_request_completes_its_key_in_its_transaction_and_only_while_the_lease_is_held() {
+async fn a_request_records_its_event_in_its_own_transaction() {
     let (store, table) = store("idem-request").await;
-    let requests = DynamoRequests::new(table);
+    let requests = DynamoRequests::new(table.clone());
+    let people = DynamoPeople::new(table.clone());
     let start = Timestamp::from_unix(1_800_000_000);
     let expires = start.plus(Duration::from_secs(86_400));
-    let k = key("evt-request");
-    let lapsed = acquired(store.claim(&k, start, LEASE).await.unwrap());
-    let holder = acquired(store.claim(&k, start.plus(LEASE * 2), LEASE).await.unwrap());
+    let windows = Windows { write_profile: true, ..Windows::default() };
+    let record = |key, outcome| EventRecord { key, outcome, keep_until: expires };
 
-    // The lapsed holder cannot write its request; the one holding the key can, and its write
-    // completes the key with the outcome (a holder that dies now leaves nothing to redo).
-    let late = sent_request(1, "default", &[], start);
-    let completion = |lease| Completion { lease, outcome: r#"{"n":1}"#, keep_until: expires };
-    let outcome = requests
-        .create_completing(
-            &late,
-            Windows { write_profile: true, ..Windows::default() },
-            expires,
-            start,
-            Some(completion(&lapsed)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome, CreateOutcome::LeaseLost);
-    assert!(requests.get(late.id).await.unwrap().is_none());
-    let request = sent_request(2, "default", &[], start);
-    let outcome = requests
-        .create_completing(
-            &request,
-            Windows { write_profile: true, ..Windows::default() },
-            expires,
-            start,
-            Some(completion(&holder)),
-        )
-        .await
-        .unwrap();
-    assert_eq!(outcome, CreateOutcome::Created);
-    assert!(requests.get(request.id).await.unwrap().is_some());
-    let later = start.plus(LEASE * 4);
-    assert_eq!(store.claim(&k, later, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":1}"#.into() });
+    // Without a transaction id: the event's own record is written with the request.
+    let k = key("evt-plain");
+    let first = sent_request(1, "default", &[], start);
+    let created = requests.create_recording(&first, windows, expires, start, Some(record(&k, r#"{"n":1}"#))).await;
+    assert_eq!(created.unwrap(), CreateOutcome::Created);
+    assert_eq!(store.record(&k, "{}", expires).await.unwrap().as_deref(), Some(r#"{"n":1}"#));
+    // A concurrent delivery that got as far as its own request writes nothing and is told the first.
+    let second = sent_request(1, "default", &[], start);
+    let repeat = requests.create_recording(&second, windows, expires, start, Some(record(&k, r#"{"n":2}"#))).await;
+    assert_eq!(repeat.unwrap(), CreateOutcome::Repeat { outcome: r#"{"n":1}"#.into() });
+    assert!(requests.get(second.id).await.unwrap().is_none());
 
-    // The holder may complete again (an inline send changed the outcome); nobody else may.
-    store.complete(&holder, r#"{"n":2}"#, expires).await.unwrap();
-    assert!(matches!(store.complete(&lapsed, "{}", expires).await, Err(LeaseError::Lost)));
-    assert_eq!(store.claim(&k, later, LEASE).await.unwrap(), Claim::Completed { outcome: r#"{"n":2}"#.into() });
-}
+    // With one: the transaction's marker is the event's record (no record item beside it).
+    let k = key("evt-order");
+    let mut ordered = sent_request(2, "default", &[], start);
+    ordered.transaction_id = Some("order-7".into());
+    let created = requests.create_recording(&ordered, windows, expires, start, Some(record(&k, r#"{"n":3}"#))).await;
+    assert_eq!(created.unwrap(), CreateOutcome::Created);
+    assert!(raw_item(&table, &k).await.is_none(), "one item records both");
+    let known = people.eligibility(&ordered.person_id, &ordered.survey_id, Some("order-7"), Some(&k)).await.unwrap();
+    assert_eq!((known.earlier.as_deref(), known.transaction), (Some(r#"{"n":3}"#), None), "a repeat, not a duplicate");
 
-#[tokio::test]
-async fn a_released_claim_can_be_taken_again_at_once() {
-    let (store, _) = store("idem-release").await;
-    let now = Timestamp::from_unix(1_800_000_000);
-    let k = key("evt-fail");
-    let lease = acquired(store.claim(&k, now, LEASE).await.unwrap());
-    store.release(&lease).await.unwrap();
-    let again = acquired(store.claim(&k, now, LEASE).await.unwrap());
-    // A completed key cannot be released.
-    store.complete(&again, "{}", now).await.unwrap();
-    assert!(matches!(store.release(&again).await, Err(LeaseError::Lost)));
+    // The same event again is a repeat; another event for the same order is a duplicate.
+    let mut again = sent_request(2, "default", &[], start);
+    again.transaction_id = Some("order-7".into());
+    let repeat = requests.create_recording(&again, windows, expires, start, Some(record(&k, r#"{"n":4}"#))).await;
+    assert_eq!(repeat.unwrap(), CreateOutcome::Repeat { outcome: r#"{"n":3}"#.into() });
+    let other = key("evt-order-again");
+    let duplicate = requests.create_recording(&again, windows, expires, start, Some(record(&other, "{}"))).await;
+    let request_id = Some(ordered.id.to_string());
+    assert_eq!(duplicate.unwrap(), CreateOutcome::DuplicateTransaction { request_id: request_id.clone() });
+    let known = people.eligibility(&again.person_id, &again.survey_id, Some("order-7"), Some(&other)).await.unwrap();
+    assert_eq!((known.earlier, known.transaction), (None, Some(request_id)));
 }
 
 #[tokio::test]
@@ -178,13 +141,13 @@ async fn failures_say_whether_to_retry() {
     let now = Timestamp::now();
 
     // A missing table is a misconfiguration: retrying will not help.
-    let missing = DynamoIdempotencyStore::new(Table::new(client.clone(), "no-such-table"));
-    let err = missing.claim(&key("e"), now, LEASE).await.unwrap_err();
+    let missing = DynamoEventRecords::new(Table::new(client.clone(), "no-such-table"));
+    let err = missing.record(&key("e"), "{}", now).await.unwrap_err();
     assert!(!err.is_retryable(), "{err:?}");
 
     // Nothing listening: the service is unavailable, and the caller should answer "retry me".
     let config = client.config().to_builder().endpoint_url("http://127.0.0.1:9").build();
-    let unreachable = DynamoIdempotencyStore::new(Table::new(aws_sdk_dynamodb::Client::from_conf(config), "any-table"));
-    let err = unreachable.claim(&key("e"), now, LEASE).await.unwrap_err();
+    let unreachable = DynamoEventRecords::new(Table::new(aws_sdk_dynamodb::Client::from_conf(config), "any-table"));
+    let err = unreachable.record(&key("e"), "{}", now).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }

@@ -1,10 +1,5 @@
-//! "One event, one effect": the first delivery of an event claims its key; repeats get the first
-//! outcome back. A claim is a lease, so a crash between claiming and completing does not block the
-//! event forever: once the lease lapses, a retry may take it over.
-
-use std::time::Duration;
-
-use crate::{StoreError, Timestamp};
+//! "One event, one effect": each event's outcome is recorded once, under a condition, with the
+//! work it did; a repeat of the event gets the first outcome back and changes nothing.
 
 /// Identifies one delivery of one event from one source (`source` is our route segment,
 /// `event_id` the sender's id for the event).
@@ -43,56 +38,6 @@ impl IdempotencyKey {
     pub fn event_id(&self) -> &str {
         &self.event_id
     }
-}
-
-/// Proof that this caller holds the key; needed to complete or release it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Lease {
-    pub key: IdempotencyKey,
-    pub token: String,
-}
-
-/// What a claim found.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// First delivery (or the first one's lease lapsed): do the work, then `complete` the lease.
-    Acquired(Lease),
-    /// Already done; answer with the stored outcome and change nothing.
-    Completed { outcome: String },
-    /// Another delivery holds the key right now; the sender should retry later.
-    InProgress { until: Timestamp },
-}
-
-/// Why completing or releasing a lease did not take effect.
-#[derive(Debug, thiserror::Error)]
-pub enum LeaseError {
-    /// The lease lapsed and another delivery took the key over; this caller's outcome is not stored.
-    #[error("the idempotency lease was lost to another delivery")]
-    Lost,
-    #[error(transparent)]
-    Store(#[from] StoreError),
-}
-
-/// Storage for idempotency keys. `outcome` is opaque to the store (the caller's JSON answer).
-pub trait IdempotencyStore {
-    /// Claims `key` for `lease`, unless it is completed or held by a lease that has not lapsed.
-    fn claim(
-        &self,
-        key: &IdempotencyKey,
-        now: Timestamp,
-        lease: Duration,
-    ) -> impl Future<Output = Result<Claim, StoreError>> + Send;
-
-    /// Stores the outcome for repeats to find until `keep_until` (after which the key may be forgotten).
-    fn complete(
-        &self,
-        lease: &Lease,
-        outcome: &str,
-        keep_until: Timestamp,
-    ) -> impl Future<Output = Result<(), LeaseError>> + Send;
-
-    /// Gives the key up after a failure, so that the sender's retry can claim it at once.
-    fn release(&self, lease: &Lease) -> impl Future<Output = Result<(), LeaseError>> + Send;
 }
 
 #[cfg(test)]

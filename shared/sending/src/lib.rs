@@ -1,18 +1,20 @@
 //! Getting a survey out, for the `trigger` and `dispatch` functions.
 //!
-//! - [`Outbox::accept`]: one event in, one outcome out, by the rules in order: idempotency on
-//!   (source, event id), dedupe on (survey, transaction), suppression, throttle, then scheduling.
+//! - [`Outbox::accept`]: one event in, one outcome out: idempotency on (source, event id), then
+//!   the rules in order (`rules::decide`, a pure function): dedupe on (survey, transaction),
+//!   suppression, throttle, fatigue, then scheduling.
 //! - [`Outbox::send`]: sends one waiting email at most once: claim, render, send, record.
 //! - [`Outbox::dispatch`]: sends what is due, retries with backoff, and sends reminders.
 
 pub mod config;
 mod dispatch;
 mod intake;
+mod rules;
 mod send;
 
 use std::time::Duration;
 
-use nps_adapters::dynamo::{DynamoIdempotencyStore, DynamoMembers, DynamoPeople, DynamoRequests, DynamoSurveys, Table};
+use nps_adapters::dynamo::{DynamoEventRecords, DynamoMembers, DynamoPeople, DynamoRequests, DynamoSurveys, Table};
 use nps_domain::mail::Mailer;
 use nps_domain::person::PersonKey;
 use nps_domain::survey::SurveyId;
@@ -106,7 +108,7 @@ pub struct Outbox<M> {
     people: DynamoPeople,
     requests: DynamoRequests,
     members: DynamoMembers,
-    idempotency: DynamoIdempotencyStore,
+    events: DynamoEventRecords,
     mailer: M,
     config: SendingConfig,
     /// Dispatch's pace; `None`: as fast as the outbox gives (the trigger's inline sends, tests).
@@ -120,7 +122,7 @@ impl<M: Mailer + Sync> Outbox<M> {
             people: DynamoPeople::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
             members: DynamoMembers::new(table.clone()),
-            idempotency: DynamoIdempotencyStore::new(table),
+            events: DynamoEventRecords::new(table),
             mailer,
             config,
             send_rate: None,

@@ -60,7 +60,7 @@ impl<M: Mailer + Sync> Outbox<M> {
         }
         if fresh.is_none() {
             // Time has passed since the request was made: the person may have unsubscribed since.
-            let known = self.people.eligibility(&request.person_id, &request.survey_id, None).await?;
+            let known = self.people.eligibility(&request.person_id, &request.survey_id, None, None).await?;
             if let Some(reason) = known.suppression {
                 let t = self.closing(&request, waiting, None, RequestState::Skipped, Some(reason.as_str()));
                 return Ok(self.finish(t, Sent::Skipped).await?);

@@ -5,11 +5,14 @@
 //! address (so it is no longer listed): an erasure must not start mailing someone who unsubscribed
 //! or complained, and the keyed hash is enough to recognise them.
 
+use nps_domain::idempotency::IdempotencyKey;
+use nps_domain::intake::{Outcome, Status};
 use nps_domain::person::PersonId;
-use nps_domain::request::RequestId;
+use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 
+use super::idempotency::{EVENT_RECORD_RETENTION, record};
 use super::item::{Attrs, Item, n};
 use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
 use super::{DynamoResponses, Table, people, requests};
@@ -96,6 +99,30 @@ impl DynamoErasure {
         Ok(erased)
     }
 
+    /// Deletes the transaction's marker. One that records the event that made the request leaves
+    /// that record behind it (no address: the event id and its outcome), so that a sender's replay
+    /// of the event within its retry window still surveys nobody.
+    async fn erase_marker(&self, request: &SurveyRequest, transaction: &str, now: Timestamp) -> Result<(), StoreError> {
+        let marker = ItemKey::transaction(&request.survey_id, transaction);
+        let keep_until = request.created_at.plus(EVENT_RECORD_RETENTION);
+        let event = IdempotencyKey::new(&request.source, &request.event_id).ok().filter(|_| keep_until > now);
+        if let Some(event) = event
+            && let Some(item) = self.table.get(marker.clone(), true).await?
+            && let Some(outcome) = people::transaction_outcome(&item, &ItemKey::idempotency(&event))
+        {
+            // The outcome as a repeat would have been told it, now that the request cannot be read.
+            let mut told: Outcome = serde_json::from_str(&outcome)
+                .map_err(|e| StoreError::Malformed(format!("stored outcome does not parse: {e}")))?;
+            if told.status == Status::Scheduled && request.sent_at.is_some() {
+                told.status = Status::Sent;
+            }
+            let told = serde_json::to_string(&told).map_err(|e| StoreError::Malformed(e.to_string()))?;
+            // A record there already says the same.
+            record(&self.table, &event, &told, keep_until).await?;
+        }
+        self.table.delete(marker).await
+    }
+
     async fn erase_request(&self, id: RequestId, now: Timestamp, erased: &mut Erased) -> Result<(), StoreError> {
         if let Some(item) = self.table.get(ItemKey::request(id), true).await? {
             let request = requests::from_item(id, &item)?;
@@ -113,14 +140,14 @@ impl DynamoErasure {
                 .await;
             // Gone meanwhile (a second erasure at once) is the same outcome.
             if self.table.conditional(marked, |o| o.consumed_capacity())?.is_some() {
+                if let Some(transaction) = &request.transaction_id {
+                    self.erase_marker(&request, transaction, now).await?;
+                    erased.markers += 1;
+                }
                 // Deleted before the response is changed: capture then has no request to save an
                 // answer for, so nothing can write the identity back.
                 self.table.delete(ItemKey::request(id)).await?;
                 erased.survey_requests += 1;
-                if let Some(transaction) = &request.transaction_id {
-                    self.table.delete(ItemKey::transaction(&request.survey_id, transaction)).await?;
-                    erased.markers += 1;
-                }
             }
         }
         let Some(response) = self.responses.get(id).await? else { return Ok(()) };

@@ -28,13 +28,13 @@ use nps_domain::StoreError;
 
 pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
 pub use erasure::{DynamoErasure, Erased};
-pub use idempotency::DynamoIdempotencyStore;
+pub use idempotency::{DynamoEventRecords, EVENT_RECORD_RETENTION};
 pub use members::DynamoMembers;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};
 pub use people::{
     DynamoPeople, Eligibility, Listing, MAX_SKIPPED, Profile, Start, Suppressed, SuppressionList, SuppressionReason,
 };
-pub use requests::{Completion, CreateOutcome, DynamoRequests, Transition, Transitioned, Windows};
+pub use requests::{CreateOutcome, DynamoRequests, EventRecord, Transition, Transitioned, Windows};
 pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardFolded};
 pub use stream::{Change, Page, Shard, StreamError, TableStream, sequence_order};

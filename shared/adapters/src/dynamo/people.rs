@@ -2,12 +2,16 @@
 //! `GET /v1/people`), suppression, throttle windows and past transactions.
 
 use nps_domain::EmailAddress;
+use nps_domain::idempotency::IdempotencyKey;
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+
 use super::Table;
+use super::idempotency::{OUTCOME, recorded_outcome};
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr, index};
 
@@ -121,6 +125,7 @@ pub(crate) fn profile_update(
     name: Option<&str>,
     now: Timestamp,
     expires_at: Timestamp,
+    opened: Opened<'_>,
 ) -> Result<aws_sdk_dynamodb::types::Update, StoreError> {
     let (lpk, lsk) = profile_listing(now, person);
     let key = key_item(ItemKey::profile(person));
@@ -144,7 +149,57 @@ pub(crate) fn profile_update(
         set.push_str(", #name = :name");
         update = update.expression_attribute_names("#name", NAME).expression_attribute_values(":name", s(name));
     }
+    // The windows a request opens, each written only where none is open (`:now` is its creation).
+    let mut conditions = Vec::new();
+    if let Some((survey, until)) = opened.throttle {
+        set.push_str(", #throttle = :throttle");
+        conditions.push("(attribute_not_exists(#throttle) OR #throttle <= :now)");
+        update = update
+            .expression_attribute_names("#throttle", throttle_attr(survey))
+            .expression_attribute_values(":throttle", n(until.unix()));
+    }
+    if let Some(until) = opened.fatigue {
+        set.push_str(", #fatigue = :fatigue");
+        if !opened.fatigue_overrides {
+            conditions.push("(attribute_not_exists(#fatigue) OR #fatigue <= :now)");
+        }
+        update = update
+            .expression_attribute_names("#fatigue", FATIGUE_UNTIL)
+            .expression_attribute_values(":fatigue", n(until.unix()));
+    }
+    if !conditions.is_empty() {
+        update = update
+            .condition_expression(conditions.join(" AND "))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+    }
     update.update_expression(format!("SET {set}")).build().map_err(|e| StoreError::Rejected(Box::new(e)))
+}
+
+/// The windows a new survey request opens on its person, kept on the profile: one item per
+/// person holds them all, so a request's transaction writes one item for them, not three.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Opened<'a> {
+    /// The survey's throttle window, ending then.
+    pub throttle: Option<(&'a SurveyId, Timestamp)>,
+    /// The fatigue rule's window (any survey), ending then.
+    pub fatigue: Option<Timestamp>,
+    /// The fatigue window is written, not checked (the operator lets this kind go first).
+    pub fatigue_overrides: bool,
+}
+
+/// The profile's attribute holding the end of `survey`'s throttle window (a survey id holds no `#`).
+fn throttle_attr(survey: &SurveyId) -> String {
+    format!("{THROTTLE_PREFIX}{survey}")
+}
+
+const THROTTLE_PREFIX: &str = "throttle_until#";
+const FATIGUE_UNTIL: &str = "fatigue_until";
+
+/// Whichever window on the profile `item` is open at `now` (the later, if both), for `survey`.
+pub(crate) fn open_window(item: &Item, survey: &SurveyId, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
+    let a = Attrs(item);
+    let windows = [a.opt_time(&throttle_attr(survey))?, a.opt_time(FATIGUE_UNTIL)?];
+    Ok(windows.into_iter().flatten().filter(|&until| until > now).max())
 }
 
 fn profile_from(item: &Item) -> Result<Profile, StoreError> {
@@ -167,6 +222,9 @@ fn person_of(pk: &str) -> Result<PersonId, StoreError> {
 /// Everything the intake rules need about one person and one event, read in one call.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Eligibility {
+    /// The outcome this very event got before (its record, or the transaction marker it wrote):
+    /// the event is a repeat.
+    pub earlier: Option<String>,
     /// The request already made for this transaction (`Some(None)` if its id is unknown).
     pub transaction: Option<Option<String>>,
     pub suppression: Option<SuppressionReason>,
@@ -207,13 +265,17 @@ impl DynamoPeople {
         DynamoPeople { table }
     }
 
+    /// What is known of `person` for `survey`, and of `event` (its earlier outcome) and its
+    /// transaction, in one consistent `BatchGetItem`.
     pub async fn eligibility(
         &self,
         person: &PersonId,
         survey: &SurveyId,
         transaction_id: Option<&str>,
+        event: Option<&IdempotencyKey>,
     ) -> Result<Eligibility, StoreError> {
         let transaction_key = transaction_id.map(|t| ItemKey::transaction(survey, t));
+        let event_key = event.map(ItemKey::idempotency);
         let mut keys = vec![
             key_item(ItemKey::suppression(person)),
             key_item(ItemKey::throttle(person, survey)),
@@ -221,6 +283,7 @@ impl DynamoPeople {
             key_item(ItemKey::fatigue(person)),
         ];
         keys.extend(transaction_key.clone().map(key_item));
+        keys.extend(event_key.clone().map(key_item));
         let items = self.table.batch_get(keys, true).await?;
         let find = |key: &ItemKey| {
             items
@@ -236,6 +299,8 @@ impl DynamoPeople {
                     .ok_or_else(|| StoreError::Malformed(format!("unknown suppression reason {reason}")))?,
             );
         }
+        // Windows live on the profile; older versions kept them as items of their own, read while
+        // one may still be open (their TTL is their end).
         if let Some(item) = find(&ItemKey::throttle(person, survey)) {
             eligibility.throttled_until = Some(Attrs(item).time(NEXT_ELIGIBLE_AT)?);
         }
@@ -244,11 +309,21 @@ impl DynamoPeople {
         }
         if let Some(item) = find(&ItemKey::profile(person)) {
             let a = Attrs(item);
+            eligibility.throttled_until = eligibility.throttled_until.max(a.opt_time(&throttle_attr(survey))?);
+            eligibility.fatigued_until = eligibility.fatigued_until.max(a.opt_time(FATIGUE_UNTIL)?);
             eligibility.profile =
                 Some((a.s(EMAIL)?.to_owned(), a.opt_s(NAME).map(str::to_owned), a.opt_time(attr::EXPIRES_AT)?));
         }
+        if let Some(item) = event_key.as_ref().and_then(find) {
+            eligibility.earlier = recorded_outcome(item)?;
+        }
         if let Some(item) = transaction_key.as_ref().and_then(find) {
-            eligibility.transaction = Some(Attrs(item).opt_s(REQUEST_ID).map(str::to_owned));
+            // A marker this event wrote (with its request) records its outcome; a repeat is told it,
+            // never that its own transaction is a duplicate.
+            match event_key.as_ref().and_then(|e| transaction_outcome(item, e)) {
+                Some(outcome) => eligibility.earlier = eligibility.earlier.or(Some(outcome)),
+                None => eligibility.transaction = Some(transaction_request(item)),
+            }
         }
         Ok(eligibility)
     }
@@ -291,7 +366,7 @@ impl DynamoPeople {
         created_at: Timestamp,
         expires_at: Timestamp,
     ) -> Result<(), StoreError> {
-        let u = profile_update(self.table.name(), person, email, name, created_at, expires_at)?;
+        let u = profile_update(self.table.name(), person, email, name, created_at, expires_at, Opened::default())?;
         self.table
             .client()
             .update_item()
@@ -413,6 +488,16 @@ impl DynamoPeople {
 /// The request a transaction marker points at.
 pub(crate) fn transaction_request(item: &Item) -> Option<String> {
     Attrs(item).opt_s(REQUEST_ID).map(str::to_owned)
+}
+
+/// The event that wrote a transaction marker, as its record's key (markers of older versions name
+/// none).
+pub(crate) const EVENT: &str = "event";
+
+/// The outcome a transaction marker records, if `event` wrote it.
+pub(crate) fn transaction_outcome(item: &Item, event: &ItemKey) -> Option<String> {
+    let a = Attrs(item);
+    (a.opt_s(EVENT) == Some(event.pk.as_str())).then(|| a.opt_s(OUTCOME).map(str::to_owned)).flatten()
 }
 
 pub(crate) fn request_id_attr(id: RequestId) -> (String, aws_sdk_dynamodb::types::AttributeValue) {

@@ -5,16 +5,18 @@ use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
-use nps_domain::idempotency::Lease;
+use nps_domain::idempotency::IdempotencyKey;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::survey::{Locale, SurveyId};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
 
-use super::idempotency::completion_in_transaction;
+use super::idempotency::{OUTCOME, record_put, recorded_outcome};
 use super::item::{Attrs, Item, key_item, n, s, string_map};
 use super::keys::{ItemKey, OUTBOX_REQUESTS, REQUEST_PREFIX, attr, outbox_sort_key, request_of};
-use super::people::{NEXT_ELIGIBLE_AT, profile_update, request_id_attr, transaction_request};
+use super::people::{
+    EVENT, Opened, open_window, profile_update, request_id_attr, transaction_outcome, transaction_request,
+};
 use super::{Table, Units, store_error};
 
 const SURVEY_ID: &str = "survey_id";
@@ -49,12 +51,14 @@ pub enum CreateOutcome {
     Throttled {
         until: Timestamp,
     },
-    /// The idempotency lease given lapsed and another delivery of the event holds it now.
-    LeaseLost,
+    /// The event has its outcome recorded already (a concurrent delivery wrote it first).
+    Repeat {
+        outcome: String,
+    },
 }
 
 /// What a new request's transaction writes beside it, each under its condition.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Windows {
     /// The survey's throttle window for the person, ending then.
     pub throttle_until: Option<Timestamp>,
@@ -63,14 +67,17 @@ pub struct Windows {
     /// This survey goes whatever the fatigue window says (the operator's choice of which kind
     /// the rule pushes): its window is written, not checked.
     pub fatigue_overrides: bool,
-    /// Write the person's profile (see `Eligibility::profile_stale`).
+    /// Write the person's profile (see `Eligibility::profile_stale`); it is written anyway when
+    /// a window opens, since the windows live on it.
     pub write_profile: bool,
 }
 
-/// The outcome of the event that made a request, stored with it in one transaction.
-pub struct Completion<'a> {
-    pub lease: &'a Lease,
+/// The outcome of the event that makes a request, recorded with it in one transaction.
+pub struct EventRecord<'a> {
+    pub key: &'a IdempotencyKey,
     pub outcome: &'a str,
+    /// How long a repeat is answered from the record (a transaction's marker keeps it as long as
+    /// the request).
     pub keep_until: Timestamp,
 }
 
@@ -108,9 +115,9 @@ impl DynamoRequests {
         DynamoRequests { table }
     }
 
-    /// Writes the request with its transaction marker, throttle window and person pointer, all or
-    /// nothing. The conditions make two concurrent events for one transaction (or one person
-    /// inside the window) produce one request.
+    /// Writes the request with its transaction marker, its person pointer and the person's profile
+    /// (which holds the throttle window), all or nothing. The conditions make two concurrent events
+    /// for one transaction (or one person inside the window) produce one request.
     pub async fn create(
         &self,
         request: &SurveyRequest,
@@ -119,30 +126,29 @@ impl DynamoRequests {
         now: Timestamp,
     ) -> Result<CreateOutcome, StoreError> {
         let windows = Windows { throttle_until, write_profile: true, ..Windows::default() };
-        self.create_completing(request, windows, expires_at, now, None).await
+        self.create_recording(request, windows, expires_at, now, None).await
     }
 
-    /// [`Self::create`], completing the event's idempotency key in the same transaction when
-    /// `completion` is given: a holder that dies after the write leaves the key completed (a retry
-    /// is answered with this outcome), and a holder whose lease lapsed cannot write a second request.
-    /// `windows` says what else it writes under its conditions.
-    pub async fn create_completing(
+    /// [`Self::create`], recording the outcome of the event that makes it in the same transaction
+    /// when `event` is given: in the transaction's marker when the request has one (the marker then
+    /// names the event), else in the event's own record. A delivery that dies after the write leaves
+    /// the outcome for its retry, and a concurrent delivery of the event cannot write a second
+    /// request. `windows` says what else it writes under its conditions.
+    pub async fn create_recording(
         &self,
         request: &SurveyRequest,
         windows: Windows,
         expires_at: Timestamp,
         now: Timestamp,
-        completion: Option<Completion<'_>>,
+        event: Option<EventRecord<'_>>,
     ) -> Result<CreateOutcome, StoreError> {
         #[derive(Clone, Copy, PartialEq)]
         enum Role {
             Request,
             Transaction,
-            Throttle,
-            Fatigue,
             Pointer,
             Profile,
-            Completion,
+            Event,
         }
         let put = |item: Item, condition: Option<&str>| {
             let mut put = Put::builder().table_name(self.table.name()).set_item(Some(item));
@@ -162,37 +168,17 @@ impl DynamoRequests {
         if let Some(transaction) = &request.transaction_id {
             let mut marker = key_item(ItemKey::transaction(&request.survey_id, transaction));
             marker.extend([request_id_attr(request.id), (attr::EXPIRES_AT.to_owned(), n(expires_at.unix()))]);
+            if let Some(e) = &event {
+                // The marker is the event's record too: one item, where a record beside it would
+                // cost two more write units.
+                marker.extend([
+                    (EVENT.to_owned(), s(ItemKey::idempotency(e.key).pk)),
+                    (OUTCOME.to_owned(), s(e.outcome)),
+                ]);
+            }
             items.push((Role::Transaction, built(put(marker, Some("attribute_not_exists(#pk)")))?));
-        }
-        if let Some(until) = windows.throttle_until {
-            let mut throttle = key_item(ItemKey::throttle(&request.person_id, &request.survey_id));
-            throttle.extend([
-                (NEXT_ELIGIBLE_AT.to_owned(), n(until.unix())),
-                request_id_attr(request.id),
-                (attr::EXPIRES_AT.to_owned(), n(until.unix())),
-            ]);
-            let condition = "attribute_not_exists(#pk) OR #next <= :now";
-            let p = put(throttle, Some(condition))
-                .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
-                .expression_attribute_values(":now", n(now.unix()));
-            items.push((Role::Throttle, built(p)?));
-        }
-        if let Some(until) = windows.fatigue_until {
-            // The fatigue rule: one survey of any kind per window, under the same condition.
-            let mut fatigue = key_item(ItemKey::fatigue(&request.person_id));
-            fatigue.extend([
-                (NEXT_ELIGIBLE_AT.to_owned(), n(until.unix())),
-                request_id_attr(request.id),
-                (attr::EXPIRES_AT.to_owned(), n(until.unix())),
-            ]);
-            let p = if windows.fatigue_overrides {
-                put(fatigue, None)
-            } else {
-                put(fatigue, Some("attribute_not_exists(#pk) OR #next <= :now"))
-                    .expression_attribute_names("#next", NEXT_ELIGIBLE_AT)
-                    .expression_attribute_values(":now", n(now.unix()))
-            };
-            items.push((Role::Fatigue, built(p)?));
+        } else if let Some(e) = &event {
+            items.push((Role::Event, record_put(self.table.name(), e.key, e.outcome, e.keep_until)?));
         }
         let mut pointer = key_item(ItemKey::request_pointer(&request.person_id, request.id));
         pointer.extend([
@@ -206,7 +192,12 @@ impl DynamoRequests {
             transaction = transaction.transact_items(TransactWriteItem::builder().put(p.clone()).build());
         }
         let mut roles: Vec<Role> = items.iter().map(|(role, _)| *role).collect();
-        if windows.write_profile {
+        let opened = Opened {
+            throttle: windows.throttle_until.map(|until| (&request.survey_id, until)),
+            fatigue: windows.fatigue_until,
+            fatigue_overrides: windows.fatigue_overrides,
+        };
+        if windows.write_profile || opened.throttle.is_some() || opened.fatigue.is_some() {
             let profile = profile_update(
                 self.table.name(),
                 &request.person_id,
@@ -214,14 +205,10 @@ impl DynamoRequests {
                 request.name.as_deref(),
                 request.created_at,
                 expires_at,
+                opened,
             )?;
             transaction = transaction.transact_items(TransactWriteItem::builder().update(profile).build());
             roles.push(Role::Profile);
-        }
-        if let Some(c) = completion {
-            let update = completion_in_transaction(self.table.name(), c.lease, c.outcome, c.keep_until)?;
-            transaction = transaction.transact_items(TransactWriteItem::builder().update(update).build());
-            roles.push(Role::Completion);
         }
         let err = match transaction.set_return_consumed_capacity(self.table.capacity()).send().await {
             Ok(out) => {
@@ -241,17 +228,22 @@ impl DynamoRequests {
                 .and_then(|i| reasons.get(i))
                 .filter(|reason| reason.code() == Some("ConditionalCheckFailed"))
         };
-        if failed(Role::Completion).is_some() {
-            return Ok(CreateOutcome::LeaseLost);
+        if let Some(reason) = failed(Role::Event) {
+            let earlier = reason.item().map(recorded_outcome).transpose()?.flatten();
+            let outcome =
+                earlier.ok_or_else(|| StoreError::Malformed("unrecorded event failed its condition".into()))?;
+            return Ok(CreateOutcome::Repeat { outcome });
         }
         if let Some(reason) = failed(Role::Transaction) {
+            let mine = event.as_ref().map(|e| ItemKey::idempotency(e.key));
+            if let Some(outcome) = reason.item().zip(mine.as_ref()).and_then(|(item, e)| transaction_outcome(item, e)) {
+                return Ok(CreateOutcome::Repeat { outcome });
+            }
             return Ok(CreateOutcome::DuplicateTransaction { request_id: reason.item().and_then(transaction_request) });
         }
-        for role in [Role::Throttle, Role::Fatigue] {
-            if let Some(reason) = failed(role) {
-                let until = reason.item().map(|i| Attrs(i).time(NEXT_ELIGIBLE_AT)).transpose()?;
-                return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
-            }
+        if let Some(reason) = failed(Role::Profile) {
+            let until = reason.item().map(|i| open_window(i, &request.survey_id, now)).transpose()?.flatten();
+            return Ok(CreateOutcome::Throttled { until: until.unwrap_or(now) });
         }
         // The SDK retries a transaction whose answer was lost with the same client request token,
         // which DynamoDB answers as written: this request's own id never conflicts.
