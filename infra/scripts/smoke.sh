@@ -3,7 +3,8 @@
 # runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
 # a signed purchase lands one email in the local inbox and its score link opens the page and takes
 # the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people
-# API schedules a survey and dispatch sends it; the dashboard signs in; and a bounded property-based
+# API schedules a survey and dispatch sends it; what the functions logged is JSON with one line per
+# request and EMF counts, and holds no address or comment; the dashboard signs in; and a bounded property-based
 # run of docs/openapi.yaml (schemathesis) finds every answer of every route as the document says.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
@@ -29,6 +30,8 @@ export NPS_ALERT_EMAILS="cx-smoke-$$@example.com" NPS_ALERT_FROM="alerts@example
 # A cadence's day lasts 10 s here, so make demo's list sends its first wave while it watches.
 export NPS_CADENCE_DAY_SECONDS=10
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
+# JSON lines, as the template's `LoggingConfig` makes Lambda's runtime write them (read back below).
+export AWS_LAMBDA_LOG_FORMAT=JSON
 PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
   >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
@@ -115,6 +118,8 @@ sleep 2
 report=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/dispatch/invocations" -d '{}')
 check "the dispatch invocation sends it" grep -q '"sent":1' <<<"$report"
 check "its email is in the inbox" [ "$(inbox_count "$later")" = 1 ]
+check "the functions log JSON: a line per request, EMF counts, no address or comment" \
+  python3 infra/scripts/check-logs.py "$run_dir/functions.log" "$buyer" "$critic" "$later" "Quick delivery" "Arrived broken"
 
 dashboard="$functions/lambda-url/api/dashboard"
 signed_in=$(curl -s --max-time 60 -L -c "$run_dir/cookies" -b "$run_dir/cookies" \
