@@ -1,5 +1,11 @@
-//! What the functions share that is not AWS: values parsed once at the boundary, and the ports
-//! (traits) through which the domain reaches storage and mail. Adapters live in `nps-adapters`.
+//! What the functions share that is not AWS: values parsed once at the boundary, tokens, the
+//! survey email, the shapes of requests, responses and rollups. No I/O.
+//!
+//! One port is a trait, [`mail::Mailer`] (SES in Lambda; a recorder or a failing mailer where a
+//! test needs one). Storage is not behind traits: `nps-sending`, `nps-aggregation` and `nps-read`
+//! call `nps-adapters`' DynamoDB types directly and are tested against DynamoDB Local, whose
+//! conditions and transactions are what the guarantees rest on; what is decided without storage
+//! (the intake's rules, the NPS math, the fold's deltas) is a pure function tested without it.
 
 pub mod alert;
 pub mod crypto;
