@@ -6,7 +6,8 @@ applied first, then
 - every function's CodeUri is a workspace crate under functions/;
 - least privilege, on every policy of the transformed template (the roles SAM generates too): no
   `*` in an action, no `*` resource (none of the actions used here needs one), no NotAction or
-  NotResource, no managed policy but AWS's basic execution role (logs);
+  NotResource, no managed policy but AWS's basic execution role (logs) and X-Ray's write-only one
+  (traces, with the Tracing parameter);
 - each function is granted exactly the DynamoDB and SES actions its binary can call, on the table,
   one of its indexes or its stream. What a binary can call is read from its own symbols (the
   unstripped debug build in target/debug): the linker drops every SDK operation main cannot reach,
@@ -106,6 +107,9 @@ for name in sorted(resources):
 # Least privilege.
 
 BASIC_EXECUTION = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+# What SAM attaches with `Tracing` (the Tracing parameter): X-Ray's write-only actions, which take
+# no resource, so no narrower policy exists.
+XRAY_WRITE_ONLY = "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess"
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetShardIterator", "dynamodb:GetRecords"}
 # What Lambda's event source mapping for the table's stream needs of the function's role, whether
 # or not the binary calls it (ListStreams is an account's action with no resource type).
@@ -131,7 +135,7 @@ def documents(resource):
 
 for name, resource in resources.items():
     for arn in resource.get("Properties", {}).get("ManagedPolicyArns", []) if resource["Type"] == "AWS::IAM::Role" else []:
-        if arn != BASIC_EXECUTION:
+        if arn not in (BASIC_EXECUTION, XRAY_WRITE_ONLY):
             failures.append(f"{name}: managed policy {arn}")
     for document in documents(resource):
         for statement in as_list(document["Statement"]):

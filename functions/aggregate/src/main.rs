@@ -20,9 +20,9 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
+    let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table);
     // Read by a rebuild only.
-    let stream = Arc::new(TableStream::new(aws_sdk_dynamodbstreams::Client::new(&sdk), config.stream));
+    let stream = Arc::new(TableStream::new(nps_adapters::aws::dynamodb_streams(&sdk), config.stream));
     let mut aggregator = Aggregator::new(DynamoRollups::new(table.clone()));
     if let Some(alerts) = config.alerts {
         aggregator =

@@ -13,7 +13,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table.clone());
     let app = Arc::new(config.app(table));
     lambda_http::run(service_fn(move |req| {
         let app = app.clone();

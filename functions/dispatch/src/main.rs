@@ -18,7 +18,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table);
+    let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table);
     let mailer = SesMailer::new(SesMailer::client(&sdk), config.ses_configuration_set);
     // SES's own rate for the account unless given (the local SES answers no GetAccount).
     let per_second = match config.max_send_rate {

@@ -16,7 +16,7 @@ async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let app = Arc::new(App::new(Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table), config.person_key));
+    let app = Arc::new(App::new(Table::new(nps_adapters::aws::dynamodb(&sdk), config.table), config.person_key));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();
         async move { Ok::<_, Error>(serde_json::to_value(app.handle(event.payload, Timestamp::now()).await?)?) }

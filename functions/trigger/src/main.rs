@@ -14,7 +14,7 @@ async fn main() -> Result<(), Error> {
     lambda_http::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
     let sdk = load_sdk_config().await;
-    let table = Table::new(aws_sdk_dynamodb::Client::new(&sdk), config.table.clone());
+    let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table.clone());
     let mailer = SesMailer::new(SesMailer::client(&sdk), config.ses_configuration_set.clone());
     let app = Arc::new(App::new(config, table, mailer));
     lambda_http::run(service_fn(move |req| {

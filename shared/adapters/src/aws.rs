@@ -5,6 +5,8 @@ use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::http::HttpResponse;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 
+use crate::xray::XRay;
+
 /// The one `SdkConfig` a function builds its clients from: region, credentials and endpoints come
 /// from the standard AWS variables (`AWS_ENDPOINT_URL_DYNAMODB` and `AWS_ENDPOINT_URL_SESV2` point
 /// the local stack at its stand-ins), with timeouts so a hung dependency becomes a retryable error
@@ -16,6 +18,24 @@ pub async fn load_sdk_config() -> SdkConfig {
         .operation_timeout(Duration::from_secs(8))
         .build();
     aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+}
+
+/// A DynamoDB client on `sdk`, traced (X-Ray subsegments) when the function is.
+pub fn dynamodb(sdk: &SdkConfig) -> aws_sdk_dynamodb::Client {
+    let mut config = aws_sdk_dynamodb::config::Builder::from(sdk);
+    if let Some(xray) = XRay::from_lambda_env() {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_dynamodb::Client::from_conf(config.build())
+}
+
+/// A DynamoDB Streams client on `sdk`, traced when the function is.
+pub fn dynamodb_streams(sdk: &SdkConfig) -> aws_sdk_dynamodbstreams::Client {
+    let mut config = aws_sdk_dynamodbstreams::config::Builder::from(sdk);
+    if let Some(xray) = XRay::from_lambda_env() {
+        config = config.interceptor(xray);
+    }
+    aws_sdk_dynamodbstreams::Client::from_conf(config.build())
 }
 
 /// Whether an SDK error may go away by itself (throttling, server faults, network, timeouts),

@@ -7,3 +7,4 @@ pub mod config;
 pub mod dynamo;
 pub mod emf;
 pub mod ses;
+pub mod xray;

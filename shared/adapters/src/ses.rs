@@ -28,8 +28,13 @@ impl SesMailer {
 
     /// An SES client that never retries by itself: a retry after a timeout could send an email
     /// twice, so the caller decides, knowing which failures are safe to retry.
+    /// Traced (X-Ray subsegments) when the function is.
     pub fn client(config: &SdkConfig) -> Client {
-        Client::from_conf(aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled()).build())
+        let mut config = aws_sdk_sesv2::config::Builder::from(config).retry_config(RetryConfig::disabled());
+        if let Some(xray) = crate::xray::XRay::from_lambda_env() {
+            config = config.interceptor(xray);
+        }
+        Client::from_conf(config.build())
     }
 
     /// The account's maximum send rate (emails per second) in this region, as SES reports it.
