@@ -1,14 +1,13 @@
 //! What is known of a person, by person id: the profile (address and name, listed by
-//! `GET /v1/people`), suppression, throttle windows and past transactions.
+//! `GET /v1/people`, and the windows a survey opens), suppression and past transactions.
 
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 use nps_domain::EmailAddress;
 use nps_domain::idempotency::IdempotencyKey;
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
-
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
 use super::Table;
 use super::idempotency::{OUTCOME, recorded_outcome};
