@@ -241,7 +241,9 @@ async fn an_accepted_survey_costs_four_round_trips_and_ten_write_units() {
         let reason = answer(&again)["reason"].clone();
         let told = (reason.as_str(), transaction.is_some());
         assert!(matches!(told, (Some("throttled"), false) | (Some("duplicate_transaction"), true)), "{told:?}");
+        // With a transaction id, the marker is read again after the record: a concurrent delivery
+        // of the event may have made the request meanwhile.
         let spent = cost(&c.proxy.take_calls());
-        assert_eq!((spent.rounds, spent.write_units), (2, 1));
+        assert_eq!((spent.rounds, spent.write_units), (2 + usize::from(transaction.is_some()), 1));
     }
 }

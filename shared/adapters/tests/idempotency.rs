@@ -37,16 +37,19 @@ async fn the_first_record_wins_and_repeats_get_it() {
     let k = key("evt-1");
     let keep_until = now.plus(Duration::from_secs(7 * 86_400));
 
-    assert_eq!(store.record(&k, r#"{"status":"skipped"}"#, keep_until).await.unwrap(), None);
-    let again = store.record(&k, r#"{"status":"other"}"#, keep_until).await.unwrap();
+    assert_eq!(store.record(&k, r#"{"status":"skipped"}"#, keep_until, None).await.unwrap(), None);
+    let again = store.record(&k, r#"{"status":"other"}"#, keep_until, None).await.unwrap();
     assert_eq!(again.as_deref(), Some(r#"{"status":"skipped"}"#));
     // The record carries its retention as the TTL attribute.
     let item = raw_item(&table, &k).await.expect("recorded");
     assert_eq!(item[attr::EXPIRES_AT], AttributeValue::N(keep_until.unix().to_string()));
 
     // Another event of the same source, and the same event id from another source, are separate.
-    assert_eq!(store.record(&key("evt-2"), "{}", keep_until).await.unwrap(), None);
-    assert_eq!(store.record(&IdempotencyKey::new("stripe", "evt-1").unwrap(), "{}", keep_until).await.unwrap(), None);
+    assert_eq!(store.record(&key("evt-2"), "{}", keep_until, None).await.unwrap(), None);
+    assert_eq!(
+        store.record(&IdempotencyKey::new("stripe", "evt-1").unwrap(), "{}", keep_until, None).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]
@@ -56,7 +59,7 @@ async fn twenty_concurrent_records_leave_one_outcome() {
     let k = key("evt-race");
     let records = (0..20).map(|i| {
         let (store, k) = (store.clone(), k.clone());
-        tokio::spawn(async move { (i, store.record(&k, &format!(r#"{{"n":{i}}}"#), keep).await.unwrap()) })
+        tokio::spawn(async move { (i, store.record(&k, &format!(r#"{{"n":{i}}}"#), keep, None).await.unwrap()) })
     });
     let mut winners = Vec::new();
     let mut told = Vec::new();
@@ -85,7 +88,7 @@ async fn an_older_versions_lease_records_nothing_and_is_written_over() {
     let survey = nps_domain::survey::SurveyId::parse("default").unwrap();
     let known = people.eligibility(&person, &survey, None, Some(&k)).await.unwrap();
     assert_eq!(known.earlier, None, "a lease is no outcome");
-    assert_eq!(store.record(&k, r#"{"n":1}"#, Timestamp::from_unix(1_800_000_000)).await.unwrap(), None);
+    assert_eq!(store.record(&k, r#"{"n":1}"#, Timestamp::from_unix(1_800_000_000), None).await.unwrap(), None);
     let known = people.eligibility(&person, &survey, None, Some(&k)).await.unwrap();
     assert_eq!(known.earlier.as_deref(), Some(r#"{"n":1}"#));
 }
@@ -105,7 +108,7 @@ async fn a_request_records_its_event_in_its_own_transaction() {
     let first = sent_request(1, "default", &[], start);
     let created = requests.create_recording(&first, windows, expires, start, Some(record(&k, r#"{"n":1}"#))).await;
     assert_eq!(created.unwrap(), CreateOutcome::Created);
-    assert_eq!(store.record(&k, "{}", expires).await.unwrap().as_deref(), Some(r#"{"n":1}"#));
+    assert_eq!(store.record(&k, "{}", expires, None).await.unwrap().as_deref(), Some(r#"{"n":1}"#));
     // A concurrent delivery that got as far as its own request writes nothing and is told the first.
     let second = sent_request(1, "default", &[], start);
     let repeat = requests.create_recording(&second, windows, expires, start, Some(record(&k, r#"{"n":2}"#))).await;
@@ -121,6 +124,17 @@ async fn a_request_records_its_event_in_its_own_transaction() {
     assert!(raw_item(&table, &k).await.is_none(), "one item records both");
     let known = people.eligibility(&ordered.person_id, &ordered.survey_id, Some("order-7"), Some(&k)).await.unwrap();
     assert_eq!((known.earlier.as_deref(), known.transaction), (Some(r#"{"n":3}"#), None), "a repeat, not a duplicate");
+    // Another event's skip for the same order is its own.
+    let other_event = key("evt-order-other");
+    assert_eq!(store.record(&other_event, "{}", expires, Some((&ordered.survey_id, "order-7"))).await.unwrap(), None);
+
+    // A concurrent delivery of the event that decided to skip (its read saw part of the
+    // transaction) writes its record, then finds the marker naming the event: the request wins.
+    let order = Some((&ordered.survey_id, "order-7"));
+    let told = store.record(&k, r#"{"skipped":true}"#, expires, order).await.unwrap();
+    assert_eq!(told.as_deref(), Some(r#"{"n":3}"#));
+    let known = people.eligibility(&ordered.person_id, &ordered.survey_id, Some("order-7"), Some(&k)).await.unwrap();
+    assert_eq!(known.earlier.as_deref(), Some(r#"{"n":3}"#), "the marker wins over that record");
 
     // The same event again is a repeat; another event for the same order is a duplicate.
     let mut again = sent_request(2, "default", &[], start);
@@ -142,12 +156,12 @@ async fn failures_say_whether_to_retry() {
 
     // A missing table is a misconfiguration: retrying will not help.
     let missing = DynamoEventRecords::new(Table::new(client.clone(), "no-such-table"));
-    let err = missing.record(&key("e"), "{}", now).await.unwrap_err();
+    let err = missing.record(&key("e"), "{}", now, None).await.unwrap_err();
     assert!(!err.is_retryable(), "{err:?}");
 
     // Nothing listening: the service is unavailable, and the caller should answer "retry me".
     let config = client.config().to_builder().endpoint_url("http://127.0.0.1:9").build();
     let unreachable = DynamoEventRecords::new(Table::new(aws_sdk_dynamodb::Client::from_conf(config), "any-table"));
-    let err = unreachable.record(&key("e"), "{}", now).await.unwrap_err();
+    let err = unreachable.record(&key("e"), "{}", now, None).await.unwrap_err();
     assert!(err.is_retryable(), "{err:?}");
 }

@@ -61,7 +61,8 @@ impl<M: Mailer + Sync> Outbox<M> {
                 return self.create(&key, *request, windows, outcome, &survey, now).await;
             }
         };
-        self.record(&key, outcome, now).await
+        let transaction = event.transaction_id.as_deref().map(|t| (&survey.id, t));
+        self.record(&key, outcome, transaction, now).await
     }
 
     /// Writes the request with the event's outcome, then sends it at once when it is due now (a
@@ -78,15 +79,17 @@ impl<M: Mailer + Sync> Outbox<M> {
     ) -> Result<Accepted, IntakeError> {
         let json = to_json(&outcome)?;
         let event = EventRecord { key, outcome: &json, keep_until: now.plus(EVENT_RECORD_RETENTION) };
+        let transaction = request.transaction_id.as_deref().map(|t| (&request.survey_id, t));
         let expires_at = now.plus(self.config.retention);
         match self.requests.create_recording(&request, windows, expires_at, now, Some(event)).await? {
             CreateOutcome::Created => {}
             CreateOutcome::Repeat { outcome } => return self.repeat(&outcome).await,
             CreateOutcome::DuplicateTransaction { request_id } => {
-                return self.record(key, skipped(SkipReason::DuplicateTransaction, request_id, None), now).await;
+                let outcome = skipped(SkipReason::DuplicateTransaction, request_id, None);
+                return self.record(key, outcome, transaction, now).await;
             }
             CreateOutcome::Throttled { until } => {
-                return self.record(key, skipped(SkipReason::Throttled, None, Some(until)), now).await;
+                return self.record(key, skipped(SkipReason::Throttled, None, Some(until)), transaction, now).await;
             }
         }
         // The record keeps `scheduled`; a repeat reads the request to tell it was sent.
@@ -101,9 +104,17 @@ impl<M: Mailer + Sync> Outbox<M> {
         Ok(Accepted { outcome, repeat: false })
     }
 
-    /// Records an outcome that wrote nothing else; a concurrent delivery's record wins.
-    async fn record(&self, key: &IdempotencyKey, outcome: Outcome, now: Timestamp) -> Result<Accepted, IntakeError> {
-        match self.events.record(key, &to_json(&outcome)?, now.plus(EVENT_RECORD_RETENTION)).await? {
+    /// Records an outcome that wrote nothing else; a concurrent delivery's record (or the request
+    /// it made for the event's transaction) wins.
+    async fn record(
+        &self,
+        key: &IdempotencyKey,
+        outcome: Outcome,
+        transaction: Option<(&SurveyId, &str)>,
+        now: Timestamp,
+    ) -> Result<Accepted, IntakeError> {
+        let keep_until = now.plus(EVENT_RECORD_RETENTION);
+        match self.events.record(key, &to_json(&outcome)?, keep_until, transaction).await? {
             None => Ok(Accepted { outcome, repeat: false }),
             Some(earlier) => self.repeat(&earlier).await,
         }

@@ -9,10 +9,12 @@ use std::time::Duration;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure};
 use nps_domain::idempotency::IdempotencyKey;
+use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
+use super::people::transaction_outcome;
 use super::{Table, Units, store_error};
 
 /// How long a repeat of an event is answered with its first outcome (webhook senders retry for up
@@ -80,13 +82,24 @@ impl DynamoEventRecords {
 
     /// Records `outcome` for `key` until `keep_until`, unless the event has a record already:
     /// `None` when written, else the outcome recorded first (a concurrent delivery won).
+    ///
+    /// `transaction`: the event's survey and transaction id. A concurrent delivery of the event
+    /// may have made the transaction's request, recording the outcome in its marker instead (and
+    /// a `BatchGetItem` can see part of a transaction: its window, not its marker); the marker is
+    /// then read, and its outcome wins.
     pub async fn record(
         &self,
         key: &IdempotencyKey,
         outcome: &str,
         keep_until: Timestamp,
+        transaction: Option<(&SurveyId, &str)>,
     ) -> Result<Option<String>, StoreError> {
-        record(&self.table, key, outcome, keep_until).await
+        if let Some(earlier) = record(&self.table, key, outcome, keep_until).await? {
+            return Ok(Some(earlier));
+        }
+        let Some((survey, transaction)) = transaction else { return Ok(None) };
+        let marker = self.table.get(ItemKey::transaction(survey, transaction), true).await?;
+        Ok(marker.and_then(|item| transaction_outcome(&item, &ItemKey::idempotency(key))))
     }
 }
 

@@ -317,10 +317,11 @@ impl DynamoPeople {
             eligibility.earlier = recorded_outcome(item)?;
         }
         if let Some(item) = transaction_key.as_ref().and_then(find) {
-            // A marker this event wrote (with its request) records its outcome; a repeat is told it,
+            // A marker this event wrote (with its request) records its outcome, and wins over a
+            // record a concurrent delivery may have left: a repeat is told the request it made,
             // never that its own transaction is a duplicate.
             match event_key.as_ref().and_then(|e| transaction_outcome(item, e)) {
-                Some(outcome) => eligibility.earlier = eligibility.earlier.or(Some(outcome)),
+                Some(outcome) => eligibility.earlier = Some(outcome),
                 None => eligibility.transaction = Some(transaction_request(item)),
             }
         }

@@ -239,6 +239,14 @@ impl DynamoRequests {
             if let Some(outcome) = reason.item().zip(mine.as_ref()).and_then(|(item, e)| transaction_outcome(item, e)) {
                 return Ok(CreateOutcome::Repeat { outcome });
             }
+        }
+        // Another transaction on the same items in flight (a concurrent delivery, most likely), or
+        // throttling: what the other will leave is unknown yet, so nothing is decided here; retry.
+        let retry = ["TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"];
+        if let Some(code) = reasons.iter().find_map(|r| r.code().filter(|c| retry.contains(c))) {
+            return Err(StoreError::Unavailable(format!("the request's transaction was cancelled: {code}").into()));
+        }
+        if let Some(reason) = failed(Role::Transaction) {
             return Ok(CreateOutcome::DuplicateTransaction { request_id: reason.item().and_then(transaction_request) });
         }
         if let Some(reason) = failed(Role::Profile) {
