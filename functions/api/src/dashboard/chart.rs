@@ -1,15 +1,16 @@
 //! The dashboard's pictures as inline SVG: sizes in attributes (the page's CSP allows no inline
 //! styles), colours from the page's classes, every number also given as text in a `<title>`.
+//! Every element has a closing tag: inside `<svg>` an HTML parser reads no void elements.
 
 use std::fmt::Write;
 
-use nps_domain::escape_html;
+use maud::{Markup, Render, html};
 
 use nps_read::metrics::Bucket;
 use nps_read::metrics::figures::Figures;
 use nps_read::params::stored_day;
 
-const WIDTH: f64 = 480.0;
+// The trend's geometry, in the units of its `viewBox` (480 × 236).
 const LEFT: f64 = 40.0;
 const RIGHT: f64 = 470.0;
 const TOP: f64 = 10.0;
@@ -17,6 +18,15 @@ const BOTTOM: f64 = 200.0;
 /// Space at each end of the x axis, so the first and last points are not on its edges.
 const PAD: f64 = 8.0;
 const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/// A coordinate written with one decimal.
+struct At(f64);
+
+impl Render for At {
+    fn render_to(&self, buffer: &mut String) {
+        let _ = write!(buffer, "{:.1}", self.0);
+    }
+}
 
 fn y(nps: f64) -> f64 {
     TOP + (100.0 - nps.clamp(-100.0, 100.0)) * (BOTTOM - TOP) / 200.0
@@ -54,34 +64,17 @@ fn place(series: &[Bucket], day: &str) -> Option<f64> {
     Some(i as f64 + (stored_day(day)? - start).whole_days() as f64 / length as f64)
 }
 
-/// The NPS of each bucket as a line with its 95% interval as a band behind it, a point per bucket
-/// with answers, a tick on the axis for each without, and a dashed line where each of the list's
-/// waves (`(number, first day)`) begins.
-pub fn trend(series: &[Bucket], granularity: &str, waves: &[(i64, String)]) -> String {
-    let count = series.len().max(1);
-    let at = |i: f64| {
-        if count == 1 { (LEFT + RIGHT) / 2.0 } else { LEFT + PAD + i * (RIGHT - LEFT - 2.0 * PAD) / (count - 1) as f64 }
-    };
-    let x = |i: usize| at(i as f64);
-    let mut svg = String::new();
-    let _ = write!(
-        svg,
-        r#"<svg class="trend" viewBox="0 0 {WIDTH} 236" role="img" aria-labelledby="trend-title"><title id="trend-title">NPS by {}, with its 95% interval</title>"#,
-        escape_html(granularity)
-    );
-    for level in [100, 50, 0, -50, -100] {
-        let class = if level == 0 { "axis zero" } else { "axis" };
-        let y = y(f64::from(level));
-        let _ = write!(
-            svg,
-            r#"<line class="{class}" x1="{LEFT}" x2="{RIGHT}" y1="{y}" y2="{y}"/><text class="label" x="{}" y="{}" text-anchor="end">{level}</text>"#,
-            LEFT - 6.0,
-            y + 4.0
-        );
-    }
+/// A point of a run: its x, and the y of its NPS and of its interval's ends.
+struct Point {
+    x: f64,
+    nps: f64,
+    low: f64,
+    high: f64,
+}
 
-    // Runs of buckets with an interval: a band and a line each (a gap where there are no answers).
-    let mut runs: Vec<Vec<(f64, f64, f64, f64)>> = Vec::new();
+/// The runs of buckets with an interval, split where a bucket has no answers.
+fn runs(series: &[Bucket], x: impl Fn(usize) -> f64) -> Vec<Vec<Point>> {
+    let mut runs: Vec<Vec<Point>> = Vec::new();
     let mut open = false;
     for (i, bucket) in series.iter().enumerate() {
         match (bucket.figures.nps, bucket.figures.ci_low, bucket.figures.ci_high) {
@@ -91,128 +84,134 @@ pub fn trend(series: &[Bucket], granularity: &str, waves: &[(i64, String)]) -> S
                 }
                 open = true;
                 if let Some(run) = runs.last_mut() {
-                    run.push((x(i), y(nps), y(low), y(high)));
+                    run.push(Point { x: x(i), nps: y(nps), low: y(low), high: y(high) });
                 }
             }
             _ => open = false,
         }
     }
-    for run in &runs {
-        let mut band = String::new();
-        if let [(x, _, low, high)] = run.as_slice() {
-            let _ = write!(band, "M{:.1} {high:.1}H{:.1}V{low:.1}H{:.1}Z", x - 4.0, x + 4.0, x - 4.0);
-        } else {
-            for (j, (x, _, _, high)) in run.iter().enumerate() {
-                let _ = write!(band, "{}{x:.1} {high:.1}", if j == 0 { 'M' } else { 'L' });
-            }
-            for (x, _, low, _) in run.iter().rev() {
-                let _ = write!(band, "L{x:.1} {low:.1}");
-            }
-            band.push('Z');
-        }
-        let _ = write!(svg, r#"<path class="band" d="{band}"/>"#);
-    }
-    for run in runs.iter().filter(|r| r.len() > 1) {
-        let mut line = String::new();
-        for (j, (x, y, _, _)) in run.iter().enumerate() {
-            let _ = write!(line, "{}{x:.1} {y:.1}", if j == 0 { 'M' } else { 'L' });
-        }
-        let _ = write!(svg, r#"<path class="line" d="{line}"/>"#);
-    }
-    for (i, bucket) in series.iter().enumerate() {
-        let title = escape_html(&describe(bucket));
-        match bucket.figures.nps {
-            Some(nps) => {
-                let _ = write!(
-                    svg,
-                    r#"<circle class="point" cx="{:.1}" cy="{:.1}" r="3.5"><title>{title}</title></circle>"#,
-                    x(i),
-                    y(nps)
-                );
-            }
-            None => {
-                let _ = write!(
-                    svg,
-                    r#"<line class="empty" x1="{x:.1}" x2="{x:.1}" y1="{}" y2="{BOTTOM}"><title>{title}</title></line>"#,
-                    BOTTOM - 6.0,
-                    x = x(i)
-                );
-            }
-        }
-    }
+    runs
+}
 
-    for (number, day) in waves {
-        if let Some(i) = place(series, day) {
-            let _ = write!(
-                svg,
-                r#"<line class="wave" x1="{x:.1}" x2="{x:.1}" y1="{TOP}" y2="{BOTTOM}"><title>Wave {number} begins {}</title></line><text class="label" x="{x:.1}" y="{}" text-anchor="middle">W{number}</text>"#,
-                escape_html(day),
-                BOTTOM + 12.0,
-                x = at(i)
-            );
+/// The band of a run: along the upper ends and back along the lower ones (a bar for one point).
+fn band(run: &[Point]) -> String {
+    let mut d = String::new();
+    if let [p] = run {
+        let _ = write!(d, "M{:.1} {:.1}H{:.1}V{:.1}H{:.1}Z", p.x - 4.0, p.high, p.x + 4.0, p.low, p.x - 4.0);
+    } else {
+        for (j, p) in run.iter().enumerate() {
+            let _ = write!(d, "{}{:.1} {:.1}", if j == 0 { 'M' } else { 'L' }, p.x, p.high);
         }
+        for p in run.iter().rev() {
+            let _ = write!(d, "L{:.1} {:.1}", p.x, p.low);
+        }
+        d.push('Z');
     }
+    d
+}
 
+fn line(run: &[Point]) -> String {
+    let mut d = String::new();
+    for (j, p) in run.iter().enumerate() {
+        let _ = write!(d, "{}{:.1} {:.1}", if j == 0 { 'M' } else { 'L' }, p.x, p.nps);
+    }
+    d
+}
+
+/// The NPS of each bucket as a line with its 95% interval as a band behind it, a point per bucket
+/// with answers, a tick on the axis for each without, and a dashed line where each of the list's
+/// waves (`(number, first day)`) begins.
+pub fn trend(series: &[Bucket], granularity: &str, waves: &[(i64, String)]) -> Markup {
+    let count = series.len().max(1);
+    let at = |i: f64| {
+        if count == 1 { (LEFT + RIGHT) / 2.0 } else { LEFT + PAD + i * (RIGHT - LEFT - 2.0 * PAD) / (count - 1) as f64 }
+    };
+    let x = |i: usize| at(i as f64);
+    let runs = runs(series, x);
+    let waves = waves.iter().filter_map(|(number, day)| Some((number, day, at(place(series, day)?))));
     // Dates under the axis: the first, the last, and the middle one when there is room.
-    let monthly = granularity == "month";
     let mut labelled = vec![0, series.len().saturating_sub(1)];
     if series.len() >= 5 {
         labelled.insert(1, series.len() / 2);
     }
     labelled.dedup();
-    for i in labelled {
-        if let Some(bucket) = series.get(i) {
-            let anchor = if i == 0 && series.len() > 1 {
-                "start"
-            } else if i + 1 == series.len() && series.len() > 1 {
-                "end"
-            } else {
-                "middle"
-            };
-            let _ = write!(
-                svg,
-                r#"<text class="label" x="{:.1}" y="224" text-anchor="{anchor}">{}</text>"#,
-                x(i),
-                escape_html(&short_date(&bucket.start, monthly))
-            );
+    let anchor = |i: usize| match i {
+        0 if series.len() > 1 => "start",
+        i if i + 1 == series.len() && series.len() > 1 => "end",
+        _ => "middle",
+    };
+    html! {
+        svg.trend viewBox="0 0 480 236" role="img" aria-labelledby="trend-title" {
+            title #trend-title { "NPS by " (granularity) ", with its 95% interval" }
+            @for level in [100, 50, 0, -50, -100] {
+                @let y = y(f64::from(level));
+                line.axis.zero[level == 0] x1=(LEFT) x2=(RIGHT) y1=(y) y2=(y) {}
+                text.label x=(LEFT - 6.0) y=(y + 4.0) text-anchor="end" { (level) }
+            }
+            @for run in &runs {
+                path.band d=(band(run)) {}
+            }
+            @for run in runs.iter().filter(|r| r.len() > 1) {
+                path.line d=(line(run)) {}
+            }
+            @for (i, bucket) in series.iter().enumerate() {
+                @if let Some(nps) = bucket.figures.nps {
+                    circle.point cx=(At(x(i))) cy=(At(y(nps))) r="3.5" { title { (describe(bucket)) } }
+                } @else {
+                    line.empty x1=(At(x(i))) x2=(At(x(i))) y1=(BOTTOM - 6.0) y2=(BOTTOM) { title { (describe(bucket)) } }
+                }
+            }
+            @for (number, day, x) in waves {
+                line.wave x1=(At(x)) x2=(At(x)) y1=(TOP) y2=(BOTTOM) { title { "Wave " (number) " begins " (day) } }
+                text.label x=(At(x)) y=(BOTTOM + 12.0) text-anchor="middle" { "W" (number) }
+            }
+            @for i in labelled {
+                @if let Some(bucket) = series.get(i) {
+                    text.label x=(At(x(i))) y="224" text-anchor=(anchor(i)) {
+                        (short_date(&bucket.start, granularity == "month"))
+                    }
+                }
+            }
         }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// Promoters, passives and detractors as one bar split in their shares.
-pub fn categories(f: &Figures) -> String {
-    let mut svg = String::from(
-        r#"<svg class="categories" viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="Share of promoters, passives and detractors">"#,
-    );
+pub fn categories(f: &Figures) -> Markup {
     let mut x = 0.0;
+    let mut parts = Vec::new();
     for (class, share) in
         [("promoter", f.promoter_percent), ("passive", f.passive_percent), ("detractor", f.detractor_percent)]
     {
         let width = share.unwrap_or(0.0).clamp(0.0, 100.0);
         if width > 0.0 {
-            let _ = write!(svg, r#"<rect class="{class}" x="{x:.3}" y="0" width="{width:.3}" height="6"/>"#);
+            parts.push((class, format!("{x:.3}"), format!("{width:.3}")));
         }
         x += width;
     }
-    if x == 0.0 {
-        svg.push_str(r#"<rect class="none" x="0" y="0" width="100" height="6"/>"#);
+    html! {
+        svg.categories viewBox="0 0 100 6" preserveAspectRatio="none" role="img" aria-label="Share of promoters, passives and detractors" {
+            @for (class, x, width) in &parts {
+                rect.(class) x=(x) y="0" width=(width) height="6" {}
+            }
+            @if parts.is_empty() {
+                rect.none x="0" y="0" width="100" height="6" {}
+            }
+        }
     }
-    svg.push_str("</svg>");
-    svg
 }
 
 /// One NPS and its interval on a -100…100 scale: a whisker and a dot, with 0 marked.
-pub fn interval(f: &Figures) -> String {
-    let (Some(nps), Some(low), Some(high)) = (f.nps, f.ci_low, f.ci_high) else { return String::new() };
-    let x = |v: f64| v.clamp(-100.0, 100.0) + 100.0;
-    format!(
-        r#"<svg class="interval" viewBox="0 0 200 12" role="img" aria-label="NPS {nps:.0}, 95% interval {low:.0} to {high:.0}"><line class="axis zero" x1="100" x2="100" y1="0" y2="12"/><line class="whisker" x1="{:.1}" x2="{:.1}" y1="6" y2="6"/><circle class="point" cx="{:.1}" cy="6" r="4"/></svg>"#,
-        x(low),
-        x(high),
-        x(nps)
-    )
+pub fn interval(f: &Figures) -> Markup {
+    let (Some(nps), Some(low), Some(high)) = (f.nps, f.ci_low, f.ci_high) else { return html! {} };
+    let x = |v: f64| At(v.clamp(-100.0, 100.0) + 100.0);
+    html! {
+        svg.interval viewBox="0 0 200 12" role="img" aria-label=(format!("NPS {nps:.0}, 95% interval {low:.0} to {high:.0}")) {
+            line.axis.zero x1="100" x2="100" y1="0" y2="12" {}
+            line.whisker x1=(x(low)) x2=(x(high)) y1="6" y2="6" {}
+            circle.point cx=(x(nps)) cy="6" r="4" {}
+        }
+    }
 }
 
 #[cfg(test)]
@@ -238,7 +237,7 @@ mod tests {
             bucket("2026-11-05", SOME),
             bucket("2026-11-06", SOME),
         ];
-        let svg = trend(&series, "day", &[]);
+        let svg = trend(&series, "day", &[]).into_string();
         assert_eq!(svg.matches(r#"<circle class="point""#).count(), 5);
         assert_eq!(svg.matches(r#"<line class="empty""#).count(), 1);
         assert_eq!(svg.matches(r#"<path class="band""#).count(), 2, "the gap splits the band");
@@ -251,7 +250,7 @@ mod tests {
     fn each_wave_of_the_list_is_marked_where_it_begins() {
         let series: Vec<Bucket> = (1..=5).map(|d| bucket(&format!("2026-11-0{d}"), SOME)).collect();
         let waves = [(2, "2026-11-03".to_owned()), (3, "2026-12-03".to_owned())];
-        let svg = trend(&series, "day", &waves);
+        let svg = trend(&series, "day", &waves).into_string();
         assert_eq!(svg.matches(r#"<line class="wave""#).count(), 1, "a wave outside the range is not drawn");
         // The third of five days: halfway along the axis.
         let middle = (LEFT + RIGHT) / 2.0;
@@ -261,7 +260,7 @@ mod tests {
 
     #[test]
     fn a_lone_bucket_still_has_a_band() {
-        let svg = trend(&[bucket("2026-11-01", SOME)], "month", &[]);
+        let svg = trend(&[bucket("2026-11-01", SOME)], "month", &[]).into_string();
         assert_eq!(svg.matches(r#"<path class="band""#).count(), 1);
         assert_eq!(svg.matches(r#"<path class="line""#).count(), 0);
         assert!(svg.contains(">Nov 2026</text>"));
@@ -270,7 +269,7 @@ mod tests {
     #[test]
     fn points_sit_at_their_nps_and_the_band_spans_the_interval() {
         // 10 promoters: NPS 100 at the top; its interval reaches down below it.
-        let svg = trend(&[bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10])], "day", &[]);
+        let svg = trend(&[bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10])], "day", &[]).into_string();
         assert!(svg.contains(r#"cy="10.0""#), "{svg}");
         let f = &bucket("2026-11-01", [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 10]).figures;
         assert!(svg.contains(&format!("V{:.1}", y(f.ci_low.unwrap()))), "{svg}");
@@ -279,9 +278,9 @@ mod tests {
     #[test]
     fn category_shares_fill_the_bar() {
         let f = bucket("2026-11-01", SOME).figures;
-        let svg = categories(&f);
+        let svg = categories(&f).into_string();
         assert!(svg.contains(r#"class="promoter" x="0.000" y="0" width="60.000""#), "{svg}");
         assert!(svg.contains(r#"class="detractor" x="80.000" y="0" width="20.000""#), "{svg}");
-        assert!(categories(&bucket("2026-11-01", [0; 11]).figures).contains(r#"class="none""#));
+        assert!(categories(&bucket("2026-11-01", [0; 11]).figures).into_string().contains(r#"class="none""#));
     }
 }

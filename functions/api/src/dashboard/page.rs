@@ -1,14 +1,14 @@
 //! The dashboard's HTML: one stylesheet in the page (allowed by its hash in the CSP), no script,
-//! no external asset. Everything that comes from outside (comments, segment values, survey names)
-//! goes through `escape_html`.
+//! no external asset. The markup is maud templates, checked when compiled; everything spliced into
+//! them (comments, segment values, survey names) is escaped unless wrapped in `PreEscaped`, which
+//! only the stylesheet is.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt::Write;
 use std::sync::LazyLock;
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use nps_domain::escape_html as esc;
+use maud::{DOCTYPE, Markup, PreEscaped, html};
 use nps_domain::survey::Survey;
 use sha2::{Digest, Sha256};
 
@@ -75,22 +75,49 @@ pub static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn document(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\"><meta name=\"color-scheme\" content=\"light\"><meta name=\"referrer\" content=\"no-referrer\"><title>{}</title><style>{CSS}</style></head><body>{body}</body></html>",
-        esc(title)
-    )
+fn document(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width, initial-scale=1";
+                meta name="color-scheme" content="light";
+                meta name="referrer" content="no-referrer";
+                title { (title) }
+                // Exactly the text the CSP's hash names.
+                style { (PreEscaped(CSS)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
 }
 
 /// The sign-in form; it posts back to `action` (the dashboard with its filters).
 pub fn sign_in(action: &str, message: Option<&str>) -> String {
-    let message = message.map(|m| format!("<p class=\"error\" role=\"alert\">{}</p>", esc(m))).unwrap_or_default();
     document(
         "Sign in: NPS dashboard",
-        &format!(
-            "<main><form class=\"signin\" method=\"post\" action=\"{}\"><h1>NPS dashboard</h1>{message}<label>API key<input type=\"password\" name=\"key\" autocomplete=\"current-password\" required maxlength=\"200\" spellcheck=\"false\"></label><input type=\"hidden\" name=\"action\" value=\"sign-in\"><button type=\"submit\">Sign in</button><p class=\"note\">A read or write key, from <code>nps-cli keys create</code>. The session lasts 12 hours and ends when the key is revoked.</p></form></main>",
-            esc(action)
-        ),
+        html! {
+            main {
+                form.signin method="post" action=(action) {
+                    h1 { "NPS dashboard" }
+                    @if let Some(message) = message {
+                        p.error role="alert" { (message) }
+                    }
+                    label {
+                        "API key"
+                        input type="password" name="key" autocomplete="current-password" required maxlength="200" spellcheck="false";
+                    }
+                    input type="hidden" name="action" value="sign-in";
+                    button type="submit" { "Sign in" }
+                    p.note {
+                        "A read or write key, from " code { "nps-cli keys create" }
+                        ". The session lasts 12 hours and ends when the key is revoked."
+                    }
+                }
+            }
+        },
     )
 }
 
@@ -98,38 +125,48 @@ pub fn sign_in(action: &str, message: Option<&str>) -> String {
 pub fn problem(message: &str) -> String {
     document(
         "NPS dashboard",
-        &format!(
-            "<main><section class=\"signin\"><h1>NPS dashboard</h1><p class=\"error\" role=\"alert\">{}</p><p><a href=\"{}\">Back to the dashboard</a></p></section></main>",
-            esc(message),
-            PAGE
-        ),
+        html! {
+            main {
+                section.signin {
+                    h1 { "NPS dashboard" }
+                    p.error role="alert" { (message) }
+                    p { a href=(PAGE) { "Back to the dashboard" } }
+                }
+            }
+        },
     )
 }
 
-fn header() -> String {
-    format!(
-        "<header><h1>Net Promoter Score</h1><form method=\"post\" action=\"{}\"><input type=\"hidden\" name=\"action\" value=\"sign-out\"><button class=\"quiet\" type=\"submit\">Sign out</button></form></header>",
-        PAGE
-    )
+fn header() -> Markup {
+    html! {
+        header {
+            h1 { "Net Promoter Score" }
+            form method="post" action=(PAGE) {
+                input type="hidden" name="action" value="sign-out";
+                button.quiet type="submit" { "Sign out" }
+            }
+        }
+    }
 }
 
 /// The page for a deployment without surveys.
 pub fn no_surveys() -> String {
     document(
         "NPS dashboard",
-        &format!(
-            "{}<main><section class=\"wide\"><h2>No surveys yet</h2><p>Create one with <code>POST /v1/surveys</code> (docs/surveys.md); its answers show here.</p></section></main>",
-            header()
-        ),
+        html! {
+            (header())
+            main {
+                section.wide {
+                    h2 { "No surveys yet" }
+                    p { "Create one with " code { "POST /v1/surveys" } " (docs/surveys.md); its answers show here." }
+                }
+            }
+        },
     )
 }
 
 fn number(v: Option<f64>, digits: usize) -> String {
     v.map_or_else(|| "–".to_owned(), |v| format!("{v:.digits$}"))
-}
-
-fn selected(yes: bool) -> &'static str {
-    if yes { " selected" } else { "" }
 }
 
 /// What the data behind a page is: every part, already read.
@@ -158,164 +195,182 @@ pub enum Breakdown<'a> {
 }
 
 pub fn dashboard(v: &View) -> String {
-    let mut body = header();
-    body.push_str("<main>");
-    filters(&mut body, v);
-    for note in v.notes {
-        let _ = write!(body, "<p class=\"note wide\" role=\"status\">{}</p>", esc(note));
-    }
-    headline(&mut body, v);
-    trend(&mut body, v);
-    breakdown(&mut body, v);
-    comments(&mut body, v);
-    body.push_str("</main>");
-    document(&format!("NPS: {}", v.survey.id), &body)
+    document(
+        &format!("NPS: {}", v.survey.id),
+        html! {
+            (header())
+            main {
+                (filters(v))
+                @for note in v.notes {
+                    p.note.wide role="status" { (note) }
+                }
+                (headline(v))
+                (trend(v))
+                (breakdown(v))
+                (comments(v))
+            }
+        },
+    )
 }
 
-fn filters(out: &mut String, v: &View) {
-    let _ = write!(out, "<section class=\"wide\"><form class=\"filters\" method=\"get\" action=\"{PAGE}\">");
-    out.push_str("<label>Survey<select name=\"survey\">");
-    for s in v.surveys {
-        let _ = write!(
-            out,
-            "<option value=\"{}\"{}>{} ({}, {})</option>",
-            esc(s.id.as_str()),
-            selected(s.id == v.survey.id),
-            esc(s.id.as_str()),
-            esc(&s.product_name),
-            s.kind.as_str()
-        );
-    }
-    out.push_str("</select></label><label>Range<select name=\"range\">");
-    for (days, label, _) in RANGES {
-        let _ = write!(out, "<option value=\"{days}\"{}>{label}</option>", selected(*days == v.range_days));
-    }
-    out.push_str("</select></label><label>Segment<select name=\"segment\"><option value=\"\">All answers</option>");
-    for (dimension, values) in v.segment_values {
-        let _ = write!(out, "<optgroup label=\"{}\">", esc(dimension));
-        for value in values.iter().take(super::MAX_SEGMENT_OPTIONS) {
-            let chosen = v.segment.is_some_and(|(d, s)| d == dimension && s == value);
-            let _ = write!(
-                out,
-                "<option value=\"{}:{}\"{}>{}: {}</option>",
-                esc(dimension),
-                esc(value),
-                selected(chosen),
-                esc(dimension),
-                esc(value)
-            );
+fn filters(v: &View) -> Markup {
+    let chosen = |dimension: &str, value: &str| v.segment.is_some_and(|(d, s)| d == dimension && s == value);
+    html! {
+        section.wide {
+            form.filters method="get" action=(PAGE) {
+                label {
+                    "Survey"
+                    select name="survey" {
+                        @for s in v.surveys {
+                            option value=(s.id) selected[s.id == v.survey.id] {
+                                (s.id) " (" (s.product_name) ", " (s.kind.as_str()) ")"
+                            }
+                        }
+                    }
+                }
+                label {
+                    "Range"
+                    select name="range" {
+                        @for (days, label, _) in RANGES {
+                            option value=(days) selected[*days == v.range_days] { (label) }
+                        }
+                    }
+                }
+                label {
+                    "Segment"
+                    select name="segment" {
+                        option value="" { "All answers" }
+                        @for (dimension, values) in v.segment_values {
+                            optgroup label=(dimension) {
+                                @for value in values.iter().take(super::MAX_SEGMENT_OPTIONS) {
+                                    option value={ (dimension) ":" (value) } selected[chosen(dimension, value)] {
+                                        (dimension) ": " (value)
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+                label {
+                    "Breakdown by"
+                    select name="group_by" {
+                        @if v.survey.segment_properties.is_empty() {
+                            option value="" { "No segments" }
+                        }
+                        @for dimension in &v.survey.segment_properties {
+                            option value=(dimension) selected[v.group_by == Some(dimension.as_str())] { (dimension) }
+                        }
+                    }
+                }
+                button type="submit" { "Apply" }
+            }
         }
-        out.push_str("</optgroup>");
     }
-    out.push_str("</select></label><label>Breakdown by<select name=\"group_by\">");
-    if v.survey.segment_properties.is_empty() {
-        out.push_str("<option value=\"\">No segments</option>");
-    }
-    for dimension in &v.survey.segment_properties {
-        let _ = write!(
-            out,
-            "<option value=\"{}\"{}>{}</option>",
-            esc(dimension),
-            selected(v.group_by == Some(dimension.as_str())),
-            esc(dimension)
-        );
-    }
-    out.push_str("</select></label><button type=\"submit\">Apply</button></form></section>");
 }
 
-fn headline(out: &mut String, v: &View) {
+/// The change against the previous period, and whether it is more than chance.
+fn change(v: &View) -> Option<String> {
+    let (f, c) = (&v.metrics.figures, v.metrics.comparison.as_ref()?);
+    // The z test needs enough answers on both sides: one answer has no spread and any change
+    // would look significant.
+    let judged = f.min_n_met == Some(true) && c.previous.min_n_met == Some(true);
+    let verdict = match (judged, c.significant) {
+        (false, _) => "too few answers to judge the change",
+        (true, true) => "a significant change",
+        (true, false) => "within chance",
+    };
+    Some(match c.delta {
+        Some(d) => format!("{d:+.0} points against {} to {} ({verdict})", c.previous_since, c.previous_until),
+        None => format!("no comparison with {} to {} (no answers there)", c.previous_since, c.previous_until),
+    })
+}
+
+fn headline(v: &View) -> Markup {
     let m = v.metrics;
     let f = &m.figures;
     let scope = match v.segment {
         Some((d, value)) => format!("{d}: {value}"),
         None => "all answers".to_owned(),
     };
-    let _ = write!(
-        out,
-        "<section class=\"headline\" aria-labelledby=\"nps-title\"><h2 id=\"nps-title\">NPS, {} to {}</h2><p class=\"muted\">{}</p>",
-        esc(&m.since),
-        esc(&m.until),
-        esc(&scope)
-    );
-    if f.withheld {
-        out.push_str("<p class=\"score\">–</p><p>Withheld: eNPS figures count settled months with at least 5 answers only (docs/enps.md).</p></section>");
-        return;
-    }
-    match (f.nps, f.nps_rounded) {
-        (Some(nps), Some(rounded)) => {
-            let _ = write!(out, "<p class=\"score\" data-nps=\"{nps}\">{rounded}</p>");
-            let _ = write!(
-                out,
-                "<p>95% interval <span class=\"interval-text\">{} to {}</span> (±{})</p>",
-                number(f.ci_low, 0),
-                number(f.ci_high, 0),
-                number(f.margin, 1)
-            );
-        }
-        _ => out.push_str("<p class=\"score\">–</p><p>No answers in this period.</p>"),
-    }
     let rate = f.response_rate.map(|r| format!(", {:.0}% answered", r * 100.0)).unwrap_or_default();
-    let _ = write!(
-        out,
-        "<p><span class=\"answers\">{}</span> answers, {} surveys sent{rate}</p>",
-        f.n.unwrap_or(0),
-        f.sent_count.unwrap_or(0)
-    );
-    if f.min_n_met == Some(false) && f.n.is_some_and(|n| n > 0) {
-        out.push_str("<p class=\"note\">Under 30 answers: the interval is wide, read it before the score.</p>");
-    }
-    if let Some(c) = &m.comparison {
-        // The z test needs enough answers on both sides: one answer has no spread and any change
-        // would look significant.
-        let judged = f.min_n_met == Some(true) && c.previous.min_n_met == Some(true);
-        let verdict = match (judged, c.significant) {
-            (false, _) => "too few answers to judge the change",
-            (true, true) => "a significant change",
-            (true, false) => "within chance",
-        };
-        let change = match c.delta {
-            Some(d) => format!("{d:+.0} points against {} to {} ({verdict})", c.previous_since, c.previous_until),
-            None => format!("no comparison with {} to {} (no answers there)", c.previous_since, c.previous_until),
-        };
-        let _ = write!(out, "<p class=\"muted\">{}</p>", esc(&change));
-    }
-    out.push_str(&chart::categories(f));
-    out.push_str("<ul class=\"legend\">");
-    for (class, label, count, percent) in [
+    let categories = [
         ("promoter", "Promoters", f.promoter_count, f.promoter_percent),
         ("passive", "Passives", f.passive_count, f.passive_percent),
         ("detractor", "Detractors", f.detractor_count, f.detractor_percent),
-    ] {
-        let _ = write!(
-            out,
-            "<li><span class=\"swatch {class}\"></span>{label} <span class=\"num\">{}%</span> <span class=\"muted\">({})</span></li>",
-            number(percent, 0),
-            count.unwrap_or(0)
-        );
+    ];
+    html! {
+        section.headline aria-labelledby="nps-title" {
+            h2 #nps-title { "NPS, " (m.since) " to " (m.until) }
+            p.muted { (scope) }
+            @if f.withheld {
+                p.score { "–" }
+                p { "Withheld: eNPS figures count settled months with at least 5 answers only (docs/enps.md)." }
+            } @else {
+                @if let (Some(nps), Some(rounded)) = (f.nps, f.nps_rounded) {
+                    p.score data-nps=(nps) { (rounded) }
+                    p {
+                        "95% interval "
+                        span.interval-text { (number(f.ci_low, 0)) " to " (number(f.ci_high, 0)) }
+                        " (±" (number(f.margin, 1)) ")"
+                    }
+                } @else {
+                    p.score { "–" }
+                    p { "No answers in this period." }
+                }
+                p { span.answers { (f.n.unwrap_or(0)) } " answers, " (f.sent_count.unwrap_or(0)) " surveys sent" (rate) }
+                @if f.min_n_met == Some(false) && f.n.is_some_and(|n| n > 0) {
+                    p.note { "Under 30 answers: the interval is wide, read it before the score." }
+                }
+                @if let Some(change) = change(v) {
+                    p.muted { (change) }
+                }
+                (chart::categories(f))
+                ul.legend {
+                    @for (class, label, count, percent) in categories {
+                        li {
+                            span.swatch.(class) {}
+                            (label) " " span.num { (number(percent, 0)) "%" } " " span.muted { "(" (count.unwrap_or(0)) ")" }
+                        }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</ul></section>");
 }
 
-fn trend(out: &mut String, v: &View) {
+fn trend(v: &View) -> Markup {
     let m = v.metrics;
-    let _ = write!(out, "<section class=\"trend-panel\"><h2>Trend by {}</h2>", m.granularity);
-    out.push_str(&chart::trend(&m.series, m.granularity, v.waves));
-    out.push_str(
-        "<details><summary>The numbers</summary><div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"The trend's numbers\"><table><thead><tr><th>From</th><th>To</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th></tr></thead><tbody>",
-    );
-    for b in &m.series {
-        let f = &b.figures;
-        let _ = write!(
-            out,
-            "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
-            esc(&b.start),
-            esc(&b.end),
-            f.n.map_or_else(|| "withheld".to_owned(), |n| n.to_string()),
-            number(f.nps, 1),
-            interval_text(f)
-        );
+    html! {
+        section.trend-panel {
+            h2 { "Trend by " (m.granularity) }
+            (chart::trend(&m.series, m.granularity, v.waves))
+            details {
+                summary { "The numbers" }
+                div.table tabindex="0" role="region" aria-label="The trend's numbers" {
+                    table {
+                        thead {
+                            tr { th { "From" } th { "To" } th.num { "Answers" } th.num { "NPS" } th.num { "95% interval" } }
+                        }
+                        tbody {
+                            @for b in &m.series {
+                                tr {
+                                    td { (b.start) }
+                                    td { (b.end) }
+                                    td.num { (answers(&b.figures)) }
+                                    td.num { (number(b.figures.nps, 1)) }
+                                    td.num { (interval_text(&b.figures)) }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
     }
-    out.push_str("</tbody></table></div></details></section>");
+}
+
+fn answers(f: &Figures) -> String {
+    f.n.map_or_else(|| "withheld".to_owned(), |n| n.to_string())
 }
 
 fn interval_text(f: &Figures) -> String {
@@ -325,92 +380,104 @@ fn interval_text(f: &Figures) -> String {
     }
 }
 
-fn breakdown(out: &mut String, v: &View) {
-    out.push_str("<section class=\"wide breakdown\">");
-    match (&v.breakdown, v.group_by) {
-        (Breakdown::Groups(groups), Some(dimension)) => {
-            let _ = write!(out, "<h2>By {}</h2>", esc(dimension));
-            if v.segment.is_some() {
-                out.push_str("<p class=\"note\">Over all answers of the range; the chosen segment is in bold.</p>");
+fn breakdown(v: &View) -> Markup {
+    html! {
+        section.wide.breakdown {
+            @match (&v.breakdown, v.group_by) {
+                (Breakdown::Groups(groups), Some(dimension)) => {
+                    h2 { "By " (dimension) }
+                    @if v.segment.is_some() {
+                        p.note { "Over all answers of the range; the chosen segment is in bold." }
+                    }
+                    // Focusable: on a phone it scrolls sideways, and a keyboard must be able to scroll it too.
+                    div.table tabindex="0" role="region" aria-label={ "By " (dimension) } {
+                        table {
+                            thead {
+                                tr {
+                                    th { (dimension) }
+                                    th.num { "Answers" }
+                                    th.num { "NPS" }
+                                    th.num { "95% interval" }
+                                    th { "NPS and interval, −100 to 100" }
+                                }
+                            }
+                            tbody {
+                                @for g in groups.iter() {
+                                    @let current = v.segment.is_some_and(|(d, value)| d == dimension && *value == g.value);
+                                    tr aria-current=[current.then_some("true")] {
+                                        td { (g.value) }
+                                        td.num { (answers(&g.figures)) }
+                                        td.num { (g.figures.nps_rounded.map_or_else(|| "–".to_owned(), |n| n.to_string())) }
+                                        td.num { (interval_text(&g.figures)) }
+                                        td { (chart::interval(&g.figures)) }
+                                    }
+                                }
+                                @if groups.is_empty() {
+                                    tr { td colspan="5" { "No answers with this property yet." } }
+                                }
+                            }
+                        }
+                    }
+                }
+                (Breakdown::TooMany(count), Some(dimension)) => {
+                    h2 { "By " (dimension) }
+                    p { (count) " values: too many to break down here; choose one as a segment." }
+                }
+                _ => {
+                    h2 { "Breakdown" }
+                    p { "This survey keeps no segment properties." }
+                }
             }
-            let _ = write!(
-                out,
-                // Focusable: on a phone it scrolls sideways, and a keyboard must be able to scroll it too.
-                "<div class=\"table\" tabindex=\"0\" role=\"region\" aria-label=\"By {0}\"><table><thead><tr><th>{0}</th><th class=\"num\">Answers</th><th class=\"num\">NPS</th><th class=\"num\">95% interval</th><th>NPS and interval, −100 to 100</th></tr></thead><tbody>",
-                esc(dimension)
-            );
-            for g in groups.iter() {
-                let current = v.segment.is_some_and(|(d, value)| d == dimension && *value == g.value);
-                let f = &g.figures;
-                let _ = write!(
-                    out,
-                    "<tr{}><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
-                    if current { " aria-current=\"true\"" } else { "" },
-                    esc(&g.value),
-                    f.n.map_or_else(|| "withheld".to_owned(), |n| n.to_string()),
-                    f.nps_rounded.map_or_else(|| "–".to_owned(), |n| n.to_string()),
-                    interval_text(f),
-                    chart::interval(f)
-                );
-            }
-            if groups.is_empty() {
-                out.push_str("<tr><td colspan=\"5\">No answers with this property yet.</td></tr>");
-            }
-            out.push_str("</tbody></table></div>");
         }
-        (Breakdown::TooMany(count), Some(dimension)) => {
-            let _ = write!(
-                out,
-                "<h2>By {}</h2><p>{count} values: too many to break down here; choose one as a segment.</p>",
-                esc(dimension)
-            );
-        }
-        _ => out.push_str("<h2>Breakdown</h2><p>This survey keeps no segment properties.</p>"),
     }
-    out.push_str("</section>");
 }
 
-fn comments(out: &mut String, v: &View) {
-    match v.comments {
-        Comments::Withheld => out.push_str(
-            "<section class=\"wide\"><h2>Comments</h2><p>Withheld: eNPS comments are shown a settled month at a \
-             time, and only where it holds at least 5 (they stay anonymous).</p>",
-        ),
-        Comments::Batch { month, texts } => {
-            let _ = write!(
-                out,
-                "<section class=\"wide\"><h2>Comments of {}</h2><p class=\"muted\">Sorted by their text, \
-                 without scores or dates: eNPS answers stay anonymous.</p><ul class=\"comments\">",
-                esc(month)
-            );
-            for text in texts {
-                let _ = write!(out, "<li><p class=\"comment\">{}</p></li>", esc(text));
+fn comments(v: &View) -> Markup {
+    html! {
+        section.wide {
+            @match v.comments {
+                Comments::Withheld => {
+                    h2 { "Comments" }
+                    p {
+                        "Withheld: eNPS comments are shown a settled month at a time, and only where it holds \
+                         at least 5 (they stay anonymous)."
+                    }
+                }
+                Comments::Batch { month, texts } => {
+                    h2 { "Comments of " (month) }
+                    p.muted { "Sorted by their text, without scores or dates: eNPS answers stay anonymous." }
+                    ul.comments {
+                        @for text in texts {
+                            li { p.comment { (text) } }
+                        }
+                    }
+                }
+                Comments::Latest(list) if list.is_empty() => {
+                    h2 { "Latest comments" }
+                    p { "No comments in this period." }
+                }
+                Comments::Latest(list) => {
+                    h2 { "Latest comments" }
+                    ul.comments {
+                        @for c in list {
+                            li {
+                                span.badge.(c.category) { (capitalised(c.category)) " " (c.score) }
+                                " "
+                                span.muted { (context(c)) }
+                                p.comment { (c.text) }
+                            }
+                        }
+                    }
+                }
             }
-            out.push_str("</ul>");
-        }
-        Comments::Latest(list) if list.is_empty() => {
-            out.push_str("<section class=\"wide\"><h2>Latest comments</h2><p>No comments in this period.</p>")
-        }
-        Comments::Latest(list) => {
-            out.push_str("<section class=\"wide\"><h2>Latest comments</h2>");
-            out.push_str("<ul class=\"comments\">");
-            for c in list {
-                let properties: Vec<String> = c.properties.iter().map(|(k, v)| format!("{k}: {v}")).collect();
-                let context = std::iter::once(c.day.clone()).chain(properties).collect::<Vec<_>>().join(" · ");
-                let _ = write!(
-                    out,
-                    "<li><span class=\"badge {}\">{} {}</span> <span class=\"muted\">{}</span><p class=\"comment\">{}</p></li>",
-                    c.category,
-                    capitalised(c.category),
-                    c.score,
-                    esc(&context),
-                    esc(&c.text)
-                );
-            }
-            out.push_str("</ul>");
         }
     }
-    out.push_str("</section>");
+}
+
+/// A comment's day and segment properties, on one line.
+fn context(c: &nps_read::comments::Comment) -> String {
+    let properties = c.properties.iter().map(|(k, v)| format!("{k}: {v}"));
+    std::iter::once(c.day.clone()).chain(properties).collect::<Vec<_>>().join(" · ")
 }
 
 fn capitalised(word: &str) -> String {
@@ -471,7 +538,7 @@ mod tests {
         assert!(CSP.contains(&format!("style-src 'sha256-{hash}'")));
         assert!(CSP.starts_with("default-src 'none'"));
         assert!(!CSP.contains("unsafe"));
-        assert!(document("t", "").contains(&format!("<style>{CSS}</style>")), "the hashed text exactly");
+        assert!(document("t", html! {}).contains(&format!("<style>{CSS}</style>")), "the hashed text exactly");
     }
 
     #[test]
