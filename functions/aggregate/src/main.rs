@@ -19,10 +19,8 @@ use nps_domain::Timestamp;
 async fn main() -> Result<(), Error> {
     lambda_runtime::tracing::init_default_subscriber();
     let config = Config::from_lookup(&Env)?;
-    let sdk = load_sdk_config().await;
+    let sdk = Arc::new(load_sdk_config().await);
     let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table);
-    // Read by a rebuild only.
-    let stream = Arc::new(TableStream::new(nps_adapters::aws::dynamodb_streams(&sdk), config.stream));
     let mut aggregator = Aggregator::new(DynamoRollups::new(table.clone()));
     if let Some(alerts) = config.alerts {
         aggregator =
@@ -32,13 +30,17 @@ async fn main() -> Result<(), Error> {
         aggregator = aggregator.with_response_webhooks(webhooks.build(table));
     }
     let aggregator = Arc::new(aggregator);
+    let stream_arn: Arc<str> = config.stream.into();
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Payload>| {
-        let (aggregator, stream) = (aggregator.clone(), stream.clone());
+        let aggregator = aggregator.clone();
+        // Only a rebuild reads the stream: its client is built then, not at each cold start.
+        let (sdk, stream_arn) = (sdk.clone(), stream_arn.clone());
+        let stream = move || TableStream::new(nps_adapters::aws::dynamodb_streams(&sdk), &*stream_arn);
         // A failure fails the invocation: the mapping delivers the batch again (splitting it,
         // then to the dead-letter queue), the schedule retries the tick.
         async move {
             Ok::<_, Error>(
-                nps_aggregation::invocation::handle(&aggregator, &stream, event.payload, Timestamp::now()).await?,
+                nps_aggregation::invocation::handle(&aggregator, stream, event.payload, Timestamp::now()).await?,
             )
         }
     }))

@@ -4,8 +4,7 @@
 //! The mapping has a tumbling window (template.yaml) only so that each batch names its shard:
 //! the function keeps no window state and answers every batch with an empty one.
 
-use aws_lambda_events::event::dynamodb::EventRecord;
-use nps_adapters::dynamo::{Change, StreamError, TableStream};
+use nps_adapters::dynamo::{Change, StreamError, StreamRecord, TableStream};
 use nps_domain::Timestamp;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -37,7 +36,7 @@ pub enum InvocationError {
 #[derive(Debug, Default, Deserialize)]
 pub struct Payload {
     #[serde(rename = "Records")]
-    records: Option<Vec<EventRecord>>,
+    records: Option<Vec<StreamRecord>>,
     #[serde(rename = "shardId")]
     shard_id: Option<String>,
     #[serde(default)]
@@ -76,10 +75,11 @@ pub fn answer() -> Value {
     json!({ "state": {} })
 }
 
-/// Handles one invocation; the answer Lambda expects.
+/// Handles one invocation; the answer Lambda expects. `stream` gives the table's stream, which
+/// only a rebuild reads (its client is built then, not at every cold start).
 pub async fn handle(
     aggregator: &Aggregator,
-    stream: &TableStream,
+    stream: impl FnOnce() -> TableStream,
     payload: Payload,
     now: Timestamp,
 ) -> Result<Value, InvocationError> {
@@ -97,7 +97,7 @@ pub async fn handle(
             Ok(serde_json::to_value(ticked).unwrap_or_default())
         }
         Invocation::Rebuild => {
-            let rebuilt = aggregator.rebuild(stream, now).await?;
+            let rebuilt = aggregator.rebuild(&stream(), now).await?;
             tracing::info!(?rebuilt, "rollups rebuilt");
             Ok(serde_json::to_value(rebuilt).unwrap_or_default())
         }

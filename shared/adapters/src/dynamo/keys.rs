@@ -41,6 +41,10 @@ pub const OUTBOX_REQUESTS: &str = "OUTBOX";
 /// Before a request id: its request's and response's partition, and a person's pointer to it.
 pub const REQUEST_PREFIX: &str = "REQUEST#";
 
+/// The sort keys of a request and of its response, in the request's partition.
+pub const REQUEST_SK: &str = "REQUEST";
+pub const RESPONSE_SK: &str = "RESPONSE";
+
 /// The request a key names (`REQUEST#<id>`), read back from a partition or sort key.
 pub fn request_of(key: &str) -> Option<RequestId> {
     key.strip_prefix(REQUEST_PREFIX).and_then(RequestId::parse)
@@ -81,11 +85,11 @@ impl ItemKey {
     }
 
     pub fn request(id: RequestId) -> Self {
-        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: "REQUEST".to_owned() }
+        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: REQUEST_SK.to_owned() }
     }
 
     pub fn response(id: RequestId) -> Self {
-        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: "RESPONSE".to_owned() }
+        ItemKey { pk: format!("{REQUEST_PREFIX}{id}"), sk: RESPONSE_SK.to_owned() }
     }
 
     /// A survey id never contains `#`, so any transaction id is safe after it.

@@ -29,7 +29,7 @@ use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
 use super::item::{Attrs, Item, key_item, n, s};
-use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
+use super::keys::{ItemKey, REQUEST_PREFIX, REQUEST_SK, RESPONSE_SK, attr, request_of};
 use super::{Table, Units, requests, responses, store_error};
 
 /// Rollups and value lists one fold may change: a transaction holds 100 items, two of them the
@@ -595,8 +595,8 @@ impl Counted {
         let Some(pk) = a.opt_s(attr::PK).filter(|pk| pk.starts_with(REQUEST_PREFIX)) else { return Ok(None) };
         let id = request_of(pk).ok_or_else(|| StoreError::Malformed(format!("item key {pk}")))?;
         Ok(match a.opt_s(attr::SK) {
-            Some(sk) if sk == ItemKey::request(id).sk => Some(Counted::Request(requests::from_item(id, item)?)),
-            Some(sk) if sk == ItemKey::response(id).sk => Some(Counted::Response(responses::from_item(id, item)?)),
+            Some(REQUEST_SK) => Some(Counted::Request(requests::from_item(id, item)?)),
+            Some(RESPONSE_SK) => Some(Counted::Response(responses::from_item(id, item)?)),
             _ => None,
         })
     }

@@ -3,13 +3,15 @@
 //! batches ([`Change::from_record`]); a rebuild reads it whole ([`TableStream`]).
 
 use std::cmp::Ordering;
+use std::fmt;
 
-use aws_lambda_events::event::dynamodb::EventRecord;
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_dynamodbstreams::Client;
 use aws_sdk_dynamodbstreams::types::{AttributeValue as StreamValue, ShardIteratorType};
 use nps_domain::StoreError;
+use serde::Deserialize;
+use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::item::Item;
 use super::keys::attr;
@@ -60,11 +62,62 @@ impl Change {
     }
 
     /// A record of Lambda's DynamoDB stream event (an image Lambda sends empty is absent).
-    pub fn from_record(record: EventRecord) -> Change {
-        let image = |image: serde_dynamo::Item| (!image.is_empty()).then(|| Item::from(image));
+    pub fn from_record(record: StreamRecord) -> Change {
+        let image = |image: Option<Image>| image.map(|i| i.0).filter(|i| !i.is_empty());
         let by_ttl = record.user_identity.is_some_and(|who| who.principal_id == TTL);
-        let data = record.change;
-        Change::of(data.sequence_number.unwrap_or_default(), image(data.old_image), image(data.new_image), by_ttl)
+        let data = record.dynamodb;
+        Change::of(data.sequence.unwrap_or_default(), image(data.old), image(data.new), by_ttl)
+    }
+}
+
+/// A record of Lambda's DynamoDB stream event, as much of it as a change needs: the other fields
+/// (ids, keys, the stream's ARN) are skipped unread. Reading Lambda's whole record, then its images
+/// into the SDK's types, took a third more time per record (BENCHMARKS.md, aggregation).
+#[derive(Debug, Deserialize)]
+pub struct StreamRecord {
+    dynamodb: StreamData,
+    #[serde(rename = "userIdentity", default)]
+    user_identity: Option<Identity>,
+}
+
+#[derive(Debug, Deserialize)]
+struct StreamData {
+    #[serde(rename = "SequenceNumber", default)]
+    sequence: Option<String>,
+    #[serde(rename = "OldImage", default)]
+    old: Option<Image>,
+    #[serde(rename = "NewImage", default)]
+    new: Option<Image>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Identity {
+    #[serde(rename = "principalId")]
+    principal_id: String,
+}
+
+/// An image in DynamoDB's JSON, read straight into the table's attribute values (serde_dynamo reads
+/// each value; no map of its own type in between).
+#[derive(Debug)]
+struct Image(Item);
+
+impl<'de> Deserialize<'de> for Image {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Image, D::Error> {
+        struct Attributes;
+        impl<'de> Visitor<'de> for Attributes {
+            type Value = Image;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an item's attributes in DynamoDB's JSON")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Image, A::Error> {
+                let mut item = Item::with_capacity(map.size_hint().unwrap_or(16));
+                while let Some((name, value)) = map.next_entry::<String, serde_dynamo::AttributeValue>()? {
+                    item.insert(name, value.into());
+                }
+                Ok(Image(item))
+            }
+        }
+        deserializer.deserialize_map(Attributes)
     }
 }
 
