@@ -3,6 +3,7 @@
 //! loopback, with the environment the template gives it. Per function:
 //! - init: process start → its first `GET /runtime/invocation/next` (config read, SDK clients
 //!   built, nothing fetched yet), over `COLD_STARTS` fresh processes, and the peak RSS by then;
+//!   and the instructions init runs, counted by valgrind's callgrind (the same on a busy machine);
 //! - `INVOCATIONS` realistic events in one process (purchases, clicks and confirmations, the
 //!   stream's batches as the event source mapping hands them over then ticks, metrics and listings,
 //!   dispatch runs, bounces) doing real work against DynamoDB Local and the local
@@ -174,25 +175,50 @@ fn peak_rss_mb(child: &Child) -> f64 {
     kb / 1024.0
 }
 
-fn spawn(bootstrap: &Path, function: &Function, api: &RuntimeApi) -> Child {
-    let mut command = Command::new(bootstrap);
-    command.env_clear().kill_on_drop(true).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+/// `program` run as Lambda runs the function: the runtime API at `runtime_api`, the template's
+/// environment, the AWS variables (the local stack's endpoints and credentials).
+fn lambda_command(program: &Path, function: &Function, runtime_api: SocketAddr) -> Command {
+    let mut command = Command::new(program);
+    command.env_clear().kill_on_drop(true).stdin(Stdio::null()).stdout(Stdio::null());
     for (name, value) in std::env::vars().filter(|(n, _)| n.starts_with("AWS_")) {
         command.env(name, value);
     }
     command
-        .env("AWS_LAMBDA_RUNTIME_API", api.address.to_string())
+        .env("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string())
         .env("AWS_LAMBDA_FUNCTION_NAME", function.id)
         .env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
         .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
         .env("AWS_LAMBDA_LOG_GROUP_NAME", "bench")
         .env("AWS_LAMBDA_LOG_STREAM_NAME", "bench")
         .envs(function.environment.iter().map(|(k, v)| (*k, v.as_str())));
+    command
+}
+
+fn spawn(bootstrap: &Path, function: &Function, api: &RuntimeApi) -> Child {
+    let mut command = lambda_command(bootstrap, function, api.address);
+    command.stderr(Stdio::null());
     command.spawn().unwrap_or_else(|e| panic!("starting {}: {e}", bootstrap.display()))
+}
+
+/// The instructions a cold start runs, counted by callgrind: unlike its time, the same on a busy
+/// machine. The runtime API's port is closed, so the process ends at its first poll, the end of
+/// init (plus the same few thousand instructions of giving up, for every function).
+async fn init_instructions(bootstrap: &Path, function: &Function) -> u64 {
+    let closed = TcpListener::bind("127.0.0.1:0").await.unwrap().local_addr().unwrap();
+    let mut command = lambda_command(Path::new("valgrind"), function, closed);
+    command.arg("--tool=callgrind").arg("--callgrind-out-file=/dev/null").arg(bootstrap).stderr(Stdio::piped());
+    let output =
+        command.output().await.expect("valgrind, which counts the instructions of init: apt-get install valgrind");
+    let log = String::from_utf8_lossy(&output.stderr);
+    log.lines()
+        .find_map(|line| line.split_once("Collected :").map(|(_, n)| n.trim().parse::<u64>()))
+        .unwrap_or_else(|| panic!("{}: no instruction count from callgrind:\n{log}", function.id))
+        .unwrap()
 }
 
 struct Figures {
     init: Vec<Duration>,
+    init_instructions: u64,
     init_rss: f64,
     peak_rss: f64,
     warm: Vec<Duration>,
@@ -235,7 +261,8 @@ async fn measure(bootstrap: &Path, function: &Function) -> (Figures, Vec<Value>)
     child.kill().await.unwrap();
     init.sort();
     warm.sort();
-    (Figures { init, init_rss, peak_rss, warm }, answers)
+    let init_instructions = init_instructions(bootstrap, function).await;
+    (Figures { init, init_instructions, init_rss, peak_rss, warm }, answers)
 }
 
 #[tokio::main]
@@ -404,9 +431,9 @@ async fn main() {
         build.display()
     );
     println!(
-        "| function | bootstrap | zipped | init p50 | init max | RSS after init | peak RSS | warm p50 | warm p99 | init p50 ÷ floor's | peak RSS ÷ floor's |"
+        "| function | bootstrap | zipped | init p50 | init max | init instructions | RSS after init | peak RSS | warm p50 | warm p99 | init p50 ÷ floor's | init instructions ÷ floor's | peak RSS ÷ floor's |"
     );
-    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     let ms = |d: Duration| format!("{:.2} ms", d.as_secs_f64() * 1e3);
     let floor_init = percentile(&floor_figures.init, 0.5).as_secs_f64();
     let rows = std::iter::once((floor_bootstrap.clone(), "Floor (tests/floor)", &floor_figures))
@@ -414,15 +441,17 @@ async fn main() {
     for (path, id, f) in rows {
         let size = std::fs::metadata(&path).unwrap().len() as f64 / 1e6;
         println!(
-            "| {id} | {size:.2} MB | {:.2} MB | {} | {} | {:.1} MB | {:.1} MB | {} | {} | {:.2}× | {:.2}× |",
+            "| {id} | {size:.2} MB | {:.2} MB | {} | {} | {:.2} M | {:.1} MB | {:.1} MB | {} | {} | {:.2}× | {:.2}× | {:.2}× |",
             zipped_mb(&path),
             ms(percentile(&f.init, 0.5)),
             ms(*f.init.last().unwrap()),
+            f.init_instructions as f64 / 1e6,
             f.init_rss,
             f.peak_rss,
             ms(percentile(&f.warm, 0.5)),
             ms(percentile(&f.warm, 0.99)),
             percentile(&f.init, 0.5).as_secs_f64() / floor_init,
+            f.init_instructions as f64 / floor_figures.init_instructions as f64,
             f.peak_rss / floor_figures.peak_rss,
         );
     }

@@ -1,5 +1,6 @@
 use std::time::Duration;
 
+use aws_config::environment::EnvironmentVariableCredentialsProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, SdkConfig};
 use aws_sdk_dynamodb::config::http::HttpResponse;
@@ -17,7 +18,21 @@ pub async fn load_sdk_config() -> SdkConfig {
         .operation_attempt_timeout(Duration::from_secs(3))
         .operation_timeout(Duration::from_secs(8))
         .build();
-    aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts).load().await
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(timeouts);
+    // Lambda hands a function its role's credentials in these variables, where the default chain
+    // looks first. Reading them alone skips building the rest of the chain, whose web-identity
+    // step builds an STS client and loads the system's root certificates: a third of a
+    // function's init (BENCHMARKS.md). Without them (the CLI on a laptop), the whole chain.
+    if env_credentials_set() {
+        loader = loader.credentials_provider(EnvironmentVariableCredentialsProvider::new());
+    }
+    loader.load().await
+}
+
+fn env_credentials_set() -> bool {
+    ["AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"]
+        .iter()
+        .all(|name| std::env::var_os(name).is_some_and(|v| !v.is_empty()))
 }
 
 /// A DynamoDB client on `sdk`, traced (X-Ray subsegments) when the function is.
