@@ -136,6 +136,20 @@ impl Outcome {
     pub fn skipped(reason: SkipReason) -> Self {
         Outcome { status: Status::Skipped, reason: Some(reason), survey_request_id: None, next_eligible_at: None }
     }
+
+    /// An outcome as it was stored (JSON), for a repeat of its event.
+    pub fn from_stored(stored: &str) -> Result<Outcome, crate::StoreError> {
+        serde_json::from_str(stored)
+            .map_err(|e| crate::StoreError::Malformed(format!("stored outcome does not parse: {e}")))
+    }
+
+    /// What a repeat of the event is told: a survey `scheduled` then is `sent` once its email went.
+    pub fn as_of(mut self, email_sent: bool) -> Outcome {
+        if self.status == Status::Scheduled && email_sent {
+            self.status = Status::Sent;
+        }
+        self
+    }
 }
 
 #[cfg(test)]
@@ -148,6 +162,14 @@ mod tests {
         assert!(property("  ", "x").is_err());
         assert!(property("p", &"x".repeat(MAX_PROPERTY_LEN + 1)).is_err());
         assert!(property("p", "a\u{0}b").is_err());
+    }
+
+    #[test]
+    fn a_repeat_of_a_scheduled_survey_is_told_sent_once_its_email_went() {
+        let scheduled = Outcome { status: Status::Scheduled, ..Outcome::skipped(SkipReason::Throttled) };
+        assert_eq!(scheduled.clone().as_of(false).status, Status::Scheduled);
+        assert_eq!(scheduled.as_of(true).status, Status::Sent);
+        assert_eq!(Outcome::skipped(SkipReason::Bounced).as_of(true).status, Status::Skipped);
     }
 
     #[test]

@@ -122,15 +122,15 @@ impl<M: Mailer + Sync> Outbox<M> {
 
     /// The first outcome, as recorded; a survey scheduled then and sent since is told as sent.
     async fn repeat(&self, earlier: &str) -> Result<Accepted, IntakeError> {
-        let mut outcome: Outcome = serde_json::from_str(earlier)
-            .map_err(|e| StoreError::Malformed(format!("stored outcome does not parse: {e}")))?;
-        if outcome.status == Status::Scheduled
-            && let Some(id) = outcome.survey_request_id.as_deref().and_then(RequestId::parse)
-            && self.requests.get(id).await?.is_some_and(|r| r.sent_at.is_some())
-        {
-            outcome.status = Status::Sent;
-        }
-        Ok(Accepted { outcome, repeat: true })
+        let outcome = Outcome::from_stored(earlier)?;
+        // Only a scheduled survey's request says more.
+        let sent = match outcome.survey_request_id.as_deref().and_then(RequestId::parse) {
+            Some(id) if outcome.status == Status::Scheduled => {
+                self.requests.get(id).await?.is_some_and(|r| r.sent_at.is_some())
+            }
+            _ => false,
+        };
+        Ok(Accepted { outcome: outcome.as_of(sent), repeat: true })
     }
 
     /// Adds the person to the survey's list instead of surveying them now.

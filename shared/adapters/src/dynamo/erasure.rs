@@ -6,7 +6,7 @@
 //! or complained, and the keyed hash is enough to recognise them.
 
 use nps_domain::idempotency::IdempotencyKey;
-use nps_domain::intake::{Outcome, Status};
+use nps_domain::intake::Outcome;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::survey::{SurveyId, SurveyKind};
@@ -111,11 +111,7 @@ impl DynamoErasure {
             && let Some(outcome) = people::transaction_outcome(&item, &ItemKey::idempotency(&event))
         {
             // The outcome as a repeat would have been told it, now that the request cannot be read.
-            let mut told: Outcome = serde_json::from_str(&outcome)
-                .map_err(|e| StoreError::Malformed(format!("stored outcome does not parse: {e}")))?;
-            if told.status == Status::Scheduled && request.sent_at.is_some() {
-                told.status = Status::Sent;
-            }
+            let told = Outcome::from_stored(&outcome)?.as_of(request.sent_at.is_some());
             let told = serde_json::to_string(&told).map_err(|e| StoreError::Malformed(e.to_string()))?;
             // A record there already says the same.
             record(&self.table, &event, &told, keep_until).await?;
