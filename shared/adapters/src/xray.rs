@@ -6,6 +6,7 @@
 //! body. Lambda itself records each invocation's segment (init, invocation, overhead).
 
 use std::net::{SocketAddr, UdpSocket};
+use std::sync::{Arc, OnceLock};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use aws_sdk_dynamodb::config::interceptors::{BeforeTransmitInterceptorContextRef, FinalizerInterceptorContextRef};
@@ -19,10 +20,10 @@ use serde_json::json;
 const HEADER: &str = r#"{"format": "json", "version": 1}"#;
 
 /// The interceptor: add it to a client's config ([`crate::aws`] does, for every client).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct XRay {
     daemon: SocketAddr,
-    socket: UdpSocket,
+    socket: Arc<UdpSocket>,
     /// The invocation's trace header (`Root=…;Parent=…;Sampled=…`); Lambda's runtime sets
     /// `_X_AMZN_TRACE_ID` for each invocation.
     trace_header: fn() -> Option<String>,
@@ -30,9 +31,15 @@ pub struct XRay {
 
 impl XRay {
     /// From Lambda's environment: `None` where no daemon is given (not traced, or not in Lambda).
+    /// Every client of the process shares one socket.
     pub fn from_lambda_env() -> Option<Self> {
-        let daemon = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?;
-        XRay::new(daemon.trim().parse().ok()?, || std::env::var("_X_AMZN_TRACE_ID").ok())
+        static LAMBDA: OnceLock<Option<XRay>> = OnceLock::new();
+        LAMBDA
+            .get_or_init(|| {
+                let daemon = std::env::var("AWS_XRAY_DAEMON_ADDRESS").ok()?;
+                XRay::new(daemon.trim().parse().ok()?, || std::env::var("_X_AMZN_TRACE_ID").ok())
+            })
+            .clone()
     }
 
     /// Sends to `daemon`, in the trace `trace_header` gives at each call.
@@ -40,7 +47,7 @@ impl XRay {
         let local: SocketAddr = if daemon.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
         let socket = UdpSocket::bind(local).ok()?;
         socket.set_nonblocking(true).ok()?;
-        Some(XRay { daemon, socket, trace_header })
+        Some(XRay { daemon, socket: Arc::new(socket), trace_header })
     }
 }
 
