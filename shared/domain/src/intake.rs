@@ -137,6 +137,18 @@ impl Outcome {
         Outcome { status: Status::Skipped, reason: Some(reason), survey_request_id: None, next_eligible_at: None }
     }
 
+    /// Naming the request that went out for the same transaction.
+    pub fn with_request(mut self, id: Option<String>) -> Self {
+        self.survey_request_id = id;
+        self
+    }
+
+    /// When the person may be surveyed again.
+    pub fn eligible_again_at(mut self, at: Timestamp) -> Self {
+        self.next_eligible_at = Some(at.to_rfc3339());
+        self
+    }
+
     /// An outcome as it was stored (JSON), for a repeat of its event.
     pub fn from_stored(stored: &str) -> Result<Outcome, crate::StoreError> {
         serde_json::from_str(stored)

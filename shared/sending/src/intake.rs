@@ -10,7 +10,7 @@ use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::survey::{Survey, SurveyId};
 use nps_domain::{StoreError, Timestamp};
 
-use crate::rules::{Decision, Intake, decide, skipped};
+use crate::rules::{Decision, Intake, decide};
 use crate::send::Sent;
 use crate::{CADENCE_SOURCE, Outbox};
 
@@ -85,11 +85,13 @@ impl<M: Mailer + Sync> Outbox<M> {
             CreateOutcome::Created => {}
             CreateOutcome::Repeat { outcome } => return self.repeat(&outcome).await,
             CreateOutcome::DuplicateTransaction { request_id } => {
-                let outcome = skipped(SkipReason::DuplicateTransaction, request_id, None);
+                let outcome = Outcome::skipped(SkipReason::DuplicateTransaction).with_request(request_id);
                 return self.record(key, outcome, transaction, now).await;
             }
             CreateOutcome::Throttled { until } => {
-                return self.record(key, skipped(SkipReason::Throttled, None, Some(until)), transaction, now).await;
+                return self
+                    .record(key, Outcome::skipped(SkipReason::Throttled).eligible_again_at(until), transaction, now)
+                    .await;
             }
         }
         // The record keeps `scheduled`; a repeat reads the request to tell it was sent.

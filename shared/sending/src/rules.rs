@@ -40,25 +40,25 @@ pub(crate) fn decide(i: &Intake<'_>, config: &SendingConfig) -> Decision {
     let wave = i.source == CADENCE_SOURCE;
     if let Some(cadence) = survey.cadence.filter(|_| !wave) {
         return match known.suppression {
-            Some(reason) => Decision::Skip(skipped(suppression_reason(reason), None, None)),
+            Some(reason) => Decision::Skip(Outcome::skipped(suppression_reason(reason))),
             None => Decision::Enrol { period: cadence.period(config.cadence_day) },
         };
     }
     if let Some(existing) = &known.transaction {
-        return Decision::Skip(skipped(SkipReason::DuplicateTransaction, existing.clone(), None));
+        return Decision::Skip(Outcome::skipped(SkipReason::DuplicateTransaction).with_request(existing.clone()));
     }
     if let Some(reason) = known.suppression {
-        return Decision::Skip(skipped(suppression_reason(reason), None, None));
+        return Decision::Skip(Outcome::skipped(suppression_reason(reason)));
     }
     if let Some(until) = known.throttled_until.filter(|&until| until > now) {
-        return Decision::Skip(skipped(SkipReason::Throttled, None, Some(until)));
+        return Decision::Skip(Outcome::skipped(SkipReason::Throttled).eligible_again_at(until));
     }
     // The fatigue rule: any survey of any kind within the window, answered as a throttle, unless
     // the operator lets this kind go first (it then pushes the other kind).
     let fatigue_overrides = config.fatigue.is_some_and(|f| !f.pushes.holds(wave));
     let fatigued = known.fatigued_until.filter(|&until| config.fatigue.is_some() && until > now);
     if let Some(until) = fatigued.filter(|_| !fatigue_overrides) {
-        return Decision::Skip(skipped(SkipReason::Throttled, None, Some(until)));
+        return Decision::Skip(Outcome::skipped(SkipReason::Throttled).eligible_again_at(until));
     }
 
     // Scheduling: an explicit time, else a delay from the event's own time (or from now).
@@ -100,15 +100,6 @@ pub(crate) fn decide(i: &Intake<'_>, config: &SendingConfig) -> Decision {
     };
     let windows = Windows { throttle_until, fatigue_until, fatigue_overrides, write_profile };
     Decision::Create { request: Box::new(request), windows, outcome }
-}
-
-pub(crate) fn skipped(reason: SkipReason, request_id: Option<String>, next: Option<Timestamp>) -> Outcome {
-    Outcome {
-        status: Status::Skipped,
-        reason: Some(reason),
-        survey_request_id: request_id,
-        next_eligible_at: next.map(Timestamp::to_rfc3339),
-    }
 }
 
 fn suppression_reason(reason: SuppressionReason) -> SkipReason {
