@@ -18,7 +18,7 @@ pub struct Interval {
 }
 
 impl Interval {
-    fn around(centre: f64, margin: f64) -> Interval {
+    pub(crate) fn around(centre: f64, margin: f64) -> Interval {
         Interval { centre, margin, low: (centre - margin).max(-100.0), high: (centre + margin).min(100.0) }
     }
 }
