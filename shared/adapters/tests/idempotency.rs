@@ -135,6 +135,9 @@ async fn a_request_records_its_event_in_its_own_transaction() {
     assert_eq!(told.as_deref(), Some(r#"{"n":3}"#));
     let known = people.eligibility(&ordered.person_id, &ordered.survey_id, Some("order-7"), Some(&k)).await.unwrap();
     assert_eq!(known.earlier.as_deref(), Some(r#"{"n":3}"#), "the marker wins over that record");
+    // A third one, whose record comes after that skip's: it is refused, and still told the request.
+    let told = store.record(&k, r#"{"skipped":"too"}"#, expires, order).await.unwrap();
+    assert_eq!(told.as_deref(), Some(r#"{"n":3}"#), "the marker wins over an earlier record too");
 
     // The same event again is a repeat; another event for the same order is a duplicate.
     let mut again = sent_request(2, "default", &[], start);

@@ -86,7 +86,8 @@ impl DynamoEventRecords {
     /// `transaction`: the event's survey and transaction id. A concurrent delivery of the event
     /// may have made the transaction's request, recording the outcome in its marker instead (and
     /// a `BatchGetItem` can see part of a transaction: its window, not its marker); the marker is
-    /// then read, and its outcome wins.
+    /// then read, and its outcome wins, over this record and over any earlier one (another
+    /// delivery that saw the same part of the transaction and skipped first).
     pub async fn record(
         &self,
         key: &IdempotencyKey,
@@ -94,12 +95,10 @@ impl DynamoEventRecords {
         keep_until: Timestamp,
         transaction: Option<(&SurveyId, &str)>,
     ) -> Result<Option<String>, StoreError> {
-        if let Some(earlier) = record(&self.table, key, outcome, keep_until).await? {
-            return Ok(Some(earlier));
-        }
-        let Some((survey, transaction)) = transaction else { return Ok(None) };
+        let earlier = record(&self.table, key, outcome, keep_until).await?;
+        let Some((survey, transaction)) = transaction else { return Ok(earlier) };
         let marker = self.table.get(ItemKey::transaction(survey, transaction), true).await?;
-        Ok(marker.and_then(|item| transaction_outcome(&item, &ItemKey::idempotency(key))))
+        Ok(marker.and_then(|item| transaction_outcome(&item, &ItemKey::idempotency(key))).or(earlier))
     }
 }
 
