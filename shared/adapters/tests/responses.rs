@@ -154,6 +154,18 @@ async fn a_request_and_its_response_come_back_in_one_read_unit() {
 }
 
 #[tokio::test]
+async fn a_request_written_as_sent_keeps_its_sending_time() {
+    // make demo writes its history's requests as already sent: the rollups count a request as
+    // sent by its sending time, so a request item without it made the demo's response rate 112%.
+    let (responses, table) = store("req-written-sent").await;
+    let now = Timestamp::now();
+    let req = request(now);
+    DynamoRequests::new(table).create(&req, None, now.plus(DAY), now).await.unwrap();
+    let (read, _) = responses.with_request(req.id).await.unwrap().expect("the request");
+    assert_eq!(read.sent_at, Some(now));
+}
+
+#[tokio::test]
 async fn a_month_pages_the_same_oldest_or_newest_first() {
     let (responses, _) = store("resp-listing-order").await;
     let start = Timestamp::parse_rfc3339("2026-11-02T10:00:00Z").unwrap();
