@@ -18,7 +18,7 @@ use lambda_http::http::{Method, StatusCode};
 use nps_adapters::dynamo::{CapacityMeter, Change, Counted, DynamoRollups, TableStream};
 use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
-use nps_domain::rollup::{Counts, Deltas, RollupKey};
+use nps_domain::rollup::{Counts, Deltas, RollupKey, WeightKey};
 use nps_domain::survey::SurveyId;
 use nps_scoring::{Histogram, Score, Summary};
 use serde_json::json;
@@ -223,11 +223,28 @@ async fn stored_rollups(s: &Stack) -> BTreeMap<RollupKey, Counts> {
             unconfirmed: field("unconfirmed"),
             suspected_bot: field("suspected_bot"),
             sent: field("sent"),
+            comments: field("comments"),
             ..Counts::default()
         };
         for (i, bucket) in counts.scores.iter_mut().enumerate() {
             *bucket = field(&format!("h{i}"));
         }
+        // `w#<property>#<currency>#<n|s|q><category>`.
+        for (name, value) in item.iter().filter(|(name, _)| name.starts_with("w#")) {
+            let parts: Vec<&str> = name.split('#').collect();
+            let [_, property, currency, column] = parts[..] else { panic!("{name}") };
+            let key = WeightKey { property: property.into(), currency: currency.into() };
+            let totals = counts.weights.entry(key).or_default();
+            let category = usize::from(column.as_bytes()[1] - b'0');
+            let value: i128 = value.as_n().unwrap().parse().unwrap();
+            match &column[..1] {
+                "n" => totals.n[category] = value as i64,
+                "s" => totals.sums[category] = value,
+                "q" => totals.squares[category] = value,
+                _ => panic!("{name}"),
+            }
+        }
+        counts.weights.retain(|_, t| !t.is_zero());
         let key = RollupKey {
             survey: SurveyId::parse(survey).unwrap(),
             dimension: dimension.into(),
@@ -257,7 +274,7 @@ async fn recount_without(s: &Stack, left_out: &str) -> (BTreeMap<RollupKey, Coun
         }
         deltas.add(Some(counted.image()), 1);
     }
-    (deltas.iter().map(|(k, c)| (k.clone(), *c)).collect(), scores)
+    (deltas.iter().map(|(k, c)| (k.clone(), c.clone())).collect(), scores)
 }
 
 #[tokio::test]
@@ -274,10 +291,17 @@ async fn rollups_equal_a_recount_after_a_random_history_delivered_as_badly_as_la
     for i in 0..24 {
         let email = unique(&format!("agg{i}"));
         // Some purchases name no product: they count in `all` only.
-        let properties = match PRODUCTS.get(rng.usize(..=PRODUCTS.len())) {
+        let mut properties = match PRODUCTS.get(rng.usize(..=PRODUCTS.len())) {
             Some(product) => json!({ "product": product }),
             None => json!({}),
         };
+        // Most carry an amount that weighs the answer, some in no currency.
+        if rng.u8(..4) > 0 {
+            properties["amount"] = json!(format!("{}.{:02}", rng.u32(..5000), rng.u8(..100)));
+            if let Some(currency) = ["usd", "EUR"].get(rng.usize(..3)) {
+                properties["currency"] = json!(currency);
+            }
+        }
         let answer = purchase(&s, &email, &format!("order-{i}-{email}"), properties).await;
         assert_eq!(answer["status"], "sent", "{answer}");
         let (link, _) = emailed_links(&s, &email, 0).await;
@@ -335,6 +359,9 @@ async fn rollups_equal_a_recount_after_a_random_history_delivered_as_badly_as_la
     let stored = stored_rollups(&s).await;
     let (expected, scores) = recount(&s).await;
     assert_eq!(stored, expected, "rollups == a recount of the raw items (seed {seed})");
+    let currencies: BTreeSet<&str> =
+        stored.values().flat_map(|c| c.weights.keys()).map(|k| k.currency.as_str()).collect();
+    assert!(!currencies.is_empty(), "the answers' amounts weigh in the rollups (seed {seed})");
     assert!(adversary.skipped > 0, "records were delivered again and skipped (seed {seed})");
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for key in expected.keys().filter(|k| k.dimension != "all") {

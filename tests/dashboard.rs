@@ -90,7 +90,8 @@ async fn staff_sign_in_on_a_phone_and_read_the_numbers_of_the_metrics_api() {
             let score = scores[i % scores.len()];
             let comment = if i == 4 { MARKUP.to_owned() } else { format!("Answer number {i}") };
             let form = format!("score={score}&comment={}", encode(&comment));
-            let fields = json!({"properties": {"product": PRODUCTS[i % 3]}});
+            let fields =
+                json!({"properties": {"product": PRODUCTS[i % 3], "amount": format!("{i}.50"), "currency": "USD"}});
             answer_at(&s, &format!("dash{i}"), fields, at, &form).await;
         }
     }
@@ -156,6 +157,25 @@ async fn staff_sign_in_on_a_phone_and_read_the_numbers_of_the_metrics_api() {
     }
     assert_eq!(count(&browser, "section.breakdown i").await, 0, "<i>stoves</i> is a name, not markup");
 
+    // What the answers are worth, beside the score and in each group: /v1/metrics?weight=amount.
+    let worth = metrics(&app, &key, &format!("{range}&weight=amount&group_by=product"), now).await;
+    let usd = &worth["weighted"][0];
+    assert_eq!((usd["currency"].as_str(), worth["weighted"].as_array().unwrap().len()), (Some("usd"), 1));
+    let cells = futures_text(&browser.find_all(Locator::Css(".worth tbody td")).await.unwrap()).await;
+    assert_eq!(cells[0], "USD");
+    assert_eq!(cells[1], usd["nps_rounded"].to_string());
+    assert_eq!(cells[3], money(usd["revenue_at_risk"].as_f64().unwrap()));
+    assert_eq!(cells[4], money(usd["revenue_promoting"].as_f64().unwrap()));
+    assert!(usd["revenue_at_risk"].as_f64().unwrap() > 0.0, "{usd}");
+    let risks = futures_text(&browser.find_all(Locator::Css("section.breakdown td.at-risk")).await.unwrap()).await;
+    let want: Vec<String> = worth["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| format!("{} USD", money(g["weighted"][0]["revenue_at_risk"].as_f64().unwrap())))
+        .collect();
+    assert_eq!(risks, want);
+
     // The latest comments, newest first; markup shows as text and runs nothing.
     let comments = browser.find_all(Locator::Css("ul.comments li .comment")).await.unwrap();
     assert_eq!(comments.len(), 10);
@@ -197,6 +217,15 @@ async fn staff_sign_in_on_a_phone_and_read_the_numbers_of_the_metrics_api() {
 }
 
 /// `YYYY-MM-DD`, `days` before `now`.
+/// `1,234.50`, as the dashboard writes amounts.
+fn money(v: f64) -> String {
+    let text = format!("{v:.2}");
+    let (whole, cents) = text.split_once('.').unwrap();
+    let digits: Vec<char> = whole.chars().collect();
+    let groups: Vec<String> = digits.rchunks(3).rev().map(|c| c.iter().collect()).collect();
+    format!("{}.{cents}", groups.join(","))
+}
+
 fn day(now: Timestamp, days: i64) -> String {
     Timestamp::from_unix(now.unix() - days * DAY).to_rfc3339()[..10].to_owned()
 }

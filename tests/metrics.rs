@@ -16,7 +16,7 @@ use nps_aggregation::Aggregator;
 use nps_domain::Timestamp;
 use nps_domain::request::SurveyRequest;
 use nps_domain::response::Response;
-use nps_scoring::{Histogram, Summary, compare};
+use nps_scoring::{Histogram, Summary, WeightSums, WeightedSummary, compare};
 use serde_json::{Value, json};
 use support::{Stack, capture_call, emailed_links, enps_survey, purchase_at, stack, unique};
 use time::{Date, Duration, OffsetDateTime, Weekday};
@@ -117,6 +117,52 @@ fn assert_figures(what: &str, got: &Value, (want, unconfirmed): &(Summary, u64))
     close("margin", interval.map(|i| i.margin), 0.01);
 }
 
+/// The `weighted` figures of `got` equal a direct computation on the confirmed answers `keep`
+/// selects, from the raw `amount` and `currency` each purchase sent: per currency, Σ amount by
+/// category, 100 · (Σ promoters − Σ detractors) / Σ all, and the scoring crate's interval.
+#[track_caller]
+fn assert_weighted(what: &str, got: &Value, responses: &[Response], keep: impl Fn(&Response) -> bool) {
+    // currency → (n, [Σ detractors, passives, promoters], the scoring crate's sums)
+    let mut want: BTreeMap<Option<String>, (u64, [f64; 3], WeightSums)> = BTreeMap::new();
+    for r in responses.iter().filter(|r| keep(r)) {
+        let (Some(score), Some(amount)) = (r.score, r.person_properties.get("amount")) else { continue };
+        let amount: f64 = amount.parse().unwrap();
+        let currency = r.person_properties.get("currency").map(|c| c.to_lowercase());
+        let entry = want.entry(currency).or_insert((0, [0.0; 3], WeightSums::EMPTY));
+        entry.0 += 1;
+        entry.1[score.category() as usize] += amount;
+        entry.2.add(score, amount).unwrap();
+    }
+    let listed = got["weighted"].as_array().unwrap_or_else(|| panic!("{what}: no weighted figures: {got}"));
+    assert_eq!(listed.len(), want.len(), "{what}: one per currency: {listed:?}");
+    for w in listed {
+        let currency = w["currency"].as_str().map(str::to_owned);
+        let (n, sums, scoring) = &want[&currency];
+        let close = |field: &str, value: f64| {
+            let got = w[field].as_f64().unwrap();
+            assert!(
+                (got - value).abs() <= 1e-6 * value.abs().max(1.0),
+                "{what} {currency:?}: {field} {got} != {value}"
+            );
+        };
+        assert_eq!((w["property"].as_str(), w["n"].as_u64()), (Some("amount"), Some(*n)), "{what}");
+        close("revenue_at_risk", sums[0]);
+        close("revenue_passive", sums[1]);
+        close("revenue_promoting", sums[2]);
+        let total: f64 = sums.iter().sum();
+        close("total", total);
+        if total > 0.0 {
+            close("nps", 100.0 * (sums[2] - sums[0]) / total);
+            let summary = WeightedSummary::with_min_n(scoring, 30);
+            close("margin", summary.interval.unwrap().margin);
+            close("effective_n", summary.effective_n.unwrap());
+            assert_eq!(w["min_n_met"], json!(summary.min_n_met), "{what}");
+        } else {
+            assert!(w["nps"].is_null(), "{what}: no weight, no NPS");
+        }
+    }
+}
+
 fn day(value: &Value) -> Date {
     Date::parse(value.as_str().unwrap(), time::macros::format_description!("[year]-[month]-[day]")).unwrap()
 }
@@ -136,7 +182,15 @@ async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
         let at = Timestamp::from_unix(START + rng.i64(0..DAYS * 86_400));
         let email = unique(&format!("metrics{i}"));
         let fields = if i < 60 {
-            json!({"properties": {"product": PRODUCTS[rng.usize(..3)], "region": REGIONS[rng.usize(..2)]}})
+            let mut properties = json!({"product": PRODUCTS[rng.usize(..3)], "region": REGIONS[rng.usize(..2)]});
+            // Most purchases have an amount, in dollars or euros or (a few) no currency.
+            if rng.u8(..5) > 0 {
+                properties["amount"] = json!(format!("{}.{:02}", rng.u32(..2000), rng.u8(..100)));
+                if let Some(currency) = ["USD", "eur"].get(rng.usize(..3)) {
+                    properties["currency"] = json!(currency);
+                }
+            }
+            json!({ "properties": properties })
         } else {
             json!({"survey": "staff", "properties": {"team": if i < 67 { TEAMS[0] } else { TEAMS[1] }}})
         };
@@ -181,6 +235,24 @@ async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
         .filter(|r| r.survey_id.as_str() == "default" && (since..=until).contains(&day_of(r.created_at)))
         .count();
     assert_eq!(got["sent_count"], json!(sent), "surveys sent in the range");
+
+    // Weighted by the amount: one figure per currency, each equal to a direct computation on the
+    // raw answers' amounts; in each group and bucket too.
+    let all_default = |r: &Response| survey("default")(r) && within(since, until)(r);
+    let got = api.ok(&format!("survey=default&{range}&weight=amount")).await;
+    assert_weighted("weighted range", &got, &raw, all_default);
+    assert!(got["weighted"].as_array().unwrap().len() >= 2, "dollars and euros apart: {got}");
+    let got = api.ok(&format!("survey=default&{range}&weight=amount&group_by=product&granularity=month")).await;
+    for group in got["groups"].as_array().unwrap() {
+        let product = group["value"].as_str().unwrap().to_owned();
+        let keep = |r: &Response| all_default(r) && property("product", product.clone())(r);
+        assert_weighted(&format!("weighted group {product}"), group, &raw, keep);
+    }
+    for bucket in got["series"].as_array().unwrap() {
+        let keep = |r: &Response| survey("default")(r) && within(day(&bucket["start"]), day(&bucket["end"]))(r);
+        assert_weighted(&format!("weighted month {}", bucket["start"]), bucket, &raw, keep);
+    }
+    assert!(api.ok(&format!("survey=default&{range}")).await.get("weighted").is_none(), "only when asked");
 
     // A segment.
     let got = api.ok(&format!("survey=default&{range}&segment.product=boots")).await;
@@ -305,6 +377,9 @@ async fn bad_calls_get_a_clear_4xx_naming_the_parameter() {
         ),
         ("survey=default&granularity=year", StatusCode::BAD_REQUEST, "granularity"),
         ("survey=default&limit=5", StatusCode::BAD_REQUEST, "limit"),
+        ("survey=default&weight=colour", StatusCode::BAD_REQUEST, "weight"),
+        ("survey=default&weight=Amount%20Due", StatusCode::BAD_REQUEST, "weight"),
+        ("kind=enps&weight=amount", StatusCode::BAD_REQUEST, "weight"),
     ] {
         let (got, body) = api.get(query).await;
         assert_eq!(got, status, "{query}: {body}");

@@ -32,8 +32,12 @@ async fn call(
     (status, serde_json::from_slice(response.body().as_ref()).unwrap_or(Value::Null))
 }
 
-#[tokio::test]
-async fn surveys_are_created_read_listed_and_replaced_with_validation() {
+#[test]
+fn surveys_are_created_read_listed_and_replaced_with_validation() {
+    support::on_lambda_stack(surveys);
+}
+
+async fn surveys() {
     let s = stack("surveys-api", LINKS, &["product"]).await;
     let keys = DynamoApiKeys::new(s.table.clone());
     let (_, write) = keys.create(Scope::Write, "surveys", Timestamp::now()).await.unwrap();
@@ -53,9 +57,9 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
     let (status, created) = call(&app, Method::POST, "/v1/surveys", w, Some(spring.clone())).await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
     assert_eq!(
-        (created["throttle_days"].clone(), created["default_locale"].clone()),
-        (json!(90), json!("en")),
-        "defaults"
+        (created["throttle_days"].clone(), created["default_locale"].clone(), created["weight_properties"].clone()),
+        (json!(90), json!("en"), json!(["amount"])),
+        "defaults: purchases' amounts weigh the answers"
     );
     let (status, got) = call(&app, Method::GET, "/v1/surveys/spring", r, None).await;
     assert_eq!((status, &got), (StatusCode::OK, &created));
@@ -97,6 +101,9 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
         (json!({"reminder_after_days": 0}), "reminder_after_days"),
         (json!({"colour": "blue"}), "unknown field"),
         (json!({"id": "Bad Id"}), "id:"),
+        (json!({"weight_properties": ["currency"]}), "at most 3 weight properties"),
+        (json!({"weight_properties": ["a", "b", "c", "d"]}), "at most 3 weight properties"),
+        (json!({"kind": "enps", "weight_properties": ["amount"]}), "none for an eNPS survey"),
     ] {
         let mut bad = spring.clone();
         bad["id"] = json!(format!("s{}", fastrand::u32(..)));
@@ -105,6 +112,10 @@ async fn surveys_are_created_read_listed_and_replaced_with_validation() {
         assert_eq!(status, StatusCode::BAD_REQUEST, "{patch}: {body}");
         assert!(body["error"]["message"].as_str().unwrap().contains(says), "{patch}: {body}");
     }
+    let mut staff = spring.clone();
+    (staff["id"], staff["kind"]) = (json!("staff"), json!("enps"));
+    let (status, body) = call(&app, Method::POST, "/v1/surveys", w, Some(staff)).await;
+    assert_eq!((status, &body["weight_properties"]), (StatusCode::CREATED, &json!([])), "eNPS weighs nothing");
     let (status, _) = call(&app, Method::POST, "/v1/surveys", r, Some(spring.clone())).await;
     assert_eq!(status, StatusCode::FORBIDDEN, "a read key cannot write");
     let (status, _) = call(&app, Method::GET, "/v1/surveys", None, None).await;

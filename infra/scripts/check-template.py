@@ -190,7 +190,7 @@ KEY_FAMILIES = {
     "member_pointer": "PERSON#", "rollup": "ROLLUP#", "rollup_value": "ROLLUP#",
     "rollup_values_partition": "ROLLUP#", "rollup_claim": "ROLLUP#", "alert": "ALERT#",
     "response_event": "WEBHOOK#", "checkpoint": "AGGREGATOR", "drop_check": "AGGREGATOR",
-    "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#", "used_link": "LINK#",
+    "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#", "used_link": "LINK#", "themes": "THEMES#",
 }
 INTERNET_FACING = {"CaptureFunction", "TriggerFunction", "SesEventsFunction", "ApiFunction"}
 

@@ -144,6 +144,17 @@ answered_at_most_sent() { # the demo's history counts as sent: its answers do no
 }
 for _ in $(seq 50); do answered_at_most_sent && break; sleep 0.2; done
 check "the dashboard's response rate reads true after make demo (no more answers than surveys sent)" answered_at_most_sent
+stoves_at_risk() { # what the stoves' detractors paid, in dollars and in euros, never added together
+  curl -s --max-time 60 "$functions/lambda-url/api/v1/metrics?survey=default&segment.product=stoves&weight=amount" \
+    -H "authorization: Bearer $NPS_API_KEY" |
+    python3 -c 'import json, sys; w = json.load(sys.stdin)["weighted"]; sys.exit(0 if sorted(x["currency"] for x in w) == ["eur", "usd"] and all(x["revenue_at_risk"] > 0 for x in w) else 1)'
+}
+check "make demo's stoves have revenue at risk, per currency (weight=amount)" stoves_at_risk
+broken_stoves() { # the detractors' top reasons name the broken stoves (docs/themes.md)
+  curl -s --max-time 60 "$functions/lambda-url/api/v1/themes?survey=default&limit=3" -H "authorization: Bearer $NPS_API_KEY" |
+    python3 -c 'import json, sys; t = json.load(sys.stdin); sys.exit(0 if any("stove" in r["label"] or "broke" in r["label"] for r in t["detractors"]) else 1)'
+}
+check "make demo's themes name the broken stoves among the detractors' top reasons" broken_stoves
 
 # Delighted's official clients, unpatched, through the one base URL (docs/delighted.md).
 check "Delighted's Python client: a migration scenario (tests/delighted/scenario.py)" \

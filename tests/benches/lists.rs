@@ -72,6 +72,7 @@ async fn list_table(meter: Arc<CapacityMeter>) -> Table {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec!["plan".into()],
+        weight_properties: vec![],
         cadence: Some(Cadence { frequency_days: PERIOD_DAYS, paused: false }),
     };
     DynamoSurveys::new(table.clone()).put(&survey).await.unwrap();

@@ -124,6 +124,8 @@ async fn put_survey(table: &Table, id: &str, kind: SurveyKind, mailbox: &str, se
             delay_seconds: 0,
             reminder_after_days: None,
             segment_properties: segments.iter().map(|s| (*s).to_owned()).collect(),
+            // As the API's default: the purchases' amounts weigh the answers (eNPS: nothing does).
+            weight_properties: if kind == SurveyKind::Enps { vec![] } else { vec!["amount".into()] },
             cadence: None,
         })
         .await

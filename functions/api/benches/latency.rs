@@ -4,15 +4,18 @@
 //!
 //! A year of daily rollups for one survey with three segment dimensions (product ×4, region ×3,
 //! plan ×2), then `GET /v1/metrics` calls over the whole year: the survey, a segment, a breakdown,
-//! by day, week and month. Capacity units are DynamoDB Local's own figures.
+//! by day, week and month. Then `GET /v1/themes` over the same year, whose days hold
+//! `COMMENTS_PER_DAY` commented answers each: the first call (every day counted from its comments
+//! and cached), then calls that read the cache. Capacity units are DynamoDB Local's own figures.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use lambda_http::Body;
 use lambda_http::http::{Request, StatusCode};
-use nps_adapters::dynamo::{CapacityMeter, DynamoApiKeys, DynamoRollups, DynamoSurveys, Scope, Table};
+use nps_adapters::dynamo::{CapacityMeter, DynamoApiKeys, DynamoResponses, DynamoRollups, DynamoSurveys, Scope, Table};
 use nps_domain::Timestamp;
+use nps_domain::fixtures;
 use nps_domain::rollup::{ALL, Counts, Deltas, RollupKey};
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 use nps_local_stack::testing::{dynamodb, fresh_table};
@@ -26,6 +29,7 @@ const DAYS: i64 = 365;
 /// 2025-11-24T12:00:00Z: the year ends on 2026-11-23.
 const FIRST_DAY: i64 = 1_763_985_600;
 const WARM_UP: usize = 300;
+const COMMENTS_PER_DAY: usize = 10;
 const CALLS: usize = 200;
 
 fn percentile(sorted: &[Duration], p: f64) -> Duration {
@@ -65,6 +69,8 @@ fn year(survey: &SurveyId) -> Deltas {
                 deltas.add_to(&[key(dimension, value)], &counts, 1);
             }
         }
+        // The fingerprint of the day's comments (`year_of_comments` writes them).
+        all.comments = d + 1;
         deltas.add_to(&[key(ALL, ALL)], &all, 1);
     }
     deltas
@@ -87,6 +93,7 @@ async fn main() {
             delay_seconds: 0,
             reminder_after_days: None,
             segment_properties: DIMENSIONS.iter().map(|(d, _)| (*d).to_owned()).collect(),
+            weight_properties: vec![],
             cadence: None,
         })
         .await
@@ -96,7 +103,7 @@ async fn main() {
     let (_, key) = DynamoApiKeys::new(table.clone()).create(Scope::Read, "bench", Timestamp::now()).await.expect("key");
 
     let meter = Arc::new(CapacityMeter::default());
-    let app = api::App::new(table.metered(meter.clone()));
+    let app = api::App::new(table.clone().metered(meter.clone()));
     let now = Timestamp::from_unix(FIRST_DAY + DAYS * 86_400);
     let call = |query: &str| {
         Request::builder()
@@ -132,4 +139,67 @@ async fn main() {
         let units = (meter.read_units() - before) / CALLS as f64;
         println!("| {what} | {} / {} | {units:.1} |", ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
     }
+
+    // Themes: the same year, each day with its commented answers (in its rollup's fingerprint).
+    let comments = year_of_comments(&table, &survey).await;
+    eprintln!("{comments} commented answers written");
+    let themes = || {
+        Request::builder()
+            .uri("http://127.0.0.1/v1/themes?survey=default&since=2025-11-24&until=2026-11-23")
+            .header("authorization", format!("Bearer {key}"))
+            .body(Body::Empty)
+            .expect("request")
+    };
+    let (before, started) = (meter.read_units(), Instant::now());
+    let response = app.handle_at(themes(), now).await;
+    assert_eq!(response.status(), StatusCode::OK, "{:?}", response.body());
+    println!(
+        "| themes, the first call: {DAYS} days counted from {comments} comments and cached | {} | {:.1} |",
+        ms(started.elapsed()),
+        meter.read_units() - before
+    );
+    let before = meter.read_units();
+    let mut times = Vec::with_capacity(CALLS);
+    for _ in 0..CALLS {
+        let started = Instant::now();
+        let response = app.handle_at(themes(), now).await;
+        times.push(started.elapsed());
+        assert_eq!(response.status(), StatusCode::OK);
+    }
+    times.sort();
+    let units = (meter.read_units() - before) / CALLS as f64;
+    let (p50, p99) = (ms(percentile(&times, 0.5)), ms(percentile(&times, 0.99)));
+    println!("| themes over the year from the cache (with example comments) | {p50} / {p99} | {units:.1} |");
+}
+
+/// `COMMENTS_PER_DAY` confirmed answers with a comment on each day of the year (the rollups of
+/// `year` hold their days' fingerprints).
+async fn year_of_comments(table: &Table, survey: &SurveyId) -> usize {
+    use futures_util::stream::{self, StreamExt};
+    use nps_domain::response::Comment;
+    let words = ["stove", "broken", "late", "great", "tent", "price", "staff", "helpful", "box", "week", "again"];
+    let responses = DynamoResponses::new(table.clone());
+    let mut answers = Vec::new();
+    for d in 0..DAYS {
+        let at = Timestamp::from_unix(FIRST_DAY + d * 86_400);
+        for i in 0..COMMENTS_PER_DAY {
+            let n = d as usize * COMMENTS_PER_DAY + i;
+            let request = fixtures::sent_request(n, survey.as_str(), &[], at.plus(Duration::from_secs(i as u64)));
+            let score = [1, 4, 8, 9, 10][n % 5];
+            let text: Vec<&str> = (0..6).map(|k| words[(n * 7 + k * 3) % words.len()]).collect();
+            let mut r = fixtures::response(&request, SurveyKind::Transactional, Some(score), 1);
+            r.comment = Comment::parse(&text.join(" ")).expect("a comment");
+            answers.push(r);
+        }
+    }
+    let written = answers.len();
+    let expires = Timestamp::from_unix(FIRST_DAY + 3 * DAYS * 86_400);
+    stream::iter(answers.into_iter().map(|mut r| {
+        let responses = &responses;
+        async move { responses.save(&mut r, expires).await.expect("saved") }
+    }))
+    .buffer_unordered(8)
+    .collect::<Vec<_>>()
+    .await;
+    written
 }

@@ -14,6 +14,7 @@ use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::response::{Comment, Response};
 use nps_domain::survey::{SurveyId, SurveyKind};
+use nps_domain::weight::Weights;
 use nps_http::{ApiError, json_body, json_of};
 use nps_read::delighted::{DEFAULT_PER_PAGE, MAX_PER_PAGE, ResponsesQuery};
 use nps_scoring::Score;
@@ -379,7 +380,7 @@ impl App {
             let most = nps_domain::intake::MAX_PROPERTIES;
             return Err(unprocessable("person_properties", format!("at most {most} properties")));
         }
-        let (mut properties, mut person_properties) = (BTreeMap::new(), BTreeMap::new());
+        let mut all = BTreeMap::new();
         for (name, value) in given {
             let text = match value {
                 Value::String(s) => s,
@@ -389,13 +390,11 @@ impl App {
             };
             let (name, text) =
                 nps_domain::intake::property(&name, &text).map_err(|e| unprocessable("person_properties", e))?;
-            // The survey's segments count in its rollups; the rest is kept with the answer.
-            if survey.segment_properties.contains(&name) {
-                properties.insert(name, text);
-            } else {
-                person_properties.insert(name, text);
-            }
+            all.insert(name, text);
         }
+        let weights = Weights::from_properties(&survey.weight_properties, &all);
+        // The survey's segments count in its rollups; the rest is kept with the answer.
+        let (properties, person_properties) = all.into_iter().partition(|(k, _)| survey.segment_properties.contains(k));
         let response = Response {
             request_id: RequestId::new(created_at),
             survey_id,
@@ -411,6 +410,7 @@ impl App {
             first_confirmed_at: Some(created_at),
             properties,
             person_properties,
+            weights,
             person_id: Some(person),
         };
         // Retention counts from the import: history older than it is kept as long as new answers.

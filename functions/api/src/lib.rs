@@ -1,7 +1,8 @@
 //! The `api` function: what ops and dashboards read, with an API key (`Authorization: Bearer`).
 //! `GET /v1/metrics` answers from the day rollups the aggregate function keeps;
 //! `GET /v1/responses` (and `.csv`) lists a survey's responses; `GET /v1/comments` gives an eNPS
-//! survey's comments a settled month's batch at a time; `/v1/surveys` keeps the surveys;
+//! survey's comments a settled month's batch at a time; `GET /v1/themes` the reasons behind the
+//! score; `/v1/surveys` keeps the surveys;
 //! `/v1/surveys/{id}/members` keeps a survey's list; `DELETE /v1/people/{email}` erases a person; `GET /dashboard` is the page people read.
 
 mod autopilot;
@@ -182,6 +183,12 @@ impl App {
                 json_of(StatusCode::OK, &batch)
             }
             (["v1", "comments"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "themes"], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                let themes = self.read.themes(req.uri().query(), now).await?;
+                json_of(StatusCode::OK, &themes)
+            }
+            (["v1", "themes"], _) => Err(ApiError::method_not_allowed("GET")),
             (["v1", "surveys"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 self.list_surveys().await

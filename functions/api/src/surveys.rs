@@ -28,6 +28,9 @@ struct SurveyBody {
     reminder_after_days: Option<u32>,
     #[serde(default)]
     segment_properties: Vec<String>,
+    /// Absent: `amount` (what Shopify's and Stripe's purchases carry), none for eNPS.
+    #[serde(default)]
+    weight_properties: Option<Vec<String>>,
     #[serde(default)]
     cadence: Option<Cadence>,
 }
@@ -71,6 +74,10 @@ fn survey(req: &Request, path_id: Option<&SurveyId>) -> Result<Survey, ApiError>
         delay_seconds: body.delay_seconds,
         reminder_after_days: body.reminder_after_days,
         segment_properties: body.segment_properties,
+        weight_properties: body.weight_properties.unwrap_or_else(|| match body.kind {
+            SurveyKind::Enps => Vec::new(),
+            _ => vec!["amount".to_owned()],
+        }),
         cadence: body.cadence,
     };
     survey.validate().map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -65,6 +65,7 @@ async fn main() {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec!["product".into()],
+        weight_properties: vec![],
         cadence: None,
     };
     DynamoSurveys::new(setup.clone()).put(&survey).await.expect("survey");
@@ -82,6 +83,7 @@ async fn main() {
             locale: Locale::En,
             properties: BTreeMap::from([("product".into(), "boots".into())]),
             person_properties: BTreeMap::new(),
+            weights: Default::default(),
             source: "generic".into(),
             event_id: format!("e{i}"),
             transaction_id: None,

@@ -46,6 +46,7 @@ async fn harness(purpose: &str) -> Harness {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec![],
+        weight_properties: vec![],
         cadence: None,
     };
     DynamoSurveys::new(table.clone()).put(&survey).await.unwrap();
@@ -59,6 +60,7 @@ async fn harness(purpose: &str) -> Harness {
         locale: Locale::En,
         properties: BTreeMap::new(),
         person_properties: BTreeMap::new(),
+        weights: Default::default(),
         source: "generic".into(),
         event_id: format!("e-{purpose}"),
         transaction_id: None,

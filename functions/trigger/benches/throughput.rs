@@ -44,6 +44,7 @@ async fn app(meter: Arc<CapacityMeter>) -> App {
         delay_seconds: 0,
         reminder_after_days: Some(3),
         segment_properties: vec!["product".into()],
+        weight_properties: vec![],
         cadence: None,
     };
     DynamoSurveys::new(table.clone()).put(&survey).await.expect("survey stored");

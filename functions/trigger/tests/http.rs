@@ -56,6 +56,7 @@ async fn harness(purpose: &str) -> Harness {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec!["product".into(), "region".into()],
+        weight_properties: vec![],
         cadence: None,
     };
     DynamoSurveys::new(table.clone()).put(&survey).await.unwrap();

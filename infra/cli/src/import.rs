@@ -24,6 +24,7 @@ use nps_domain::person::{PersonId, PersonKey};
 use nps_domain::request::RequestId;
 use nps_domain::response::{Comment, Response};
 use nps_domain::survey::{Survey, SurveyId, SurveyKind};
+use nps_domain::weight::Weights;
 use nps_scoring::Score;
 use serde_json::Value;
 
@@ -423,12 +424,12 @@ pub async fn import(table: &Table, files: &[String], options: &Options, out: &mu
         let (responses, survey, bar) = (&responses, &survey, &bar);
         async move {
             let email = a.email.as_ref().context("an answer without its person")?;
+            let kept: BTreeMap<String, String> =
+                a.properties.into_iter().take(nps_domain::intake::MAX_PROPERTIES).collect();
+            let weights = Weights::from_properties(&survey.weight_properties, &kept);
             // The survey's segments count in its rollups; the rest is kept with the answer.
-            let (properties, person_properties) = a
-                .properties
-                .into_iter()
-                .take(nps_domain::intake::MAX_PROPERTIES)
-                .partition(|(k, _)| survey.segment_properties.contains(k));
+            let (properties, person_properties) =
+                kept.into_iter().partition(|(k, _)| survey.segment_properties.contains(k));
             let response = Response {
                 request_id: RequestId::derived(a.created_at, &a.source),
                 survey_id: survey.id.clone(),
@@ -444,6 +445,7 @@ pub async fn import(table: &Table, files: &[String], options: &Options, out: &mu
                 first_confirmed_at: Some(a.created_at),
                 properties,
                 person_properties,
+                weights,
                 person_id: Some(PersonId::derive(key, email)),
             };
             let new = responses.import(&response, keep).await?;

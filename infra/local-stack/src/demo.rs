@@ -23,6 +23,7 @@ use nps_domain::Timestamp;
 use nps_domain::fixtures;
 use nps_domain::response::{Click, Comment, Response};
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
+use nps_domain::weight::Weights;
 use nps_scoring::Score;
 use serde_json::{Value, json};
 
@@ -31,6 +32,9 @@ const DAY: i64 = 86_400;
 const PRODUCTS: [&str; 5] = ["boots", "tents", "stoves", "stoves", "jackets"];
 const REGIONS: [&str; 3] = ["eu", "us", "apac"];
 const CHANNELS: [&str; 2] = ["web", "store"];
+/// Each product's price range: stoves are what the unhappy customers of the last week paid for.
+const PRICES: [(&str, u32, u32); 4] =
+    [("boots", 90, 180), ("tents", 200, 450), ("stoves", 120, 260), ("jackets", 150, 320)];
 /// Scores drawn for a usual answer (promoters first, as real answers lean) and for the product
 /// whose week went wrong.
 const USUAL: [u8; 20] = [10, 10, 10, 10, 9, 9, 9, 9, 9, 8, 8, 8, 7, 7, 6, 5, 4, 3, 9, 10];
@@ -50,6 +54,13 @@ const COMPLAINTS: [&str; 5] = [
     "Nobody answered my emails about the return.",
     "Cheaply made, the zip broke.",
     "Charged twice for the same order.",
+];
+/// What the stoves' detractors say: the reason `/v1/themes` and the dashboard should name.
+const STOVE_COMPLAINTS: [&str; 4] = [
+    "The stove arrived broken.",
+    "Stove arrived broken, the burner is cracked.",
+    "Broken stove, and still no refund.",
+    "The burner of my stove broke on the first trip.",
 ];
 const PERSON: &str =
     "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36";
@@ -84,6 +95,7 @@ fn list_survey(paused: bool) -> Result<Survey> {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: ["plan"].map(String::from).to_vec(),
+        weight_properties: vec![],
         cadence: Some(nps_domain::survey::Cadence { frequency_days: 1, paused }),
     })
 }
@@ -105,6 +117,7 @@ pub fn survey() -> Result<Survey> {
         delay_seconds: 0,
         reminder_after_days: Some(3),
         segment_properties: ["product", "channel", "region", "plan", "variant"].map(String::from).to_vec(),
+        weight_properties: vec!["amount".to_owned()],
         cadence: None,
     })
 }
@@ -121,26 +134,36 @@ pub fn relationship_survey() -> Result<Survey> {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: ["plan", "region"].map(String::from).to_vec(),
+        weight_properties: vec![],
         cadence: Some(nps_domain::survey::Cadence { frequency_days: 90, paused: false }),
     })
 }
 
-fn comment_for(score: u8, rng: &mut fastrand::Rng) -> Option<&'static str> {
-    if rng.u8(..10) >= 4 {
+/// Four in ten answers carry a comment, eight in ten unhappy stove buyers': most say what broke.
+fn comment_for(score: u8, product: &str, rng: &mut fastrand::Rng) -> Option<&'static str> {
+    let unhappy_stove = product == "stoves" && score <= 6;
+    if rng.u8(..10) >= if unhappy_stove { 8 } else { 4 } {
         return None;
     }
     Some(match score {
         9..=10 => PRAISE[rng.usize(..PRAISE.len())],
         7..=8 => NEUTRAL[rng.usize(..NEUTRAL.len())],
+        _ if unhappy_stove && rng.u8(..10) < 7 => STOVE_COMPLAINTS[rng.usize(..STOVE_COMPLAINTS.len())],
         _ => COMPLAINTS[rng.usize(..COMPLAINTS.len())],
     })
 }
 
+/// A purchase's properties, as a shop sends them: what was bought, where, and what it cost (in
+/// euros in the EU, dollars elsewhere).
 fn properties(product: &str, rng: &mut fastrand::Rng) -> BTreeMap<String, String> {
+    let region = REGIONS[rng.usize(..REGIONS.len())];
+    let (low, high) = PRICES.iter().find(|(p, ..)| *p == product).map_or((20, 50), |(_, low, high)| (*low, *high));
     BTreeMap::from([
         ("product".to_owned(), product.to_owned()),
-        ("region".to_owned(), REGIONS[rng.usize(..REGIONS.len())].to_owned()),
+        ("region".to_owned(), region.to_owned()),
         ("channel".to_owned(), CHANNELS[rng.usize(..CHANNELS.len())].to_owned()),
+        ("amount".to_owned(), format!("{}.{:02}", rng.u32(low..high), rng.u8(..100))),
+        ("currency".to_owned(), if region == "eu" { "EUR" } else { "USD" }.to_owned()),
     ])
 }
 
@@ -246,6 +269,7 @@ impl Demo {
     /// Past answers, straight into the table (a request as sent, a response as confirmed).
     async fn history(&self, rng: &mut fastrand::Rng) -> Result<usize> {
         let (requests, responses) = (DynamoRequests::new(self.table.clone()), DynamoResponses::new(self.table.clone()));
+        let survey = survey()?;
         let today = Timestamp::now().unix() / DAY * DAY;
         let mut written = 0;
         for days_back in 1..=self.days {
@@ -253,9 +277,14 @@ impl Demo {
                 let product = PRODUCTS[rng.usize(..PRODUCTS.len())];
                 let sent = Timestamp::from_unix(today - days_back * DAY + 8 * 3600 + rng.i64(0..8 * 3600));
                 let n = usize::try_from(days_back)? * 10_000 + i;
-                let props = properties(product, rng);
-                let props: Vec<(&str, &str)> = props.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                let request = fixtures::sent_request(n, "default", &props, sent);
+                // As the trigger keeps an event's properties: the survey's segments, its weights, the rest.
+                let all = properties(product, rng);
+                let (segments, others): (BTreeMap<_, _>, BTreeMap<_, _>) =
+                    all.clone().into_iter().partition(|(k, _)| survey.segment_properties.contains(k));
+                let segments: Vec<(&str, &str)> = segments.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                let mut request = fixtures::sent_request(n, "default", &segments, sent);
+                request.weights = Weights::from_properties(&survey.weight_properties, &all);
+                request.person_properties = others;
                 let expires = sent.plus(Duration::from_secs(730 * 86_400));
                 requests.create(&request, None, expires, sent).await?;
                 let bad_week = product == "stoves" && days_back <= 7;
@@ -264,7 +293,7 @@ impl Demo {
                 let clicked = sent.plus(Duration::from_secs(600 + rng.u64(..40_000)));
                 let mut response = Response::new(&request, SurveyKind::Transactional, clicked);
                 response.record_click(Click::new(clicked, Score::try_from(score)?, PERSON, Some(sent)));
-                let comment = comment_for(score, rng).map(Comment::parse).transpose()?.flatten();
+                let comment = comment_for(score, product, rng).map(Comment::parse).transpose()?.flatten();
                 let confirmed = clicked.plus(Duration::from_secs(20 + rng.u64(..200)));
                 response.confirm(Score::try_from(score)?, comment, confirmed, Duration::from_secs(7 * 86_400))?;
                 if responses.save(&mut response, expires).await? != Saved::Done {
@@ -300,7 +329,7 @@ impl Demo {
                         "properties": properties(product, rng),
                     }),
                     score,
-                    comment: comment_for(score, rng),
+                    comment: comment_for(score, product, rng),
                 }
             })
             .collect();

@@ -12,6 +12,7 @@ use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::response::{BotReason, Click, Comment, Response};
 use nps_domain::survey::{Locale, SurveyId, SurveyKind};
+use nps_domain::weight::{Weight, Weights};
 use nps_domain::{EmailAddress, Timestamp};
 use nps_local_stack::testing::{dynamodb, fresh_table};
 use nps_scoring::Score;
@@ -34,6 +35,10 @@ fn request(now: Timestamp) -> SurveyRequest {
         locale: Locale::En,
         properties: BTreeMap::from([("product".into(), "boots".into())]),
         person_properties: BTreeMap::from([("plan".into(), "pro".into())]),
+        weights: Weights {
+            currency: Some("eur".into()),
+            values: BTreeMap::from([("amount".into(), Weight::parse("129.90").unwrap())]),
+        },
         source: "generic".into(),
         event_id: "e".into(),
         transaction_id: None,
@@ -80,6 +85,7 @@ async fn a_response_round_trips_with_its_evidence_and_listing_keys() {
 
     let stored = responses.get(req.id).await.unwrap().expect("saved");
     assert_eq!(stored, r);
+    assert_eq!(stored.weights.values["amount"].to_string(), "129.9", "with its weights");
     assert_eq!(stored.bot_reasons, vec![BotReason::TooSoonAfterSend, BotReason::ScoreBurst]);
     assert_eq!(stored.comment.as_ref().map(Comment::as_str), Some("<b>ok</b> =1+1"), "stored verbatim");
 

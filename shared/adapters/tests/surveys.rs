@@ -17,6 +17,7 @@ fn survey(product_name: &str) -> Survey {
         delay_seconds: 0,
         reminder_after_days: Some(3),
         segment_properties: vec!["plan".into()],
+        weight_properties: vec![],
         cadence: None,
     }
 }

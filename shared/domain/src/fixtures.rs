@@ -22,6 +22,7 @@ pub fn sent_request(n: usize, survey: &str, properties: &[(&str, &str)], at: Tim
         locale: Locale::En,
         properties: properties.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect::<BTreeMap<_, _>>(),
         person_properties: BTreeMap::new(),
+        weights: Default::default(),
         source: "generic".into(),
         event_id: format!("e{n}"),
         transaction_id: None,

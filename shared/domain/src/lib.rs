@@ -26,6 +26,7 @@ pub mod survey;
 pub mod survey_email;
 pub mod time;
 pub mod token;
+pub mod weight;
 
 pub use email::{EmailAddress, EmailError};
 pub use escape::escape_html;

@@ -141,6 +141,8 @@ pub struct SurveyRequest {
     /// The event's other properties (at most [`crate::intake::MAX_PROPERTIES`] in all), kept for
     /// the response (Delighted's `person_properties`); never on an eNPS answer.
     pub person_properties: BTreeMap<String, String>,
+    /// What the answer will be worth, by the survey's weight properties.
+    pub weights: crate::weight::Weights,
     pub source: String,
     pub event_id: String,
     pub transaction_id: Option<String>,

@@ -15,6 +15,7 @@ use crate::Timestamp;
 use crate::person::PersonId;
 use crate::request::{RequestId, SurveyRequest};
 use crate::survey::{SurveyId, SurveyKind};
+use crate::weight::Weights;
 
 pub const MAX_COMMENT_CHARS: usize = 2000;
 /// Clicks kept as evidence per response: once this many are kept, only a click that adds a reason
@@ -199,6 +200,9 @@ pub struct Response {
     /// The request's other properties; never for eNPS (they could name the person), and removed
     /// by an erasure.
     pub person_properties: BTreeMap<String, String>,
+    /// The request's weights (never for eNPS); kept by an erasure, like the score, so that the
+    /// figures do not change.
+    pub weights: Weights,
     /// Never kept for eNPS: those answers are anonymous.
     pub person_id: Option<PersonId>,
 }
@@ -232,6 +236,7 @@ impl Response {
             } else {
                 request.person_properties.clone()
             },
+            weights: if kind == SurveyKind::Enps { Weights::default() } else { request.weights.clone() },
             person_id: (kind != SurveyKind::Enps).then(|| request.person_id.clone()),
         }
     }
@@ -366,6 +371,7 @@ mod tests {
             locale: crate::survey::Locale::En,
             properties: BTreeMap::from([("product".into(), "boots".into())]),
             person_properties: BTreeMap::from([("plan".into(), "pro".into())]),
+            weights: Weights::default(),
             source: "generic".into(),
             event_id: "e".into(),
             transaction_id: None,

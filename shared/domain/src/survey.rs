@@ -121,6 +121,9 @@ pub struct Survey {
     pub reminder_after_days: Option<u32>,
     /// Event properties kept on the request and response, as segment dimensions.
     pub segment_properties: Vec<String>,
+    /// Numeric event properties each answer is also counted by (`amount`: revenue), per the
+    /// event's `currency`: weighted NPS and what each group is worth. Never for eNPS.
+    pub weight_properties: Vec<String>,
     /// Relationship and eNPS surveys: their list's members are asked once per period.
     pub cadence: Option<Cadence>,
 }
@@ -160,6 +163,8 @@ pub enum SurveyError {
     Reminder,
     #[error("at most 10 segment properties, each 1 to 40 characters of a-z, 0-9 and _")]
     Segments,
+    #[error("at most 3 weight properties, named like segment properties; none for an eNPS survey")]
+    Weights,
     #[error("cadence: only a relationship or eNPS survey has one, of 1 to 730 days")]
     Cadence,
 }
@@ -197,6 +202,11 @@ impl Survey {
         };
         if self.segment_properties.len() > MAX_SEGMENT_PROPERTIES || !self.segment_properties.iter().all(segment_ok) {
             return Err(SurveyError::Segments);
+        }
+        let weights_ok = self.weight_properties.len() <= crate::weight::MAX_WEIGHT_PROPERTIES
+            && self.weight_properties.iter().all(|p| segment_ok(p) && p != crate::weight::CURRENCY);
+        if !weights_ok || (self.kind == SurveyKind::Enps && !self.weight_properties.is_empty()) {
+            return Err(SurveyError::Weights);
         }
         if let Some(c) = self.cadence
             && (self.kind == SurveyKind::Transactional || !(1..=730).contains(&c.frequency_days))
@@ -255,6 +265,7 @@ mod tests {
             delay_seconds: 0,
             reminder_after_days: Some(3),
             segment_properties: vec!["product".into(), "region".into()],
+            weight_properties: vec!["amount".into()],
             cadence: None,
         }
     }
@@ -274,6 +285,14 @@ mod tests {
         assert_eq!(s.validate(), Err(SurveyError::Segments));
         s.segment_properties = vec!["all".into()];
         assert_eq!(s.validate(), Err(SurveyError::Segments), "`all` names the whole survey");
+        let mut s = survey();
+        s.weight_properties = vec!["currency".into()];
+        assert_eq!(s.validate(), Err(SurveyError::Weights), "the currency keys weights, it is none");
+        s.weight_properties = ["a", "b", "c", "d"].map(String::from).to_vec();
+        assert_eq!(s.validate(), Err(SurveyError::Weights));
+        let mut s = survey();
+        s.kind = SurveyKind::Enps;
+        assert_eq!(s.validate(), Err(SurveyError::Weights), "an anonymous answer carries nothing of the person's");
         let mut s = survey();
         s.reminder_after_days = Some(0);
         assert_eq!(s.validate(), Err(SurveyError::Reminder));

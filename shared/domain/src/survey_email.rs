@@ -294,6 +294,7 @@ mod tests {
             delay_seconds: 0,
             reminder_after_days: None,
             segment_properties: vec![],
+            weight_properties: vec![],
             cadence: None,
         }
     }

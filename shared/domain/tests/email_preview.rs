@@ -19,6 +19,7 @@ fn every_locale_renders_a_self_contained_email() {
         delay_seconds: 0,
         reminder_after_days: None,
         segment_properties: vec![],
+        weight_properties: vec![],
         cadence: None,
     };
     let to = EmailAddress::parse("sam@example.com").unwrap();

@@ -1,7 +1,7 @@
 //! The read side, shared by the `api` function and the ops CLI: `/v1/metrics` over the day
 //! rollups (`metrics`, with the eNPS rules of `metrics::anonymity`), the responses list and its
-//! CSV (`responses`), and comments (`comments`: the dashboard's latest, and eNPS batches, also
-//! `GET /v1/comments`). Each answer is data or an
+//! CSV (`responses`), comments (`comments`: the dashboard's latest, and eNPS batches, also
+//! `GET /v1/comments`), and the reasons behind the score (`themes`). Each answer is data or an
 //! `ApiError`; turning them into HTTP is the caller's.
 
 pub mod comments;
@@ -10,8 +10,11 @@ pub mod delighted;
 pub mod metrics;
 pub mod params;
 pub mod responses;
+pub mod themes;
 
-use nps_adapters::dynamo::{DynamoMembers, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Table};
+use nps_adapters::dynamo::{
+    DynamoMembers, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, DynamoThemes, Table,
+};
 
 /// Capture's default change window, in days (`NPS_CHANGE_WINDOW_DAYS`).
 pub const DEFAULT_CHANGE_WINDOW_DAYS: i64 = 7;
@@ -22,6 +25,8 @@ pub struct Reader {
     surveys: DynamoSurveys,
     responses: DynamoResponses,
     requests: DynamoRequests,
+    /// The themes' cache of each day's term counts.
+    themes: DynamoThemes,
     /// Where a list's waves begin (`granularity=wave`).
     members: DynamoMembers,
     /// Days after its end before an eNPS month is shown: every answer in it is final by then
@@ -36,6 +41,7 @@ impl Reader {
             surveys: DynamoSurveys::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
+            themes: DynamoThemes::new(table.clone()),
             members: DynamoMembers::new(table),
             enps_settle_days: DEFAULT_CHANGE_WINDOW_DAYS + 1,
         }

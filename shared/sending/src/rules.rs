@@ -10,6 +10,7 @@ use nps_domain::intake::{Outcome, SkipReason, Status, TriggerEvent};
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
 use nps_domain::survey::Survey;
+use nps_domain::weight::Weights;
 
 use crate::{CADENCE_SOURCE, SendingConfig};
 
@@ -81,6 +82,7 @@ pub(crate) fn decide(i: &Intake<'_>, config: &SendingConfig) -> Decision {
         locale: event.locale.unwrap_or(survey.default_locale),
         properties: segment.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
         person_properties: person.into_iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+        weights: Weights::from_properties(&survey.weight_properties, &event.properties),
         source: i.source.to_owned(),
         event_id: event.event_id.clone(),
         transaction_id: event.transaction_id.clone(),
@@ -148,6 +150,7 @@ mod tests {
             delay_seconds: 3600,
             reminder_after_days: None,
             segment_properties: vec!["product".into()],
+            weight_properties: vec![],
             cadence: None,
         }
     }

@@ -44,6 +44,7 @@ fn survey(reminder_after_days: Option<u32>) -> Survey {
         delay_seconds: 0,
         reminder_after_days,
         segment_properties: vec!["product".into()],
+        weight_properties: vec![],
         cadence: None,
     }
 }

@@ -10,7 +10,7 @@ mod page;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use futures_util::future::try_join3;
+use futures_util::future::try_join4;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response as HttpResponse};
 use nps_domain::Timestamp;
@@ -333,12 +333,26 @@ impl App {
         let months = Some((&first_month[..7], &last_month[..7]));
         let segment_values = self.rollups.segment_values(generation, &survey.id, months).await?;
         let value_count = group_by.as_ref().map_or(0, |d| segment_values.get(d).map_or(0, BTreeSet::len));
-        let main_query = metrics_query(survey, since, until, Some(granularity), q.segment.as_ref(), None);
+        // What the answers are worth, beside the score: by the survey's first weight property.
+        let weight = survey.weight_properties.first().map(String::as_str);
+        let main_query = metrics_query(survey, since, until, Some(granularity), q.segment.as_ref(), None, weight);
         let groups_query = group_by
             .as_ref()
             .filter(|_| value_count <= MAX_GROUPS)
-            .map(|d| metrics_query(survey, since, until, None, None, Some(d)));
-        let (metrics, groups, comments) = try_join3(
+            .map(|d| metrics_query(survey, since, until, None, None, Some(d), weight));
+        // The reasons on each side, for the same survey, range and segment (eNPS: the whole survey).
+        let themes_query = {
+            let mut t = form_urlencoded::Serializer::new(String::new());
+            t.append_pair("survey", survey.id.as_str())
+                .append_pair("since", &format_day(since))
+                .append_pair("until", &format_day(until))
+                .append_pair("limit", "3");
+            if let Some((dimension, value)) = q.segment.as_ref().filter(|_| !enps) {
+                t.append_pair(&format!("segment.{dimension}"), value);
+            }
+            t.finish()
+        };
+        let (metrics, groups, comments, themes) = try_join4(
             self.read.metrics(Some(&main_query), now),
             async {
                 match &groups_query {
@@ -355,6 +369,8 @@ impl App {
                     Ok::<_, ApiError>(Comments::Latest(latest))
                 }
             },
+            // Boxed: its future is large, and a task's stack is not.
+            Box::pin(self.read.themes(Some(&themes_query), now)),
         )
         .await?;
         let groups = groups.and_then(|m: Metrics| m.groups).unwrap_or_default();
@@ -385,6 +401,7 @@ impl App {
             metrics: &metrics,
             breakdown,
             comments: &comments,
+            themes: &themes,
             notes: &notes,
             waves: &waves,
         }))
@@ -416,6 +433,7 @@ fn metrics_query(
     granularity: Option<&str>,
     segment: Option<&(String, String)>,
     group_by: Option<&str>,
+    weight: Option<&str>,
 ) -> String {
     let mut q = form_urlencoded::Serializer::new(String::new());
     q.append_pair("survey", survey.id.as_str())
@@ -429,6 +447,9 @@ fn metrics_query(
     }
     if let Some(d) = group_by {
         q.append_pair("group_by", d);
+    }
+    if let Some(w) = weight {
+        q.append_pair("weight", w);
     }
     q.finish()
 }

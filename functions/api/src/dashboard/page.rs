@@ -14,8 +14,9 @@ use sha2::{Digest, Sha256};
 
 use super::chart;
 use super::{Comments, PAGE, RANGES};
-use nps_read::metrics::figures::Figures;
+use nps_read::metrics::figures::{Figures, Weighted};
 use nps_read::metrics::{Group, Metrics};
+use nps_read::themes::Themes;
 
 /// The colours are custom properties so that a test can check their contrast (WCAG AA).
 pub const CSS: &str = r#"
@@ -25,6 +26,10 @@ body{margin:0;font:16px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif
 header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:center;gap:.5rem 1rem;padding:.75rem 1rem;border-bottom:1px solid var(--line)}
 h1{font-size:1.25rem;margin:0}
 h2{font-size:1.05rem;margin:0 0 .5rem}
+h3{font-size:.95rem;margin:.75rem 0 .25rem}
+.sides{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr))}
+ol.reasons{margin:0;padding-left:1.25rem;display:grid;gap:.5rem}
+blockquote.example{margin:.25rem 0 0;padding-left:.5rem;border-left:3px solid var(--muted);color:var(--muted);overflow-wrap:anywhere}
 p{margin:.25rem 0}
 main{max-width:64rem;margin:0 auto;padding:1rem;display:grid;gap:1rem}
 section{background:var(--panel);border-radius:.5rem;padding:1rem;min-width:0}
@@ -180,6 +185,8 @@ pub struct View<'a> {
     pub metrics: &'a Metrics,
     pub breakdown: Breakdown<'a>,
     pub comments: &'a Comments,
+    /// Why promoters recommend and why detractors don't (`/v1/themes`).
+    pub themes: &'a Themes,
     /// Filters that did not apply to this survey, said on the page.
     pub notes: &'a [String],
     /// Where the survey's list's waves begin in the range: `(number, first day)`.
@@ -207,6 +214,7 @@ pub fn dashboard(v: &View) -> String {
                 (headline(v))
                 (trend(v))
                 (breakdown(v))
+                (reasons(v))
                 (comments(v))
             }
         },
@@ -333,8 +341,85 @@ fn headline(v: &View) -> Markup {
                         }
                     }
                 }
+                (worth(f))
             }
         }
+    }
+}
+
+/// What the answers are worth, per currency: the NPS weighted by it, and the detractors' and
+/// promoters' share of it (docs/metrics.md, "Weighted by revenue").
+fn worth(f: &Figures) -> Markup {
+    let Some(weighted) = f.weighted.as_deref().filter(|w| !w.is_empty()) else { return html! {} };
+    html! {
+        div.worth {
+            h3 { "Weighted by " (weighted[0].property) }
+            div.table tabindex="0" role="region" aria-label="Weighted figures" {
+                table {
+                    thead {
+                        tr {
+                            th { "Currency" }
+                            th.num { "Weighted NPS" }
+                            th.num { "95% interval" }
+                            th.num { "At risk (detractors)" }
+                            th.num { "Promoting" }
+                            th.num { "All" }
+                        }
+                    }
+                    tbody {
+                        @for w in weighted {
+                            tr {
+                                td { (currency(w)) }
+                                td.num { (w.nps_rounded.map_or_else(|| "–".to_owned(), |n| n.to_string())) }
+                                td.num {
+                                    @match (w.ci_low, w.ci_high) {
+                                        (Some(low), Some(high)) => { (format!("{low:.0} to {high:.0}")) }
+                                        _ => { "–" }
+                                    }
+                                }
+                                td.num.at-risk { (amount(w.revenue_at_risk)) }
+                                td.num { (amount(w.revenue_promoting)) }
+                                td.num { (amount(w.total)) }
+                            }
+                        }
+                    }
+                }
+            }
+            @if weighted.iter().any(|w| !w.min_n_met) {
+                p.note { "A few large amounts weigh as few answers: under 30 effective answers, read the interval first." }
+            }
+        }
+    }
+}
+
+fn currency(w: &Weighted) -> String {
+    w.currency.as_deref().map_or_else(|| "none given".to_owned(), str::to_uppercase)
+}
+
+/// `16,030.50`: two decimals, thousands apart.
+fn amount(v: f64) -> String {
+    let text = format!("{:.2}", v.abs());
+    let (whole, cents) = text.split_once('.').unwrap_or((&text, "00"));
+    let mut grouped = String::new();
+    for (i, digit) in whole.chars().enumerate() {
+        if i > 0 && (whole.len() - i) % 3 == 0 {
+            grouped.push(',');
+        }
+        grouped.push(digit);
+    }
+    format!("{}{grouped}.{cents}", if v < 0.0 { "−" } else { "" })
+}
+
+/// The detractors' worth in each currency, for a breakdown's row.
+fn at_risk(f: &Figures) -> String {
+    match f.weighted.as_deref() {
+        Some(weighted) if !weighted.is_empty() => weighted
+            .iter()
+            .map(|w| format!("{} {}", amount(w.revenue_at_risk), w.currency.as_deref().unwrap_or("").to_uppercase()))
+            .map(|s| s.trim_end().to_owned())
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => "–".to_owned(),
     }
 }
 
@@ -381,6 +466,7 @@ fn interval_text(f: &Figures) -> String {
 }
 
 fn breakdown(v: &View) -> Markup {
+    let weighed = !v.survey.weight_properties.is_empty();
     html! {
         section.wide.breakdown {
             @match (&v.breakdown, v.group_by) {
@@ -398,6 +484,9 @@ fn breakdown(v: &View) -> Markup {
                                     th.num { "Answers" }
                                     th.num { "NPS" }
                                     th.num { "95% interval" }
+                                    @if weighed {
+                                        th.num { "At risk" }
+                                    }
                                     th { "NPS and interval, −100 to 100" }
                                 }
                             }
@@ -409,11 +498,14 @@ fn breakdown(v: &View) -> Markup {
                                         td.num { (answers(&g.figures)) }
                                         td.num { (g.figures.nps_rounded.map_or_else(|| "–".to_owned(), |n| n.to_string())) }
                                         td.num { (interval_text(&g.figures)) }
+                                        @if weighed {
+                                            td.num.at-risk { (at_risk(&g.figures)) }
+                                        }
                                         td { (chart::interval(&g.figures)) }
                                     }
                                 }
                                 @if groups.is_empty() {
-                                    tr { td colspan="5" { "No answers with this property yet." } }
+                                    tr { td colspan=(if weighed { 6 } else { 5 }) { "No answers with this property yet." } }
                                 }
                             }
                         }
@@ -430,6 +522,51 @@ fn breakdown(v: &View) -> Markup {
             }
         }
     }
+}
+
+/// The reasons on each side that stand out (significant), with a comment that gives each.
+fn reasons(v: &View) -> Markup {
+    let t = v.themes;
+    let sides = [
+        ("Why promoters recommend", "promoter", &t.promoters, t.comments.promoters),
+        ("Why detractors don't", "detractor", &t.detractors, t.comments.detractors),
+    ];
+    html! {
+        section.wide.reasons aria-labelledby="reasons-title" {
+            h2 #reasons-title { "Top reasons" }
+            p.muted {
+                "The words that most tell one side's comments from the other's, from "
+                (t.comments.detractors + t.comments.passives + t.comments.promoters) " comments of the range (docs/themes.md)."
+            }
+            div.sides {
+                @for (title, class, reasons, comments) in sides {
+                    div.side {
+                        h3 { span.swatch.(class) {} (title) }
+                        @let shown: Vec<_> = reasons.iter().filter(|r| r.theme.significant).collect();
+                        @if shown.is_empty() {
+                            p.note { "Nothing stands out yet in " (comments) " comments: a reason shows once it is more than chance." }
+                        } @else {
+                            ol.reasons {
+                                @for r in shown {
+                                    li {
+                                        strong.reason { (r.theme.label) }
+                                        " " span.muted { "(" (side_mentions(class, &r.theme.mentions)) " of " (comments) ")" }
+                                        @if let Some(e) = r.examples.first() {
+                                            blockquote.example { (e.text) }
+                                        }
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn side_mentions(side: &str, m: &nps_themes::Mentions) -> u64 {
+    if side == "promoter" { m.promoters } else { m.detractors }
 }
 
 fn comments(v: &View) -> Markup {
@@ -530,6 +667,15 @@ mod tests {
             let ratio = contrast(colour(fg), colour(bg));
             assert!(ratio >= least, "--{fg} on --{bg}: {ratio:.2} < {least}");
         }
+    }
+
+    #[test]
+    fn amounts_read_as_money() {
+        assert_eq!(amount(16030.5), "16,030.50");
+        assert_eq!(amount(999.999), "1,000.00");
+        assert_eq!(amount(0.0), "0.00");
+        assert_eq!(amount(1234567.0), "1,234,567.00");
+        assert_eq!(amount(-42.0), "−42.00");
     }
 
     #[test]

@@ -9,13 +9,14 @@ use nps_domain::idempotency::IdempotencyKey;
 use nps_domain::intake::Outcome;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, SurveyRequest};
+use nps_domain::rollup::ALL;
 use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 
 use super::idempotency::{EVENT_RECORD_RETENTION, record};
 use super::item::{Attrs, Item, n};
 use super::keys::{ItemKey, REQUEST_PREFIX, attr, request_of};
-use super::{DynamoResponses, Table, people, requests};
+use super::{DynamoResponses, DynamoThemes, Table, people, requests};
 
 /// Requests erased per call: each costs a few round trips, and an HTTP answer must come in
 /// seconds. A person with more is erased by calling again (`complete` says so).
@@ -151,6 +152,15 @@ impl DynamoErasure {
         if response.person_id.is_some() || (response.comment.is_some() && !anonymous) || !response.clicks.is_empty() {
             self.responses.erase_identity(id, now, anonymous).await?;
             erased.responses += 1;
+        }
+        // The words of a removed comment leave the themes' cache of its day too (counted again
+        // from what is left when next asked).
+        if response.comment.is_some() && !anonymous {
+            let day = nps_domain::rollup::day(response.created_at);
+            let values = response.properties.iter().map(|(d, v)| (d.as_str(), v.as_str()));
+            let keys =
+                [(ALL, ALL)].into_iter().chain(values).map(|(d, v)| ItemKey::themes(&response.survey_id, d, v, &day));
+            DynamoThemes::new(self.table.clone()).forget(keys.collect()).await?;
         }
         let subject = id.to_string();
         let mut notifications = self.all(ItemKey::alert("detractor", &subject, "").pk, false).await?;

@@ -3,6 +3,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use nps_domain::weight::{Weight, Weights};
 use nps_domain::{StoreError, Timestamp};
 
 use super::keys::{ItemKey, attr};
@@ -22,6 +23,17 @@ pub(crate) fn n(value: i64) -> AttributeValue {
 pub(crate) fn string_map(map: &BTreeMap<String, String>) -> Option<AttributeValue> {
     (!map.is_empty()).then(|| AttributeValue::M(map.iter().map(|(k, v)| (k.clone(), s(v.clone()))).collect()))
 }
+
+/// An answer's weights: `weights` (name → units of 1/10,000) and `currency`, when it has any.
+pub(crate) fn weights(w: &Weights) -> impl Iterator<Item = (String, AttributeValue)> {
+    let values =
+        (!w.is_empty()).then(|| AttributeValue::M(w.values.iter().map(|(k, v)| (k.clone(), n(v.units()))).collect()));
+    let currency = w.currency.clone().map(s);
+    values.map(|m| (WEIGHTS.to_owned(), m)).into_iter().chain(currency.map(|c| (CURRENCY.to_owned(), c)))
+}
+
+const WEIGHTS: &str = "weights";
+const CURRENCY: &str = "currency";
 
 /// The key attributes of `key`, to start an item or to address one.
 pub(crate) fn key_item(key: ItemKey) -> Item {
@@ -81,5 +93,18 @@ impl<'a> Attrs<'a> {
             }
             Some(_) => Err(Self::malformed(name, "a list")),
         }
+    }
+
+    pub fn weights(&self) -> Result<Weights, StoreError> {
+        let Some(value) = self.0.get(WEIGHTS) else { return Ok(Weights::default()) };
+        let map = value.as_m().map_err(|_| Self::malformed(WEIGHTS, "a map"))?;
+        let values = map
+            .iter()
+            .map(|(k, v)| {
+                let units = v.as_n().ok().and_then(|n| n.parse().ok()).and_then(Weight::from_units);
+                Ok((k.clone(), units.ok_or_else(|| Self::malformed(WEIGHTS, "a map of weights"))?))
+            })
+            .collect::<Result<_, StoreError>>()?;
+        Ok(Weights { currency: self.opt_s(CURRENCY).map(str::to_owned), values })
     }
 }

@@ -165,6 +165,12 @@ impl ItemKey {
         ItemKey { pk: format!("ROLLUP#{generation}"), sk: "CLAIM".to_owned() }
     }
 
+    /// The themes' cache of one survey's comments on one day, for one dimension value (`all=all`
+    /// for the whole survey): in every generation alike (it is checked against the rollups').
+    pub fn themes(survey: &SurveyId, dimension: &str, value: &str, day: &str) -> Self {
+        ItemKey { pk: format!("THEMES#{survey}#{dimension}={value}"), sk: day.to_owned() }
+    }
+
     /// At most one alert per kind, subject and day.
     pub fn alert(kind: &str, subject: &str, day: &str) -> Self {
         ItemKey { pk: format!("ALERT#{kind}#{subject}"), sk: day.to_owned() }

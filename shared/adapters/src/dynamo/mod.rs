@@ -13,6 +13,7 @@ mod responses;
 mod rollups;
 mod stream;
 mod surveys;
+mod themes;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -39,6 +40,7 @@ pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardFolded};
 pub use stream::{Change, Page, Shard, StreamError, StreamRecord, TableStream, sequence_order};
 pub use surveys::{CachedSurveys, DynamoSurveys};
+pub use themes::{CachedDay, DynamoThemes};
 
 /// A client and the name of the table (from the template's `NpsTable`).
 #[derive(Debug, Clone)]

@@ -12,7 +12,7 @@ use nps_domain::survey::{Locale, SurveyId};
 use nps_domain::{EmailAddress, StoreError, Timestamp};
 
 use super::idempotency::{OUTCOME, record_put, recorded_outcome};
-use super::item::{Attrs, Item, key_item, n, s, string_map};
+use super::item::{Attrs, Item, key_item, n, s, string_map, weights};
 use super::keys::{ItemKey, OUTBOX_REQUESTS, REQUEST_PREFIX, attr, outbox_sort_key, request_of};
 use super::people::{
     EVENT, Opened, open_window, profile_update, request_id_attr, transaction_outcome, transaction_request,
@@ -489,6 +489,7 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
     }
     item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
     item.extend(string_map(&r.person_properties).map(|m| (PERSON_PROPERTIES.to_owned(), m)));
+    item.extend(weights(&r.weights));
     if let Some(name) = &r.name {
         item.insert(NAME.to_owned(), s(name.clone()));
     }
@@ -515,6 +516,7 @@ pub(super) fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, Sto
         locale: Locale::from_tag(a.s(LOCALE)?).ok_or_else(|| bad("locale"))?,
         properties: a.string_map(PROPERTIES)?,
         person_properties: a.string_map(PERSON_PROPERTIES)?,
+        weights: a.weights()?,
         source: a.s(SOURCE)?.to_owned(),
         event_id: a.s(EVENT_ID)?.to_owned(),
         transaction_id: a.opt_s(TRANSACTION_ID).map(str::to_owned),

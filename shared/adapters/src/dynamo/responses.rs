@@ -9,7 +9,7 @@ use nps_domain::survey::{SurveyId, SurveyKind};
 use nps_domain::{StoreError, Timestamp};
 use nps_scoring::Score;
 
-use super::item::{Attrs, Item, key_item, n, s, string_map};
+use super::item::{Attrs, Item, key_item, n, s, string_map, weights};
 use super::keys::{ItemKey, attr, listing_keys, request_of};
 use super::{Table, requests};
 
@@ -345,6 +345,7 @@ fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
     ]);
     item.extend(string_map(&r.properties).map(|m| (PROPERTIES.to_owned(), m)));
     item.extend(string_map(&r.person_properties).map(|m| (PERSON_PROPERTIES.to_owned(), m)));
+    item.extend(weights(&r.weights));
     if let Some(score) = r.score {
         item.insert(SCORE.to_owned(), n(i64::from(score.value())));
     }
@@ -400,6 +401,7 @@ pub(super) fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreErr
         first_confirmed_at: a.opt_time(FIRST_CONFIRMED_AT)?,
         properties: a.string_map(PROPERTIES)?,
         person_properties: a.string_map(PERSON_PROPERTIES)?,
+        weights: a.weights()?,
         person_id: a.opt_s(PERSON_ID).map(|p| PersonId::from_stored(p).ok_or_else(|| bad("person id"))).transpose()?,
     })
 }

@@ -1,7 +1,8 @@
 //! Rollups and the aggregator's checkpoint (docs/data-model.md).
 //!
 //! - rollup: `ROLLUP#<generation>#<survey>#<dimension>=<value>` / `<yyyy-mm-dd>`: `h0`…`h10`,
-//!   `unconfirmed`, `suspected_bot`, `sent`, changed only by `ADD`.
+//!   `unconfirmed`, `suspected_bot`, `sent`, the comments' fingerprint `comments` and the weight
+//!   totals `w#…`, changed only by `ADD`.
 //! - segment values: `ROLLUP#<generation>#<survey>` / `VALUE#<dimension>#<value>`: `months`, the
 //!   set of months (`2026-11`) the value has rollups in (what `group_by` and the drop check list),
 //!   changed only by `ADD`. One item per value, so no item grows with a dimension's values.
@@ -24,7 +25,7 @@ use aws_sdk_dynamodb::types::{
 };
 use nps_domain::request::{RequestId, SurveyRequest};
 use nps_domain::response::Response;
-use nps_domain::rollup::{Counts, Deltas, Image, RollupKey, SegmentValue};
+use nps_domain::rollup::{Counts, Deltas, Image, RollupKey, SegmentValue, WeightKey, WeightTotals};
 use nps_domain::survey::SurveyId;
 use nps_domain::{StoreError, Timestamp};
 
@@ -48,6 +49,7 @@ const SHARD_PREFIX: &str = "SHARD#";
 const UNCONFIRMED: &str = "unconfirmed";
 const SUSPECTED_BOT: &str = "suspected_bot";
 const SENT: &str = "sent";
+const COMMENTS: &str = "comments";
 const SCORE_BUCKETS: [&str; 11] = ["h0", "h1", "h2", "h3", "h4", "h5", "h6", "h7", "h8", "h9", "h10"];
 
 /// The rollups' generation, and how far a rebuild counted each shard for it.
@@ -318,16 +320,12 @@ impl DynamoRollups {
         let mut adds = Vec::new();
         let mut update =
             Update::builder().table_name(self.table.name()).set_key(Some(key_item(rollup_key(generation, key))));
-        let fields = SCORE_BUCKETS.iter().zip(counts.scores).chain([
-            (&UNCONFIRMED, counts.unconfirmed),
-            (&SUSPECTED_BOT, counts.suspected_bot),
-            (&SENT, counts.sent),
-        ]);
+        let fields = count_fields(counts);
         for (i, (name, change)) in fields.enumerate().filter(|(_, (_, change))| *change != 0) {
             adds.push(format!("#f{i} :f{i}"));
             update = update
-                .expression_attribute_names(format!("#f{i}"), *name)
-                .expression_attribute_values(format!(":f{i}"), n(change));
+                .expression_attribute_names(format!("#f{i}"), name)
+                .expression_attribute_values(format!(":f{i}"), AttributeValue::N(change.to_string()));
         }
         update
             .update_expression(format!("ADD {}", adds.join(", ")))
@@ -534,12 +532,8 @@ impl DynamoRollups {
         let mut items = Vec::new();
         for (key, counts) in totals.iter() {
             let mut item = key_item(rollup_key(generation, key));
-            let fields = SCORE_BUCKETS.iter().zip(counts.scores).chain([
-                (&UNCONFIRMED, counts.unconfirmed),
-                (&SUSPECTED_BOT, counts.suspected_bot),
-                (&SENT, counts.sent),
-            ]);
-            item.extend(fields.filter(|(_, count)| *count != 0).map(|(name, count)| ((*name).to_owned(), n(count))));
+            let fields = count_fields(counts).filter(|(_, count)| *count != 0);
+            item.extend(fields.map(|(name, count)| (name, AttributeValue::N(count.to_string()))));
             items.push(item);
         }
         for (value, months) in totals.segment_values() {
@@ -635,7 +629,55 @@ fn counts_of(item: &Item) -> Result<Counts, StoreError> {
     counts.unconfirmed = field(UNCONFIRMED)?;
     counts.suspected_bot = field(SUSPECTED_BOT)?;
     counts.sent = field(SENT)?;
+    counts.comments = field(COMMENTS)?;
+    for (name, value) in item {
+        let Some(rest) = name.strip_prefix(WEIGHT_PREFIX) else { continue };
+        let bad = || malformed(format!("rollup weight {name}"));
+        let mut parts = rest.rsplitn(3, '#');
+        let (Some(field), Some(currency), Some(property)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(bad());
+        };
+        let value: i128 = value.as_n().ok().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
+        let key = WeightKey { property: property.to_owned(), currency: currency.to_owned() };
+        let totals = counts.weights.entry(key).or_default();
+        let (column, category) = field.split_at(1);
+        let category: usize = category.parse().ok().filter(|c| *c < 3).ok_or_else(bad)?;
+        match column {
+            "n" => totals.n[category] = i64::try_from(value).map_err(|_| bad())?,
+            "s" => totals.sums[category] = value,
+            "q" => totals.squares[category] = value,
+            _ => return Err(bad()),
+        }
+    }
+    counts.weights.retain(|_, t| !t.is_zero());
     Ok(counts)
+}
+
+/// A rollup's attributes and their counts (or changes), zeros included.
+fn count_fields(counts: &Counts) -> impl Iterator<Item = (String, i128)> + '_ {
+    let fields = SCORE_BUCKETS.iter().zip(counts.scores).chain([
+        (&UNCONFIRMED, counts.unconfirmed),
+        (&SUSPECTED_BOT, counts.suspected_bot),
+        (&SENT, counts.sent),
+        (&COMMENTS, counts.comments),
+    ]);
+    fields
+        .map(|(name, count)| ((*name).to_owned(), i128::from(count)))
+        .chain(counts.weights.iter().flat_map(|(key, totals)| weight_fields(key, totals)))
+}
+
+/// A rollup's weight totals: `w#<property>#<currency>#<n|s|q><category>`, category 0 for
+/// detractors, 1 passives, 2 promoters; `s` is Σw and `q` Σw², w in units of 1/10,000. Changed only
+/// by `ADD`, like the counts.
+const WEIGHT_PREFIX: &str = "w#";
+
+fn weight_fields(key: &WeightKey, totals: &WeightTotals) -> impl Iterator<Item = (String, i128)> {
+    let name = move |column: &str, category: usize| {
+        format!("{WEIGHT_PREFIX}{}#{}#{column}{category}", key.property, key.currency)
+    };
+    (0..3).flat_map(move |c| {
+        [(name("n", c), i128::from(totals.n[c])), (name("s", c), totals.sums[c]), (name("q", c), totals.squares[c])]
+    })
 }
 
 fn shard_folded(item: &Item) -> Result<Option<ShardFolded>, StoreError> {

@@ -18,6 +18,7 @@ const THROTTLE_DAYS: &str = "throttle_days";
 const DELAY_SECONDS: &str = "delay_seconds";
 const REMINDER_AFTER_DAYS: &str = "reminder_after_days";
 const SEGMENT_PROPERTIES: &str = "segment_properties";
+const WEIGHT_PROPERTIES: &str = "weight_properties";
 const FREQUENCY_DAYS: &str = "frequency_days";
 const PAUSED: &str = "paused";
 
@@ -141,6 +142,7 @@ fn to_item(survey: &Survey) -> Item {
         (THROTTLE_DAYS.to_owned(), n(i64::from(survey.throttle_days))),
         (DELAY_SECONDS.to_owned(), n(i64::try_from(survey.delay_seconds).unwrap_or(i64::MAX))),
         (SEGMENT_PROPERTIES.to_owned(), AttributeValue::L(survey.segment_properties.iter().cloned().map(s).collect())),
+        (WEIGHT_PROPERTIES.to_owned(), AttributeValue::L(survey.weight_properties.iter().cloned().map(s).collect())),
     ]);
     if let Some(days) = survey.reminder_after_days {
         item.insert(REMINDER_AFTER_DAYS.to_owned(), n(i64::from(days)));
@@ -166,6 +168,7 @@ fn from_item(id: &SurveyId, item: &Item) -> Result<Survey, StoreError> {
         delay_seconds: u64::try_from(a.n(DELAY_SECONDS)?).map_err(|_| bad("negative delay"))?,
         reminder_after_days: a.opt_n(REMINDER_AFTER_DAYS)?.map(small).transpose()?,
         segment_properties: a.strings(SEGMENT_PROPERTIES)?,
+        weight_properties: a.strings(WEIGHT_PROPERTIES)?,
         cadence: a
             .opt_n(FREQUENCY_DAYS)?
             .map(|days| {

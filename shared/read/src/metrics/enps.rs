@@ -123,8 +123,8 @@ impl Reader {
         // Every figure below is a sum of shown cells.
         let main = |month: &Month| -> Option<Counts> {
             match &q.segment {
-                Some(s) => month.values.get(&s.value).copied(),
-                None => month.total,
+                Some(s) => month.values.get(&s.value).cloned(),
+                None => month.total.clone(),
             }
         };
         let sum = |from: Date, to: Date, cell: &dyn Fn(&Month) -> Option<Counts>| {
@@ -169,7 +169,7 @@ impl Reader {
                 values.sort();
                 values.dedup();
                 let groups = values.into_iter().map(|value| {
-                    let counts = sum(first, until, &|m: &Month| m.values.get(value).copied());
+                    let counts = sum(first, until, &|m: &Month| m.values.get(value).cloned());
                     Ok(Group { value: value.clone(), figures: figures(counts, false)?.figures })
                 });
                 Some(groups.collect::<Result<Vec<_>, ApiError>>()?)

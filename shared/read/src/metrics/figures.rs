@@ -3,7 +3,7 @@
 //! that are not scores (sent, unconfirmed, suspected bots).
 
 use nps_domain::rollup::Counts;
-use nps_scoring::{Comparison, Summary, compare};
+use nps_scoring::{Comparison, DEFAULT_MIN_N, Summary, WeightedSummary, compare};
 use serde::Serialize;
 
 /// Every figure of one set of counts. All `null` when withheld; the undefined ones (n = 0) `null`.
@@ -37,6 +37,68 @@ pub struct Figures {
     pub unconfirmed_count: Option<u64>,
     /// Responses flagged as probably automated, confirmed or not.
     pub suspected_bot_count: Option<u64>,
+    /// `weight=<property>` only: the NPS weighted by it, one per currency (never summed across).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub weighted: Option<Vec<Weighted>>,
+}
+
+/// The confirmed answers weighted by one property (revenue, seats), in one currency.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Weighted {
+    pub property: String,
+    /// Lower case ISO 4217; `null` for the answers whose event named none.
+    pub currency: Option<String>,
+    /// Answers with this weight.
+    pub n: u64,
+    /// Σ of the weight over them.
+    pub total: f64,
+    /// Weighted NPS: each answer counts for its weight.
+    pub nps: Option<f64>,
+    pub nps_rounded: Option<i64>,
+    /// The 95% interval for a weighted proportion (linearised), clipped to [-100, 100].
+    pub ci_low: Option<f64>,
+    pub ci_high: Option<f64>,
+    pub margin: Option<f64>,
+    /// Kish's effective number of answers: a few large weights count as few answers.
+    pub effective_n: Option<f64>,
+    /// `effective_n` ≥ 30.
+    pub min_n_met: bool,
+    /// Σ of the weight over promoters, passives and detractors (what the detractors' business
+    /// is worth: the revenue at risk).
+    pub revenue_promoting: f64,
+    pub revenue_passive: f64,
+    pub revenue_at_risk: f64,
+}
+
+/// `counts`' answers weighted by `property`, one entry per currency (no currency last).
+pub fn weighted(counts: &Counts, property: &str) -> Result<Vec<Weighted>, Damaged> {
+    let mut out: Vec<Weighted> = counts
+        .weights
+        .iter()
+        .filter(|(key, _)| key.property == property)
+        .map(|(key, totals)| {
+            let sums = totals.sums().ok_or(Damaged)?;
+            let w = WeightedSummary::with_min_n(&sums, DEFAULT_MIN_N);
+            Ok(Weighted {
+                property: key.property.clone(),
+                currency: (!key.currency.is_empty()).then(|| key.currency.clone()),
+                n: w.n,
+                total: w.total,
+                nps: w.nps,
+                nps_rounded: w.nps_rounded,
+                ci_low: w.interval.map(|i| i.low),
+                ci_high: w.interval.map(|i| i.high),
+                margin: w.interval.map(|i| i.margin),
+                effective_n: w.effective_n,
+                min_n_met: w.min_n_met,
+                revenue_promoting: w.promoters,
+                revenue_passive: w.passives,
+                revenue_at_risk: w.detractors,
+            })
+        })
+        .collect::<Result<_, Damaged>>()?;
+    out.sort_by_key(|w| w.currency.is_none());
+    Ok(out)
 }
 
 /// Figures and the summary behind them (for comparisons); `None` when withheld.
@@ -81,6 +143,7 @@ pub fn summarise(counts: &Counts) -> Result<Summarised, Damaged> {
         response_rate: (sent > 0).then(|| s.n as f64 / sent as f64),
         unconfirmed_count: Some(unconfirmed),
         suspected_bot_count: Some(bots),
+        weighted: None,
     };
     Ok(Summarised { figures, summary: Some(s) })
 }
@@ -124,6 +187,7 @@ fn withheld() -> Figures {
         response_rate: None,
         unconfirmed_count: None,
         suspected_bot_count: None,
+        weighted: None,
     }
 }
 
@@ -137,7 +201,7 @@ mod tests {
     use super::*;
 
     fn counts(scores: [i64; 11], sent: i64) -> Counts {
-        Counts { scores, sent, unconfirmed: 2, suspected_bot: 1 }
+        Counts { scores, sent, unconfirmed: 2, suspected_bot: 1, ..Counts::default() }
     }
 
     #[test]

@@ -124,6 +124,15 @@ fn total(days: &Days, from: Date, to: Date) -> Counts {
     sum
 }
 
+/// The figures of `counts`, and weighted by `weight` when the query names one.
+fn figures_of(counts: &Counts, weight: Option<&str>) -> Result<figures::Summarised, ApiError> {
+    let mut s = summarise(counts).map_err(damaged)?;
+    if let Some(property) = weight {
+        s.figures.weighted = Some(figures::weighted(counts, property).map_err(damaged)?);
+    }
+    Ok(s)
+}
+
 fn damaged(_: Damaged) -> ApiError {
     tracing::error!("a rollup holds a negative count; rebuild the rollups");
     ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "the rollups need a rebuild")
@@ -149,6 +158,16 @@ impl Reader {
             {
                 return Err(invalid(&parameter, format!("{dimension} is not a segment dimension of these surveys")));
             }
+        }
+        if let Some(weight) = &q.weight
+            && !surveys.iter().any(|s| s.weight_properties.contains(weight))
+        {
+            let why = if kind == SurveyKind::Enps {
+                "an eNPS answer carries no weight"
+            } else {
+                "name one of their weight_properties"
+            };
+            return Err(invalid("weight", format!("{weight} is not a weight property of these surveys: {why}")));
         }
         if kind == SurveyKind::Enps {
             return Box::pin(self.enps_metrics(q, surveys, today)).await;
@@ -199,7 +218,8 @@ impl Reader {
         let main = by_value.get(&(dimension, value)).unwrap_or(&empty);
 
         let granularity = self.granularity(&q, &surveys, Granularity::Day).await?;
-        let current = summarise(&total(main, q.since, q.until)).map_err(damaged)?;
+        let weight = q.weight.as_deref();
+        let current = figures_of(&total(main, q.since, q.until), weight)?;
         let series = series(main, &q, granularity)?;
         let groups = match &q.group_by {
             Some(group_by) => Some(
@@ -207,7 +227,7 @@ impl Reader {
                     .iter()
                     .filter(|((d, _), _)| d == group_by)
                     .map(|((_, v), days)| {
-                        let figures = summarise(&total(days, q.since, q.until)).map_err(damaged)?.figures;
+                        let figures = figures_of(&total(days, q.since, q.until), weight)?.figures;
                         Ok::<_, ApiError>(Group { value: (*v).to_owned(), figures })
                     })
                     .collect::<Result<Vec<_>, _>>()?,
@@ -216,7 +236,7 @@ impl Reader {
         };
         let comparison = if q.compare {
             let (previous_since, previous_until) = q.previous_period();
-            let previous = summarise(&total(main, previous_since, previous_until)).map_err(damaged)?;
+            let previous = figures_of(&total(main, previous_since, previous_until), weight)?;
             Some(ComparisonOut::of(previous_since, previous_until, &current, previous))
         } else {
             None
@@ -289,7 +309,7 @@ fn series(days: &Days, q: &MetricsQuery, granularity: Granularity) -> Result<Vec
     query::buckets(q.since, q.until, granularity)
         .into_iter()
         .map(|(start, end)| {
-            let figures = summarise(&total(days, start, end)).map_err(damaged)?.figures;
+            let figures = figures_of(&total(days, start, end), q.weight.as_deref())?.figures;
             let wave = match granularity {
                 Granularity::Wave(w) => Some(w.number(start)),
                 _ => None,

@@ -86,6 +86,8 @@ pub struct MetricsQuery {
     /// `granularity=wave`: by the survey's waves (resolved from its list).
     pub by_wave: bool,
     pub compare: bool,
+    /// `weight=amount`: the figures weighted by a numeric property too.
+    pub weight: Option<String>,
 }
 
 impl MetricsQuery {
@@ -115,7 +117,7 @@ pub fn buckets(since: Date, until: Date, granularity: Granularity) -> Vec<(Date,
 /// Parses the query string; `today` is the default end of the range.
 pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> {
     let (mut survey, mut kind, mut since, mut until, mut segment, mut group_by) = (None, None, None, None, None, None);
-    let (mut granularity, mut by_wave, mut compare) = (None, false, false);
+    let (mut granularity, mut by_wave, mut compare, mut weight) = (None, false, false, None);
     for (name, value) in pairs(query)? {
         let (name, value) = (name.as_str(), value.as_str());
         match name {
@@ -129,6 +131,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
             "since" => since = Some(parse_day(name, value)?),
             "until" => until = Some(parse_day(name, value)?),
             "group_by" => group_by = Some(dimension(name, value)?),
+            "weight" => weight = Some(dimension(name, value)?),
             "granularity" => {
                 granularity = match value {
                     "day" => Some(Granularity::Day),
@@ -168,7 +171,7 @@ pub fn parse(query: Option<&str>, today: Date) -> Result<MetricsQuery, Invalid> 
         return Err(invalid("granularity", "wave: name the survey whose list's waves to count (survey=…)"));
     }
     let (since, until) = range(since, until, today, DEFAULT_RANGE_DAYS)?;
-    Ok(MetricsQuery { survey, kind, since, until, segment, group_by, granularity, by_wave, compare })
+    Ok(MetricsQuery { survey, kind, since, until, segment, group_by, granularity, by_wave, compare, weight })
 }
 
 #[cfg(test)]
