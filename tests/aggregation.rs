@@ -234,7 +234,7 @@ async fn stored_rollups(s: &Stack) -> BTreeMap<RollupKey, Counts> {
             let parts: Vec<&str> = name.split('#').collect();
             let [_, property, currency, column] = parts[..] else { panic!("{name}") };
             let key = WeightKey { property: property.into(), currency: currency.into() };
-            let totals = counts.weights.entry(key).or_default();
+            let totals = counts.weights.entry(key);
             let category = usize::from(column.as_bytes()[1] - b'0');
             let value: i128 = value.as_n().unwrap().parse().unwrap();
             match &column[..1] {
@@ -244,7 +244,7 @@ async fn stored_rollups(s: &Stack) -> BTreeMap<RollupKey, Counts> {
                 _ => panic!("{name}"),
             }
         }
-        counts.weights.retain(|_, t| !t.is_zero());
+        counts.weights.retain_nonzero();
         let key = RollupKey {
             survey: SurveyId::parse(survey).unwrap(),
             dimension: dimension.into(),
@@ -360,7 +360,7 @@ async fn rollups_equal_a_recount_after_a_random_history_delivered_as_badly_as_la
     let (expected, scores) = recount(&s).await;
     assert_eq!(stored, expected, "rollups == a recount of the raw items (seed {seed})");
     let currencies: BTreeSet<&str> =
-        stored.values().flat_map(|c| c.weights.keys()).map(|k| k.currency.as_str()).collect();
+        stored.values().flat_map(|c| c.weights.iter()).map(|(k, _)| k.currency.as_str()).collect();
     assert!(!currencies.is_empty(), "the answers' amounts weigh in the rollups (seed {seed})");
     assert!(adversary.skipped > 0, "records were delivered again and skipped (seed {seed})");
     let mut values: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();

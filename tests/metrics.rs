@@ -167,8 +167,12 @@ fn day(value: &Value) -> Date {
     Date::parse(value.as_str().unwrap(), time::macros::format_description!("[year]-[month]-[day]")).unwrap()
 }
 
-#[tokio::test]
-async fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
+#[test]
+fn metrics_equal_the_scoring_crate_on_the_raw_scores() {
+    support::on_lambda_stack(equal_the_scoring_crate);
+}
+
+async fn equal_the_scoring_crate() {
     let seed = std::env::var("NPS_SEED").ok().and_then(|s| s.parse().ok()).unwrap_or_else(|| fastrand::u64(..));
     println!("NPS_SEED={seed}");
     let mut rng = fastrand::Rng::with_seed(seed);

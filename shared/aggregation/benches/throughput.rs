@@ -2,7 +2,8 @@
 //!
 //!     infra/scripts/with-stack.sh cargo bench -p nps-aggregation --bench throughput
 //!
-//! Writes N confirmed responses (3 products, 7 days), then measures, each apart:
+//! Writes N confirmed responses (3 products, 7 days; most worth an amount, a third with a comment),
+//! then measures, each apart:
 //! - our own code per record: the stream event Lambda sends read from its bytes (JSON, images) and
 //!   each change added up (delta, alerts, events), in memory, no I/O (the median of 5 passes);
 //! - DynamoDB Local's stream alone: the local event source mapping reading every record;
@@ -18,8 +19,9 @@ use std::time::{Duration, Instant};
 use nps_adapters::dynamo::{CapacityMeter, DynamoResponses, DynamoRollups, Table};
 use nps_aggregation::invocation::{Invocation, Payload, answer};
 use nps_aggregation::{Aggregator, Batch};
-use nps_domain::response::Response;
+use nps_domain::response::{Comment, Response};
 use nps_domain::survey::SurveyKind;
+use nps_domain::weight::{Weight, Weights};
 use nps_domain::{Timestamp, fixtures};
 use nps_local_stack::pump::{Mapping, Pump};
 use nps_local_stack::testing::{dynamodb, fresh_table};
@@ -30,10 +32,22 @@ const WRITERS: usize = 16;
 const PASSES: usize = 5;
 const PRODUCTS: [&str; 3] = ["boots", "hats", "socks"];
 
+/// Response `i`: three in four worth an amount (in dollars or euros), one in three with a comment.
 fn response(i: usize, start: Timestamp) -> Response {
     let at = start.plus(Duration::from_secs((i % 7) as u64 * 86_400 + (i / 7 % 3600) as u64));
-    let request = fixtures::sent_request(i, "default", &[("product", PRODUCTS[i % 3])], at);
-    fixtures::response(&request, SurveyKind::Transactional, Some((i * 7 % 11) as u8), 1)
+    let mut request = fixtures::sent_request(i, "default", &[("product", PRODUCTS[i % 3])], at);
+    if !i.is_multiple_of(4) {
+        let amount = Weight::parse(&format!("{}.{:02}", 20 + i % 400, i % 100)).expect("an amount");
+        request.weights = Weights {
+            currency: Some(["usd", "eur"][i % 2].to_owned()),
+            values: [("amount".to_owned(), amount)].into(),
+        };
+    }
+    let mut r = fixtures::response(&request, SurveyKind::Transactional, Some((i * 7 % 11) as u8), 1);
+    if i.is_multiple_of(3) {
+        r.comment = Comment::parse("The stove arrived late, but support answered within the hour.").expect("a comment");
+    }
+    r
 }
 
 #[tokio::main(flavor = "current_thread")]

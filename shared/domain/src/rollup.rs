@@ -43,12 +43,60 @@ pub struct Counts {
     pub suspected_bot: i64,
     /// Survey requests sent.
     pub sent: i64,
-    /// The confirmed answers' weights, by property and currency (no zero totals kept).
-    pub weights: BTreeMap<WeightKey, WeightTotals>,
+    /// The confirmed answers' weights, by property and currency.
+    pub weights: WeightTable,
     /// A fingerprint of the confirmed answers with a comment: the sum of a 32-bit hash of each
     /// (id, version, score, text). Any answer with a comment added, changed or removed changes it
     /// (but by chance, 1 in 4 billion): what the themes' cache of a day is checked against.
     pub comments: i64,
+}
+
+/// A rollup's weight totals by property and currency: a short list (a rollup holds one or two)
+/// kept sorted by key without zero totals, so that equal counts compare equal. A list, not a map:
+/// folding allocates for each answer, and a map's node is a large allocation for one entry.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WeightTable(Vec<(WeightKey, WeightTotals)>);
+
+impl WeightTable {
+    pub fn iter(&self) -> impl Iterator<Item = (&WeightKey, &WeightTotals)> {
+        self.0.iter().map(|(k, t)| (k, t))
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The totals of `key`, added (as zeros) if absent.
+    pub fn entry(&mut self, key: WeightKey) -> &mut WeightTotals {
+        let i = match self.0.binary_search_by(|(k, _)| k.cmp(&key)) {
+            Ok(i) => i,
+            Err(i) => {
+                self.0.insert(i, (key, WeightTotals::default()));
+                i
+            }
+        };
+        &mut self.0[i].1
+    }
+
+    /// Leaves out the totals that are zero.
+    pub fn retain_nonzero(&mut self) {
+        self.0.retain(|(_, t)| !t.is_zero());
+    }
+
+    fn add(&mut self, other: &WeightTable, sign: i64) {
+        for (key, totals) in &other.0 {
+            // Found first: the key is cloned only for a new entry.
+            match self.0.binary_search_by(|(k, _)| k.cmp(key)) {
+                Ok(i) => self.0[i].1.add(totals, sign),
+                Err(i) => {
+                    let mut mine = WeightTotals::default();
+                    mine.add(totals, sign);
+                    self.0.insert(i, (key.clone(), mine));
+                }
+            }
+        }
+        self.retain_nonzero();
+    }
 }
 
 /// One weight property in one currency (`""`: the answers without one).
@@ -122,13 +170,7 @@ impl Counts {
         self.suspected_bot += sign * other.suspected_bot;
         self.sent += sign * other.sent;
         self.comments += sign * other.comments;
-        for (key, totals) in &other.weights {
-            let mine = self.weights.entry(key.clone()).or_default();
-            mine.add(totals, sign);
-            if mine.is_zero() {
-                self.weights.remove(key);
-            }
-        }
+        self.weights.add(&other.weights, sign);
     }
 
     /// The confirmed answers as a histogram; `None` if a count is negative (never, for a sum of
@@ -196,16 +238,20 @@ fn fingerprint(r: &Response, score: nps_scoring::Score, comment: &str) -> i64 {
     i64::from(h.finish() as u32)
 }
 
-/// What one confirmed answer of `category` adds to the weight totals.
-fn weights(weights: &Weights, category: Category) -> BTreeMap<WeightKey, WeightTotals> {
-    let currency = weights.currency.clone().unwrap_or_default();
-    weights
-        .values
-        .iter()
-        .map(|(property, &w)| {
-            (WeightKey { property: property.clone(), currency: currency.clone() }, WeightTotals::one(category, w))
-        })
-        .collect()
+/// What one confirmed answer of `category` adds to the weight totals (`values` is sorted by
+/// property, so the list is sorted by key).
+fn weights(weights: &Weights, category: Category) -> WeightTable {
+    let currency = weights.currency.as_deref().unwrap_or_default();
+    WeightTable(
+        weights
+            .values
+            .iter()
+            .map(|(property, &w)| {
+                let key = WeightKey { property: property.clone(), currency: currency.to_owned() };
+                (key, WeightTotals::one(category, w))
+            })
+            .collect(),
+    )
 }
 
 /// Changes to rollups, added up: what one aggregation batch writes.
@@ -229,7 +275,11 @@ impl Deltas {
     /// Adds `counts` times `sign` to each rollup of `keys`.
     pub fn add_to(&mut self, keys: &[RollupKey], counts: &Counts, sign: i64) {
         for key in keys {
-            self.0.entry(key.clone()).or_default().add(counts, sign);
+            // Found first: most changes add to a rollup the batch already holds.
+            match self.0.get_mut(key) {
+                Some(rollup) => rollup.add(counts, sign),
+                None => self.0.entry(key.clone()).or_default().add(counts, sign),
+            }
         }
     }
 
@@ -471,7 +521,7 @@ mod tests {
             let recount: BTreeMap<RollupKey, Counts> = recount.iter().map(|(k, c)| (k.clone(), c.clone())).collect();
             prop_assert_eq!(&rollups, &recount);
             prop_assert!(rollups.values().all(|c| c.histogram().is_some() && c.unconfirmed >= 0 && c.sent >= 0));
-            prop_assert!(rollups.values().flat_map(|c| c.weights.values()).all(|w| w.sums().is_some()));
+            prop_assert!(rollups.values().flat_map(|c| c.weights.iter()).all(|(_, w)| w.sums().is_some()));
         }
     }
 }

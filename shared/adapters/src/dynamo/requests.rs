@@ -4,7 +4,9 @@
 use std::time::Duration;
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::types::{Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem};
 use nps_domain::idempotency::IdempotencyKey;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, RequestState, SurveyRequest};
@@ -504,7 +506,10 @@ fn request_item(r: &SurveyRequest, expires_at: Timestamp) -> Item {
     item
 }
 
-pub(super) fn from_item(id: RequestId, item: &Item) -> Result<SurveyRequest, StoreError> {
+pub(super) fn from_item<S: std::hash::BuildHasher>(
+    id: RequestId,
+    item: &HashMap<String, AttributeValue, S>,
+) -> Result<SurveyRequest, StoreError> {
     let a = Attrs(item);
     let bad = |what: &str| StoreError::Malformed(format!("request {id}: {what}"));
     Ok(SurveyRequest {

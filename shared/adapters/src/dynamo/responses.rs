@@ -1,6 +1,8 @@
 //! Responses: `REQUEST#<request id>` / `RESPONSE`, one per survey request. Saved whole, guarded by
 //! a revision, so two concurrent changes cannot overwrite each other: the loser re-reads and retries.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use nps_domain::person::PersonId;
 use nps_domain::request::{RequestId, SurveyRequest};
@@ -361,7 +363,10 @@ fn to_item(r: &Response, revision: u32, expires_at: Timestamp) -> Item {
     item
 }
 
-pub(super) fn from_item(id: RequestId, item: &Item) -> Result<Response, StoreError> {
+pub(super) fn from_item<S: std::hash::BuildHasher>(
+    id: RequestId,
+    item: &HashMap<String, AttributeValue, S>,
+) -> Result<Response, StoreError> {
     let a = Attrs(item);
     let bad = |what: &str| StoreError::Malformed(format!("response {id}: {what}"));
     let score = |v: i64| u8::try_from(v).ok().and_then(|v| Score::try_from(v).ok()).ok_or_else(|| bad("score"));

@@ -584,7 +584,9 @@ pub enum Counted {
 
 impl Counted {
     /// `None` for the items the rollups do not count (people, markers, surveys, rollups…).
-    pub fn parse(item: &Item) -> Result<Option<Counted>, StoreError> {
+    pub fn parse<S: std::hash::BuildHasher>(
+        item: &std::collections::HashMap<String, AttributeValue, S>,
+    ) -> Result<Option<Counted>, StoreError> {
         let a = Attrs(item);
         let Some(pk) = a.opt_s(attr::PK).filter(|pk| pk.starts_with(REQUEST_PREFIX)) else { return Ok(None) };
         let id = request_of(pk).ok_or_else(|| StoreError::Malformed(format!("item key {pk}")))?;
@@ -639,7 +641,7 @@ fn counts_of(item: &Item) -> Result<Counts, StoreError> {
         };
         let value: i128 = value.as_n().ok().and_then(|v| v.parse().ok()).ok_or_else(bad)?;
         let key = WeightKey { property: property.to_owned(), currency: currency.to_owned() };
-        let totals = counts.weights.entry(key).or_default();
+        let totals = counts.weights.entry(key);
         let (column, category) = field.split_at(1);
         let category: usize = category.parse().ok().filter(|c| *c < 3).ok_or_else(bad)?;
         match column {
@@ -649,7 +651,7 @@ fn counts_of(item: &Item) -> Result<Counts, StoreError> {
             _ => return Err(bad()),
         }
     }
-    counts.weights.retain(|_, t| !t.is_zero());
+    counts.weights.retain_nonzero();
     Ok(counts)
 }
 

@@ -13,7 +13,7 @@ use nps_domain::StoreError;
 use serde::Deserialize;
 use serde::de::{Deserializer, MapAccess, Visitor};
 
-use super::item::Item;
+use super::item::Image as Item;
 use super::keys::attr;
 use super::store_error;
 
@@ -110,7 +110,7 @@ impl<'de> Deserialize<'de> for Image {
                 f.write_str("an item's attributes in DynamoDB's JSON")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Image, A::Error> {
-                let mut item = Item::with_capacity(map.size_hint().unwrap_or(16));
+                let mut item = Item::with_capacity_and_hasher(map.size_hint().unwrap_or(16), Default::default());
                 while let Some((name, value)) = map.next_entry::<String, serde_dynamo::AttributeValue>()? {
                     item.insert(name, value.into());
                 }
@@ -224,7 +224,9 @@ fn value_of(value: StreamValue) -> AttributeValue {
         StreamValue::Bool(b) => AttributeValue::Bool(b),
         StreamValue::Null(b) => AttributeValue::Null(b),
         StreamValue::L(list) => AttributeValue::L(list.into_iter().map(value_of).collect()),
-        StreamValue::M(map) => AttributeValue::M(item(map)),
+        StreamValue::M(map) => {
+            AttributeValue::M(map.into_iter().map(|(name, value)| (name, value_of(value))).collect())
+        }
         // A type newer than this code: kept as a null, which no parser accepts as a value.
         _ => AttributeValue::Null(true),
     }
