@@ -191,6 +191,7 @@ KEY_FAMILIES = {
     "rollup_values_partition": "ROLLUP#", "rollup_claim": "ROLLUP#", "alert": "ALERT#",
     "response_event": "WEBHOOK#", "checkpoint": "AGGREGATOR", "drop_check": "AGGREGATOR",
     "api_key": "APIKEY", "idempotency": "IDEMPOTENCY#", "used_link": "LINK#", "themes": "THEMES#",
+    "follow_up": "REQUEST#",
 }
 INTERNET_FACING = {"CaptureFunction", "TriggerFunction", "SesEventsFunction", "ApiFunction"}
 

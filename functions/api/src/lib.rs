@@ -9,6 +9,7 @@ mod autopilot;
 pub mod config;
 mod dashboard;
 mod delighted;
+mod follow_up;
 mod members;
 mod people;
 mod responses;
@@ -17,8 +18,8 @@ mod surveys;
 use lambda_http::http::{Method, StatusCode};
 use lambda_http::{Body, Request, Response};
 use nps_adapters::dynamo::{
-    DynamoApiKeys, DynamoErasure, DynamoMembers, DynamoPeople, DynamoRequests, DynamoResponses, DynamoRollups,
-    DynamoSurveys, Scope, SuppressionList, Table,
+    DynamoApiKeys, DynamoErasure, DynamoFollowUps, DynamoMembers, DynamoPeople, DynamoRequests, DynamoResponses,
+    DynamoRollups, DynamoSurveys, Scope, SuppressionList, Table,
 };
 use nps_domain::Timestamp;
 use nps_domain::person::PersonKey;
@@ -61,6 +62,7 @@ pub struct App {
     members: DynamoMembers,
     requests: DynamoRequests,
     responses: DynamoResponses,
+    follow_ups: DynamoFollowUps,
     /// The survey of Delighted's calls without a `trend` (`NPS_DEFAULT_SURVEY`).
     default_survey: SurveyId,
     /// The survey whose list Delighted's Autopilot calls manage (`NPS_AUTOPILOT_SURVEY`).
@@ -88,6 +90,7 @@ impl App {
             members: DynamoMembers::new(table.clone()),
             requests: DynamoRequests::new(table.clone()),
             responses: DynamoResponses::new(table.clone()),
+            follow_ups: DynamoFollowUps::new(table.clone()),
             default_survey: SurveyId::parse("default").expect("a valid survey id"),
             autopilot_survey: SurveyId::parse("relationship").expect("a valid survey id"),
             retention: std::time::Duration::from_secs(730 * 86_400),
@@ -177,6 +180,15 @@ impl App {
                 self.export_responses(req.uri().path(), req.uri().query(), now).await
             }
             (["v1", "responses" | "responses.csv"], _) => Err(ApiError::method_not_allowed("GET")),
+            (["v1", "responses", id], &Method::GET) => {
+                authorize(&req, &self.api_keys, Scope::Read).await?;
+                self.get_followed(id).await
+            }
+            (["v1", "responses", id], &Method::PATCH) => {
+                let key = authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.edit_followed(&req, id, &format!("API key {}", key.name), now).await
+            }
+            (["v1", "responses", _], _) => Err(ApiError::method_not_allowed("GET, PATCH")),
             (["v1", "comments"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 let batch = self.read.comment_batch(req.uri().query(), now).await?;

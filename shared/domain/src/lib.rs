@@ -13,6 +13,7 @@ pub mod email;
 mod escape;
 #[cfg(any(test, feature = "fixtures"))]
 pub mod fixtures;
+pub mod follow_up;
 pub mod idempotency;
 pub mod intake;
 pub mod mail;

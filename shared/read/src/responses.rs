@@ -242,7 +242,8 @@ pub(crate) fn category_name(category: Category) -> &'static str {
     }
 }
 
-fn listing(r: Response, person: Option<Option<Person>>) -> Listing {
+/// One response as `/v1/responses` lists it.
+pub fn listing(r: Response, person: Option<Option<Person>>) -> Listing {
     Listing {
         id: r.request_id.to_string(),
         survey: r.survey_id.to_string(),

@@ -53,6 +53,8 @@ impl Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKey {
     pub id: String,
+    /// What the operator called it: who made a change, in a follow-up's history.
+    pub name: String,
     pub scope: Scope,
 }
 
@@ -147,7 +149,7 @@ impl DynamoApiKeys {
         if !self.table.put_new(item).await? {
             return Err(StoreError::Malformed(format!("API key id {id} exists already")));
         }
-        Ok((ApiKey { id: id.clone(), scope }, format!("nps_{id}_{secret}")))
+        Ok((ApiKey { id: id.clone(), name: name.to_owned(), scope }, format!("nps_{id}_{secret}")))
     }
 
     /// The key, if `presented` is a live key; `None` for anything else.
@@ -166,7 +168,8 @@ impl DynamoApiKeys {
             return Ok(None);
         }
         let scope = Scope::parse(a.s(SCOPE)?).ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?;
-        Ok(Some((ApiKey { id: id.to_owned(), scope }, stored.to_owned())))
+        let name = a.opt_s(NAME).unwrap_or_default().to_owned();
+        Ok(Some((ApiKey { id: id.to_owned(), name, scope }, stored.to_owned())))
     }
 
     /// A session token for `presented`, valid until `expires`, if it is a live key.
@@ -231,7 +234,8 @@ impl DynamoApiKeys {
             return Ok(None);
         }
         let scope = Scope::parse(a.s(SCOPE)?).ok_or_else(|| StoreError::Malformed("unknown API key scope".into()))?;
-        Ok(Some((ApiKey { id: id.to_owned(), scope }, stored.to_owned())))
+        let name = a.opt_s(NAME).unwrap_or_default().to_owned();
+        Ok(Some((ApiKey { id: id.to_owned(), name, scope }, stored.to_owned())))
     }
 
     /// Every key, live or revoked, without its secret (only a hash of it is stored).

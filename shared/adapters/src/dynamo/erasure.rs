@@ -153,6 +153,8 @@ impl DynamoErasure {
             self.responses.erase_identity(id, now, anonymous).await?;
             erased.responses += 1;
         }
+        // A follow-up's notes may name the person: it goes, with its history.
+        self.table.delete(ItemKey::follow_up(id)).await?;
         // The words of a removed comment leave the themes' cache of its day too (counted again
         // from what is left when next asked).
         if response.comment.is_some() && !anonymous {

@@ -44,6 +44,7 @@ pub const REQUEST_PREFIX: &str = "REQUEST#";
 /// The sort keys of a request and of its response, in the request's partition.
 pub const REQUEST_SK: &str = "REQUEST";
 pub const RESPONSE_SK: &str = "RESPONSE";
+pub const FOLLOW_UP_SK: &str = "FOLLOWUP";
 
 /// The request a key names (`REQUEST#<id>`), read back from a partition or sort key.
 pub fn request_of(key: &str) -> Option<RequestId> {
@@ -163,6 +164,11 @@ impl ItemKey {
     /// A rebuild's claim of a generation (a rollup item, deleted with its generation).
     pub fn rollup_claim(generation: u64) -> Self {
         ItemKey { pk: format!("ROLLUP#{generation}"), sk: "CLAIM".to_owned() }
+    }
+
+    /// An answer's follow-up (status, owner, tags, notes and their history), beside it.
+    pub fn follow_up(request: RequestId) -> Self {
+        ItemKey { pk: format!("{REQUEST_PREFIX}{request}"), sk: FOLLOW_UP_SK.to_owned() }
     }
 
     /// The themes' cache of one survey's comments on one day, for one dimension value (`all=all`

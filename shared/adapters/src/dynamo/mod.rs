@@ -2,6 +2,7 @@
 
 mod api_keys;
 mod erasure;
+mod follow_ups;
 mod idempotency;
 mod item;
 pub mod keys;
@@ -29,6 +30,7 @@ use nps_domain::StoreError;
 
 pub use api_keys::{ApiKey, DynamoApiKeys, KeyInfo, Scope};
 pub use erasure::{DynamoErasure, Erased};
+pub use follow_ups::DynamoFollowUps;
 pub use idempotency::{DynamoEventRecords, EVENT_RECORD_RETENTION};
 pub use members::DynamoMembers;
 pub use outbound::{Claimed, Delivery, DynamoOutbound, Queue};

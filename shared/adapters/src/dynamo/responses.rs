@@ -58,6 +58,12 @@ impl DynamoResponses {
         item.as_ref().map(|item| from_item(id, item)).transpose()
     }
 
+    /// The response and when it expires (a follow-up expires with it).
+    pub async fn get_with_expiry(&self, id: RequestId) -> Result<Option<(Response, Option<Timestamp>)>, StoreError> {
+        let Some(item) = self.table.get(ItemKey::response(id), true).await? else { return Ok(None) };
+        Ok(Some((from_item(id, &item)?, Attrs(&item).opt_time(attr::EXPIRES_AT)?)))
+    }
+
     /// When the response was erased (`Some(None)`: it was not); `None`: there is no response.
     pub async fn erased_at(&self, id: RequestId) -> Result<Option<Option<Timestamp>>, StoreError> {
         let Some(item) = self.table.get(ItemKey::response(id), true).await? else { return Ok(None) };
