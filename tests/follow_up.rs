@@ -161,6 +161,31 @@ async fn follow_up() {
     }
     assert!(!raw_follow_up(&s, &staff_answer).await);
 
+    // From the dashboard: a read key's session may not change it, nor may another site's form.
+    let form = |body: String, cookie: Option<&str>, origin: Option<&str>| {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("http://127.0.0.1/dashboard")
+            .header("host", "127.0.0.1")
+            .header("content-type", "application/x-www-form-urlencoded");
+        if let Some(cookie) = cookie {
+            req = req.header("cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            req = req.header("origin", origin);
+        }
+        req.body(Body::from(body)).unwrap()
+    };
+    let signed_in = app.handle_at(form(format!("action=sign-in&key={read}"), None, None), later).await;
+    let cookie = signed_in.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_owned();
+    let change = format!("action=follow-up&response={id}&status=open&note=from+a+read+key");
+    let refused = app.handle_at(form(change.clone(), Some(&cookie), None), later).await;
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN, "a read key's session");
+    let forged = app.handle_at(form(change, Some(&cookie), Some("https://evil.example")), later).await;
+    assert_eq!(forged.status(), StatusCode::FORBIDDEN, "another site's form");
+    let (_, got) = call(&app, Method::GET, &path, &read, None, later).await;
+    assert_eq!(got["follow_up"]["history"].as_array().unwrap().len(), 6, "nothing changed");
+
     // Erasing the person takes the follow-up, notes and history with it.
     assert!(raw_follow_up(&s, &id).await);
     let erase = format!("/v1/people/{}", email.replace('@', "%40"));
@@ -170,4 +195,114 @@ async fn follow_up() {
     let (_, got) = call(&app, Method::GET, &path, &read, None, later).await;
     assert_eq!(got["follow_up"]["notes"], json!([]));
     assert_eq!(got["response"]["score"], json!(2), "the answer itself stays, counted");
+}
+
+/// Waits until the browser has left `before` and shows `css`.
+async fn arrived(browser: &fantoccini::Client, before: &str, css: &str) {
+    for _ in 0..200 {
+        if browser.current_url().await.unwrap().as_str() != before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    browser.wait().for_element(fantoccini::Locator::Css(css)).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_detractor_is_followed_up_from_the_dashboard() {
+    use fantoccini::Locator;
+    use support::browser::{Driver, assert_accessible, screenshot, serve};
+
+    let s = stack("follow-up-dashboard", LINKS, &["product"]).await;
+    let now = Timestamp::now();
+    answer_at(
+        &s,
+        "unhappy",
+        json!({"properties": {"product": "stove"}}),
+        now,
+        "score=3&comment=The%20stove%20arrived%20broken",
+    )
+    .await;
+    answer_at(&s, "happy", json!({"properties": {"product": "tent"}}), now, "score=10&comment=Great%20tent").await;
+    let keys = DynamoApiKeys::new(s.table.clone());
+    let (_, write) = keys.create(Scope::Write, "support desk", now).await.unwrap();
+    let app = std::sync::Arc::new(s.api());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let served = app.clone();
+    tokio::spawn(serve(
+        move |req| {
+            let app = served.clone();
+            async move { app.handle(req).await }
+        },
+        listener,
+    ));
+    let driver = Driver::start().await;
+    let browser = driver.browser().await;
+    browser.goto(&format!("{base}/dashboard?view=follow-up")).await.unwrap();
+    browser.find(Locator::Css("input[name=key]")).await.unwrap().send_keys(&write).await.unwrap();
+    browser.find(Locator::Css("button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("section.follow-up")).await.unwrap();
+
+    // The list: the detractor only (open), with a link to its page.
+    let rows = browser.find_all(Locator::Css("section.follow-up tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), 1, "the detractor, not the promoter");
+    assert_eq!(
+        rows[0].find(Locator::Css("td.comment")).await.unwrap().text().await.unwrap(),
+        "The stove arrived broken"
+    );
+    assert_accessible(&browser, "the list to follow up").await;
+    let before = browser.current_url().await.unwrap().to_string();
+    rows[0].find(Locator::Css("a.open")).await.unwrap().click().await.unwrap();
+    arrived(&browser, &before, "form.follow-up").await;
+    assert_accessible(&browser, "an answer's page").await;
+
+    // Support follows up from the page; the change is kept with who made it.
+    browser
+        .find(Locator::Css("form.follow-up select[name=status]"))
+        .await
+        .unwrap()
+        .select_by_value("contacted")
+        .await
+        .unwrap();
+    browser.find(Locator::Css("form.follow-up input[name=owner]")).await.unwrap().send_keys("Dana").await.unwrap();
+    browser
+        .find(Locator::Css("form.follow-up input[name=tags]"))
+        .await
+        .unwrap()
+        .send_keys("stove, refund")
+        .await
+        .unwrap();
+    browser
+        .find(Locator::Css("form.follow-up textarea[name=note]"))
+        .await
+        .unwrap()
+        .send_keys("Called: a new burner ships today.")
+        .await
+        .unwrap();
+    browser.find(Locator::Css("form.follow-up button[type=submit]")).await.unwrap().click().await.unwrap();
+    browser.wait().for_element(Locator::Css("section.history li")).await.unwrap();
+    screenshot(&browser, "dashboard-follow-up.png").await;
+    let history: Vec<String> = {
+        let mut texts = Vec::new();
+        for li in browser.find_all(Locator::Css("section.history li")).await.unwrap() {
+            texts.push(li.text().await.unwrap());
+        }
+        texts
+    };
+    assert_eq!(history.len(), 4, "{history:?}");
+    assert!(history[0].starts_with("status: open → contacted · dashboard (support desk) · "), "{history:?}");
+    assert_eq!(browser.find(Locator::Css("strong.owner")).await.unwrap().text().await.unwrap(), "Dana");
+    assert_eq!(browser.find(Locator::Css("span.tags")).await.unwrap().text().await.unwrap(), "refund, stove");
+
+    // The API says the same; the list's open ones no longer hold it, its contacted ones do.
+    let id = browser.current_url().await.unwrap().query_pairs().find(|(k, _)| k == "response").unwrap().1.into_owned();
+    let (_, got) = call(&app, Method::GET, &format!("/v1/responses/{id}"), &write, None, now).await;
+    assert_eq!(got["follow_up"]["notes"][0]["by"], "dashboard (support desk)");
+    assert_eq!(got["follow_up"]["status"], "contacted");
+    for (status, rows) in [("open", 0), ("contacted", 1)] {
+        browser.goto(&format!("{base}/dashboard?view=follow-up&status={status}")).await.unwrap();
+        browser.wait().for_element(Locator::Css("section.follow-up")).await.unwrap();
+        assert_eq!(browser.find_all(Locator::Css("section.follow-up tbody tr")).await.unwrap().len(), rows, "{status}");
+    }
 }

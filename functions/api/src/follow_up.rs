@@ -32,7 +32,7 @@ fn not_found() -> ApiError {
 
 impl App {
     /// The answer `id` (not eNPS) and when it expires.
-    async fn followed_answer(&self, id: &str) -> Result<(RequestId, Response, Timestamp), ApiError> {
+    pub(crate) async fn followed_answer(&self, id: &str) -> Result<(RequestId, Response, Timestamp), ApiError> {
         let id = RequestId::parse(id).ok_or_else(not_found)?;
         let (response, expires) = self.responses.get_with_expiry(id).await?.ok_or_else(not_found)?;
         if response.kind == SurveyKind::Enps {
@@ -53,8 +53,7 @@ impl App {
         json_of(StatusCode::OK, &Followed { response: listing(response, None), follow_up })
     }
 
-    /// `PATCH /v1/responses/{id}`: applies the edit as `by`, again on a fresh read if another
-    /// change was saved in between.
+    /// `PATCH /v1/responses/{id}`.
     pub(crate) async fn edit_followed(
         &self,
         req: &Request,
@@ -64,6 +63,19 @@ impl App {
     ) -> Result<HttpResponse<Body>, ApiError> {
         let edit: Edit =
             serde_json::from_slice(json_body(req)?).map_err(|e| ApiError::invalid(format!("body: {e}")))?;
+        let (response, follow_up) = self.follow_up(id, edit, by, now).await?;
+        json_of(StatusCode::OK, &Followed { response: listing(response, None), follow_up })
+    }
+
+    /// Applies `edit` to the answer `id`'s follow-up as `by` (the API and the dashboard), again on
+    /// a fresh read if another change was saved in between.
+    pub(crate) async fn follow_up(
+        &self,
+        id: &str,
+        edit: Edit,
+        by: &str,
+        now: Timestamp,
+    ) -> Result<(Response, FollowUp), ApiError> {
         let (id, response, expires) = self.followed_answer(id).await?;
         for _ in 0..ATTEMPTS {
             let mut follow_up = self.follow_ups.get(id).await?;
@@ -72,7 +84,7 @@ impl App {
                 full => ApiError::new(StatusCode::CONFLICT, "limit_reached", full.to_string()),
             })?;
             if !changed || self.follow_ups.save(id, &mut follow_up, expires).await? == Saved::Done {
-                return json_of(StatusCode::OK, &Followed { response: listing(response, None), follow_up });
+                return Ok((response, follow_up));
             }
         }
         Err(ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "busy", "this answer keeps changing; try again"))

@@ -6,6 +6,7 @@
 //! the same without typing the key, and is gone from the address bar once used.
 
 mod chart;
+mod follow_up;
 mod page;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -13,6 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use futures_util::future::try_join4;
 use lambda_http::http::{HeaderValue, Method, StatusCode, header};
 use lambda_http::{Body, Request, Response as HttpResponse};
+use nps_adapters::dynamo::{ApiKey, Scope};
 use nps_domain::Timestamp;
 use nps_domain::survey::{Survey, SurveyId, SurveyKind};
 use nps_http::ApiError;
@@ -35,8 +37,8 @@ const DEFAULT_RANGE_DAYS: i64 = 90;
 pub const MAX_SEGMENT_OPTIONS: usize = 200;
 const SESSION_COOKIE: &str = "nps_session";
 const SESSION_SECONDS: i64 = 12 * 3600;
-/// The sign-in form is small; anything bigger is not ours.
-const MAX_FORM_BYTES: usize = 2048;
+/// The forms are small (a note is at most 2,000 characters); anything bigger is not ours.
+const MAX_FORM_BYTES: usize = 16 * 1024;
 const MAX_KEY_CHARS: usize = 200;
 
 /// The comments the page shows.
@@ -56,6 +58,15 @@ struct DashboardQuery {
     range_days: i64,
     segment: Option<(String, String)>,
     group_by: Option<String>,
+    screen: Screen,
+}
+
+/// What the page shows: the overview, the detractors to follow up, or one answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Screen {
+    Overview,
+    ToFollowUp(follow_up::Filters),
+    Answer(String),
 }
 
 fn refused(parameter: &str, problem: &str) -> ApiError {
@@ -65,7 +76,14 @@ fn refused(parameter: &str, problem: &str) -> ApiError {
 /// The page's filters; an empty value (a form's "all") is no filter.
 fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
     let invalid = |e: nps_read::params::Invalid| ApiError::invalid(e.to_string());
-    let mut q = DashboardQuery { survey: None, range_days: DEFAULT_RANGE_DAYS, segment: None, group_by: None };
+    let mut q = DashboardQuery {
+        survey: None,
+        range_days: DEFAULT_RANGE_DAYS,
+        segment: None,
+        group_by: None,
+        screen: Screen::Overview,
+    };
+    let mut filters = follow_up::Filters::new();
     for (name, value) in pairs(query).map_err(invalid)? {
         if value.is_empty() {
             continue;
@@ -90,8 +108,21 @@ fn parse(query: Option<&str>) -> Result<DashboardQuery, ApiError> {
             "group_by" => q.group_by = Some(dimension("group_by", &value).map_err(invalid)?),
             // A sign-in link's token: checked by the page against the key it names.
             "signin" => {}
+            "view" if value == "follow-up" => q.screen = Screen::ToFollowUp(follow_up::Filters::default()),
+            "view" => return Err(refused("view", "must be follow-up")),
+            "status" => filters.status = follow_up::status_filter(&value)?,
+            "owner" => filters.owner = Some(follow_up::text_filter("owner", &value)?),
+            "tag" => filters.tag = Some(follow_up::text_filter("tag", &value)?),
+            "response" => {
+                nps_domain::request::RequestId::parse(&value)
+                    .ok_or_else(|| refused("response", "is not an answer's id"))?;
+                q.screen = Screen::Answer(value);
+            }
             other => return Err(refused(other, "is not a filter of the dashboard")),
         }
+    }
+    if let Screen::ToFollowUp(f) = &mut q.screen {
+        *f = filters;
     }
     Ok(q)
 }
@@ -150,7 +181,9 @@ fn html(status: StatusCode, body: String) -> HttpResponse<Body> {
 }
 
 fn with_cookie(mut response: HttpResponse<Body>, cookie: &str) -> HttpResponse<Body> {
-    if let Ok(value) = HeaderValue::from_str(cookie) {
+    if let Ok(value) =
+        HeaderValue::from_str(cookie).map_err(drop).and_then(|v| if cookie.is_empty() { Err(()) } else { Ok(v) })
+    {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
@@ -231,15 +264,15 @@ impl App {
         let Some(token) = session_cookie(req) else {
             return html(StatusCode::OK, page::sign_in(&own_url(req), None));
         };
-        match self.api_keys.verify_session(&token, now).await {
-            Ok(Some(_)) => {}
+        let key = match self.api_keys.verify_session(&token, now).await {
+            Ok(Some(key)) => key,
             Ok(None) => {
                 let page = page::sign_in(&own_url(req), Some("Your session has ended: sign in again."));
                 return with_cookie(html(StatusCode::OK, page), &set_cookie(req, None));
             }
             Err(e) => return problem_page(e.into()),
-        }
-        match self.render(query, now).await {
+        };
+        match self.render(query, &key, now).await {
             Ok(body) => html(StatusCode::OK, body),
             Err(e) => problem_page(e),
         }
@@ -275,11 +308,26 @@ impl App {
             );
             return problem_page(e);
         }
-        let form = match sign_in_form(body) {
+        let form = match form(body) {
             Ok(form) => form,
             Err(e) => return problem_page(e),
         };
         let back = |cookie: String| see_other(&own_url(req), &cookie);
+        if form.get("action").map(String::as_str) == Some("follow-up") {
+            // A change to an answer's follow-up: by the session's key, which must be a write key.
+            let key = match session_cookie(req) {
+                Some(token) => self.api_keys.verify_session(&token, now).await,
+                None => Ok(None),
+            };
+            return match key {
+                Ok(Some(key)) => self.dashboard_follow_up(&key, &form, now).await.unwrap_or_else(problem_page),
+                Ok(None) => html(StatusCode::UNAUTHORIZED, page::sign_in(PAGE, Some("Sign in to follow up."))),
+                Err(e) => problem_page(e.into()),
+            };
+        }
+        if let Some(other) = form.keys().find(|k| !matches!(k.as_str(), "action" | "key")) {
+            return problem_page(refused(other, "is not a field of the sign-in form"));
+        }
         match form.get("action").map(String::as_str) {
             Some("sign-out") => back(set_cookie(req, None)),
             Some("sign-in") => {
@@ -298,13 +346,24 @@ impl App {
         }
     }
 
-    async fn render(&self, mut q: DashboardQuery, now: Timestamp) -> Result<String, ApiError> {
+    async fn render(&self, mut q: DashboardQuery, key: &ApiKey, now: Timestamp) -> Result<String, ApiError> {
+        if let Screen::Answer(id) = &q.screen {
+            let (id, response, _) = self.followed_answer(id).await?;
+            let follow_up = self.follow_ups.get(id).await?;
+            return Ok(follow_up::answer(&response, &follow_up, key.scope.allows(Scope::Write)));
+        }
         let surveys = self.surveys.list().await?;
         let Some(first) = surveys.first() else { return Ok(page::no_surveys()) };
         let survey = match &q.survey {
             Some(id) => surveys.iter().find(|s| &s.id == id).ok_or_else(|| refused("survey", "no such survey"))?,
             None => first,
         };
+        if let Screen::ToFollowUp(filters) = &q.screen {
+            let until = today(now);
+            let since = until - Duration::days(q.range_days - 1);
+            let rows = self.to_follow_up(survey, (since, until), filters).await?;
+            return Ok(follow_up::list(&surveys, survey, q.range_days, filters, &rows));
+        }
         // Filters kept from another survey's page that this survey lacks are dropped, and said so.
         let mut notes = Vec::new();
         let has = |dimension: &str| survey.segment_properties.iter().any(|d| d == dimension);
@@ -408,12 +467,13 @@ impl App {
     }
 }
 
-/// The sign-in form's fields: `action`, and `key` of at most 200 characters; nothing else.
-fn sign_in_form(body: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
+/// A posted form's fields: the sign-in form's (`action`, and `key` of at most 200 characters) or
+/// the follow-up form's (`action`, `response`, `status`, `owner`, `tags`, `note`); nothing else.
+fn form(body: &[u8]) -> Result<BTreeMap<String, String>, ApiError> {
     let mut form = BTreeMap::new();
     for (name, value) in form_urlencoded::parse(body).into_owned() {
-        if !matches!(name.as_str(), "action" | "key") {
-            return Err(refused(&name, "is not a field of the sign-in form"));
+        if !matches!(name.as_str(), "action" | "key" | "response" | "status" | "owner" | "tags" | "note") {
+            return Err(refused(&name, "is not a field of the dashboard's forms"));
         }
         if name == "key" && value.chars().count() > MAX_KEY_CHARS {
             return Err(refused("key", &format!("is over {MAX_KEY_CHARS} characters")));
@@ -476,8 +536,23 @@ mod tests {
         assert_eq!(q.segment, Some(("product".into(), "Trail Boots".into())));
         assert_eq!(q.group_by.as_deref(), Some("region"));
         let all = parse(Some("survey=&segment=&group_by=")).unwrap();
-        assert_eq!(all, DashboardQuery { survey: None, range_days: 90, segment: None, group_by: None });
+        let overview = Screen::Overview;
+        assert_eq!(
+            all,
+            DashboardQuery { survey: None, range_days: 90, segment: None, group_by: None, screen: overview }
+        );
+        let open = parse(Some("view=follow-up&owner=Dana")).unwrap().screen;
+        let filters = follow_up::Filters { owner: Some("dana".into()), ..follow_up::Filters::new() };
+        assert_eq!(open, Screen::ToFollowUp(filters), "open ones unless asked");
+        let any = parse(Some("view=follow-up&status=any&tag=stove")).unwrap().screen;
+        assert_eq!(
+            any,
+            Screen::ToFollowUp(follow_up::Filters { status: None, owner: None, tag: Some("stove".into()) })
+        );
         for (query, parameter) in [
+            ("view=everything", "view"),
+            ("view=follow-up&status=done", "status"),
+            ("response=not-an-id", "response"),
             ("range=14", "range"),
             ("segment=product", "segment"),
             ("segment=Product:x", "segment"),

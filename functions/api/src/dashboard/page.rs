@@ -27,6 +27,8 @@ header{display:flex;flex-wrap:wrap;justify-content:space-between;align-items:cen
 h1{font-size:1.25rem;margin:0}
 h2{font-size:1.05rem;margin:0 0 .5rem}
 h3{font-size:.95rem;margin:.75rem 0 .25rem}
+.status{display:inline-block;border:1px solid var(--muted);border-radius:.25rem;padding:0 .4rem;font-size:.85rem}
+form.follow-up{display:grid;gap:.5rem;max-width:32rem}
 .sides{display:grid;gap:1rem;grid-template-columns:repeat(auto-fit,minmax(16rem,1fr))}
 ol.reasons{margin:0;padding-left:1.25rem;display:grid;gap:.5rem}
 blockquote.example{margin:.25rem 0 0;padding-left:.5rem;border-left:3px solid var(--muted);color:var(--muted);overflow-wrap:anywhere}
@@ -80,7 +82,7 @@ pub static CSP: LazyLock<String> = LazyLock::new(|| {
     )
 });
 
-fn document(title: &str, body: Markup) -> String {
+pub(super) fn document(title: &str, body: Markup) -> String {
     html! {
         (DOCTYPE)
         html lang="en" {
@@ -142,7 +144,7 @@ pub fn problem(message: &str) -> String {
     )
 }
 
-fn header() -> Markup {
+pub(super) fn header() -> Markup {
     html! {
         header {
             h1 { "Net Promoter Score" }
@@ -207,6 +209,9 @@ pub fn dashboard(v: &View) -> String {
         html! {
             (header())
             main {
+                @if v.survey.kind != nps_domain::survey::SurveyKind::Enps {
+                    nav.wide { strong { "Overview" } " · " a href={ (PAGE) "?view=follow-up&survey=" (v.survey.id) } { "To follow up" } }
+                }
                 (filters(v))
                 @for note in v.notes {
                     p.note.wide role="status" { (note) }

@@ -7,7 +7,7 @@ use nps_domain::follow_up::FollowUp;
 use nps_domain::request::RequestId;
 use nps_domain::{StoreError, Timestamp};
 
-use super::item::{Attrs, key_item, n, s};
+use super::item::{Attrs, Item, key_item, n, s};
 use super::keys::{ItemKey, attr};
 use super::{Saved, Table};
 
@@ -27,11 +27,25 @@ impl DynamoFollowUps {
     /// The answer's follow-up; a new one (open, revision 0) if none was saved.
     pub async fn get(&self, id: RequestId) -> Result<FollowUp, StoreError> {
         let Some(item) = self.table.get(ItemKey::follow_up(id), true).await? else { return Ok(FollowUp::default()) };
-        let a = Attrs(&item);
-        let mut follow_up: FollowUp = serde_json::from_str(a.s(FOLLOW_UP)?)
-            .map_err(|e| StoreError::Malformed(format!("follow-up of {id}: {e}")))?;
-        follow_up.revision = u32::try_from(a.n(REVISION)?).map_err(|_| StoreError::Malformed("revision".into()))?;
-        Ok(follow_up)
+        parse(id, &item)
+    }
+
+    /// The follow-ups of `ids`, by id (a new one for each without).
+    pub async fn get_many(&self, ids: &[RequestId]) -> Result<Vec<(RequestId, FollowUp)>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(100) {
+            let wanted = chunk.iter().map(|id| key_item(ItemKey::follow_up(*id))).collect();
+            let items = self.table.batch_get(wanted, false).await?;
+            for id in chunk {
+                let pk = ItemKey::follow_up(*id).pk;
+                let follow_up = match items.iter().find(|i| Attrs(i).opt_s(attr::PK) == Some(pk.as_str())) {
+                    Some(item) => parse(*id, item)?,
+                    None => FollowUp::default(),
+                };
+                found.push((*id, follow_up));
+            }
+        }
+        Ok(found)
     }
 
     /// Saves `follow_up` if nobody saved it since it was read (its revision), expiring with the
@@ -66,4 +80,12 @@ impl DynamoFollowUps {
             None => Saved::Conflict,
         })
     }
+}
+
+fn parse(id: RequestId, item: &Item) -> Result<FollowUp, StoreError> {
+    let a = Attrs(item);
+    let mut follow_up: FollowUp =
+        serde_json::from_str(a.s(FOLLOW_UP)?).map_err(|e| StoreError::Malformed(format!("follow-up of {id}: {e}")))?;
+    follow_up.revision = u32::try_from(a.n(REVISION)?).map_err(|_| StoreError::Malformed("revision".into()))?;
+    Ok(follow_up)
 }
