@@ -49,6 +49,8 @@ export NPS_API_URL="$functions/lambda-url/api"
 export NPS_TRIGGER_BASE_URL="$NPS_TRIGGER_URL" NPS_CAPTURE_BASE_URL="$NPS_CAPTURE_URL"
 # Alerts (detractors, drops) land in the local inbox too.
 export NPS_ALERT_EMAILS=${NPS_ALERT_EMAILS:-cx@example.com} NPS_ALERT_FROM=${NPS_ALERT_FROM:-NPS alerts <alerts@example.com>}
+# A detractor's alert links to the answer's page on the dashboard.
+export NPS_DASHBOARD_URL="$NPS_API_URL/dashboard"
 # A cadence's day lasts a minute here, so a list's waves can be watched going out (make demo);
 # deployed, a day is a day. NPS_CADENCE_DAY_SECONDS=86400 make dev for real days.
 export NPS_CADENCE_DAY_SECONDS=${NPS_CADENCE_DAY_SECONDS:-60}

@@ -27,6 +27,7 @@ port=$(free_port)
 functions="http://127.0.0.1:$port"
 export NPS_CAPTURE_BASE_URL="$functions/lambda-url/capture" NPS_TRIGGER_BASE_URL="$functions/lambda-url/trigger"
 export NPS_ALERT_EMAILS="cx-smoke-$$@example.com" NPS_ALERT_FROM="alerts@example.com"
+export NPS_DASHBOARD_URL="$functions/lambda-url/api/dashboard"
 # A cadence's day lasts 10 s here, so make demo's list sends its first wave while it watches.
 export NPS_CADENCE_DAY_SECONDS=10
 cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
@@ -101,6 +102,9 @@ answered_at=$(date +%s%N)
 for _ in $(seq 100); do [ "$(inbox_count "$NPS_ALERT_EMAILS")" = 1 ] && break; sleep 0.1; done
 alert_ms=$(( ($(date +%s%N) - answered_at) / 1000000 ))
 check "a detractor's answer alerts ops by email as it is folded (${alert_ms} ms)" [ "$(inbox_count "$NPS_ALERT_EMAILS")" = 1 ]
+alert_text=$(curl -s "$NPS_INBOX_URL/store" | python3 -c 'import json,sys; print(next(e["body"]["text"] for e in json.load(sys.stdin)["emails"] if sys.argv[1] in e["destination"]["to"]))' "$NPS_ALERT_EMAILS")
+check "the alert links to the answer's page on the dashboard, to follow it up" \
+  grep -Eq "^Follow it up: $NPS_DASHBOARD_URL\?response=[0-9A-Z]{26}$" <<<"$alert_text"
 ticked=$(curl -s --max-time 120 -X POST "$functions/2015-03-31/functions/aggregate/invocations" -d '{"tick": true}')
 check "the scheduled tick answers what it did" grep -q '"drops_checked"' <<<"$ticked"
 erased=$(curl -s --max-time 60 -X DELETE "$functions/lambda-url/api/v1/people/${critic/@/%40}" -H "authorization: Bearer $NPS_API_KEY")
@@ -155,6 +159,9 @@ broken_stoves() { # the detractors' top reasons name the broken stoves (docs/the
     python3 -c 'import json, sys; t = json.load(sys.stdin); sys.exit(0 if any("stove" in r["label"] or "broke" in r["label"] for r in t["detractors"]) else 1)'
 }
 check "make demo's themes name the broken stoves among the detractors' top reasons" broken_stoves
+contacted=$(curl -s --max-time 60 -b "$run_dir/cookies" "$dashboard?view=follow-up&survey=default&status=contacted&range=30")
+check "make demo's stove detractors already contacted are on the dashboard's follow-up list" \
+  grep -q '<td>Dana (support)</td>' <<<"$contacted"
 
 # Delighted's official clients, unpatched, through the one base URL (docs/delighted.md).
 check "Delighted's Python client: a migration scenario (tests/delighted/scenario.py)" \

@@ -18,9 +18,12 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use anyhow::{Context, Result, bail};
-use nps_adapters::dynamo::{DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Saved, Table};
+use nps_adapters::dynamo::{
+    DynamoFollowUps, DynamoRequests, DynamoResponses, DynamoRollups, DynamoSurveys, Saved, Table,
+};
 use nps_domain::Timestamp;
 use nps_domain::fixtures;
+use nps_domain::follow_up::{Edit, FollowUp, Status};
 use nps_domain::response::{Click, Comment, Response};
 use nps_domain::survey::{Locale, Survey, SurveyId, SurveyKind};
 use nps_domain::weight::Weights;
@@ -28,6 +31,8 @@ use nps_scoring::Score;
 use serde_json::{Value, json};
 
 const DAY: i64 = 86_400;
+/// The stoves' detractors of the history that support has already called back.
+const CONTACTED: usize = 3;
 /// Stoves sell twice as often as the rest: enough answers in a week for their drop to be called.
 const PRODUCTS: [&str; 5] = ["boots", "tents", "stoves", "stoves", "jackets"];
 const REGIONS: [&str; 3] = ["eu", "us", "apac"];
@@ -270,6 +275,7 @@ impl Demo {
     async fn history(&self, rng: &mut fastrand::Rng) -> Result<usize> {
         let (requests, responses) = (DynamoRequests::new(self.table.clone()), DynamoResponses::new(self.table.clone()));
         let survey = survey()?;
+        let mut contacted = 0;
         let today = Timestamp::now().unix() / DAY * DAY;
         let mut written = 0;
         for days_back in 1..=self.days {
@@ -299,10 +305,33 @@ impl Demo {
                 if responses.save(&mut response, expires).await? != Saved::Done {
                     bail!("a demo response was saved twice");
                 }
+                // Support has called back the first few unhappy stove buyers.
+                if bad_week && score <= 6 && contacted < CONTACTED {
+                    self.contacted(&response, sent, expires).await?;
+                    contacted += 1;
+                }
                 written += 1;
             }
         }
         Ok(written)
+    }
+
+    /// A stove buyer support called back: contacted, owned, tagged, with a note.
+    async fn contacted(&self, response: &Response, sent: Timestamp, expires: Timestamp) -> Result<()> {
+        let mut follow_up = FollowUp::default();
+        let edit = Edit {
+            status: Some(Status::Contacted),
+            owner: Some("Dana (support)".into()),
+            tags: Some(vec!["stove".into(), "replacement".into()]),
+            note: Some("Called back: a replacement burner ships today.".into()),
+        };
+        follow_up.apply(edit, "make demo", sent.plus(Duration::from_secs(DAY as u64)))?;
+        if DynamoFollowUps::new(self.table.clone()).save(response.request_id, &mut follow_up, expires).await?
+            != Saved::Done
+        {
+            bail!("a demo follow-up was saved twice");
+        }
+        Ok(())
     }
 
     /// Today's purchases through the trigger, and the people (and scanners) behind them, decided

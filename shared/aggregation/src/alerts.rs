@@ -38,6 +38,8 @@ pub struct Alerting {
     pub webhook: Option<WebhookChannel>,
     /// Fewest answers in each window before a drop is called.
     pub drop_min_n: u64,
+    /// The dashboard (`NPS_DASHBOARD_URL`): a detractor's alert links to the answer's page there.
+    pub dashboard: Option<String>,
 }
 
 impl Alerting {
@@ -84,7 +86,7 @@ impl Alerting {
             for to in &email.to {
                 let name = format!("email:{to}");
                 if !claimed.delivered.contains(&name) {
-                    let sent = match email.mailer.send(&alert.email(&email.from, to)).await {
+                    let sent = match email.mailer.send(&alert.email(&email.from, to, self.dashboard.as_deref())).await {
                         Ok(_) => Posted::Delivered,
                         Err(MailError::Unavailable(e)) => {
                             tracing::warn!(error = %e, "alert email not sent; retrying later");
@@ -108,11 +110,12 @@ impl Alerting {
             && !claimed.delivered.iter().any(|c| c == "webhook")
         {
             let event_id = format!("{}#{}", claimed.key.pk, claimed.key.sk);
-            let posted = match webhook.post(alert.webhook_body().to_string(), &event_id, now).await {
-                // The receiver may have it: an alert is never sent twice.
-                Posted::Unknown => Posted::Delivered,
-                posted => posted,
-            };
+            let posted =
+                match webhook.post(alert.webhook_body(self.dashboard.as_deref()).to_string(), &event_id, now).await {
+                    // The receiver may have it: an alert is never sent twice.
+                    Posted::Unknown => Posted::Delivered,
+                    posted => posted,
+                };
             channels.push(("webhook".to_owned(), posted));
         }
         let mut delivered = claimed.delivered.clone();

@@ -15,12 +15,14 @@ use crate::webhook::WebhookChannel;
 
 /// The alert channels and the drop check's threshold, as configured: `NPS_ALERT_EMAILS`
 /// (comma-separated) with `NPS_ALERT_FROM` (an SES-verified sender), `NPS_ALERT_WEBHOOK_URL` with
-/// `NPS_ALERT_WEBHOOK_SECRET`, and `NPS_DROP_MIN_N` (30).
+/// `NPS_ALERT_WEBHOOK_SECRET`, `NPS_DROP_MIN_N` (30), and `NPS_DASHBOARD_URL` (optional).
 pub struct AlertSettings {
     /// The sender, and who is told.
     pub email: Option<(String, Vec<EmailAddress>)>,
     pub webhook: Option<WebhookChannel>,
     pub drop_min_n: u64,
+    /// `NPS_DASHBOARD_URL`, where a detractor's alert says to follow it up.
+    pub dashboard: Option<String>,
 }
 
 impl AlertSettings {
@@ -48,7 +50,16 @@ impl AlertSettings {
                 ConfigError::new("NPS_DROP_MIN_N", "must be a whole number of answers from 5 to 100000")
             })?,
         };
-        Ok((email.is_some() || webhook.is_some()).then_some(AlertSettings { email, webhook, drop_min_n }))
+        let dashboard = match set("NPS_DASHBOARD_URL") {
+            None => None,
+            Some(url)
+                if (url.starts_with("https://") || url.starts_with("http://")) && !url.contains(['?', '#', ' ']) =>
+            {
+                Some(url.trim_end_matches('/').to_owned())
+            }
+            Some(_) => return Err(ConfigError::new("NPS_DASHBOARD_URL", "must be an http(s) URL without a query")),
+        };
+        Ok((email.is_some() || webhook.is_some()).then_some(AlertSettings { email, webhook, drop_min_n, dashboard }))
     }
 
     /// Alerting on `table`, emailing through `mailer`.
@@ -60,6 +71,7 @@ impl AlertSettings {
             email: self.email.map(|(from, to)| EmailChannel { mailer, from, to }),
             webhook: self.webhook,
             drop_min_n: self.drop_min_n,
+            dashboard: self.dashboard,
         }
     }
 }

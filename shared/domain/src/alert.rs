@@ -156,12 +156,28 @@ impl Alert {
         }
     }
 
-    /// The title and the details, as plain text.
-    pub fn text(&self) -> String {
+    /// Where a detractor is followed up: the dashboard's page of the answer, with `dashboard` the
+    /// dashboard's address (`https://…/dashboard`).
+    pub fn follow_up_url(&self, dashboard: Option<&str>) -> Option<String> {
+        match self {
+            Alert::Detractor(d) => dashboard.map(|url| format!("{url}?response={}", d.response)),
+            Alert::Drop(_) => None,
+        }
+    }
+
+    /// The title and the details, as plain text; a detractor's with where to follow it up.
+    pub fn text(&self, dashboard: Option<&str>) -> String {
         match self {
             Alert::Detractor(d) => {
                 let comment = d.comment.as_deref().map_or("(no comment)".to_owned(), |c| format!("“{c}”"));
-                format!("{}\n{comment}\nResponse {} at {}", self.title(), d.response, d.confirmed_at.to_rfc3339())
+                let follow_up =
+                    self.follow_up_url(dashboard).map(|url| format!("\nFollow it up: {url}")).unwrap_or_default();
+                format!(
+                    "{}\n{comment}\nResponse {} at {}{follow_up}",
+                    self.title(),
+                    d.response,
+                    d.confirmed_at.to_rfc3339()
+                )
             }
             Alert::Drop(d) => format!(
                 "{}\nNPS {:.1} from {} to {} (n = {}), against {:.1} from {} to {} (n = {}): {:+.1} points, z = {}",
@@ -180,8 +196,8 @@ impl Alert {
         }
     }
 
-    pub fn email(&self, from: &str, to: &EmailAddress) -> OutgoingEmail {
-        let text = self.text();
+    pub fn email(&self, from: &str, to: &EmailAddress, dashboard: Option<&str>) -> OutgoingEmail {
+        let text = self.text(dashboard);
         let paragraphs: String = text.lines().map(|line| format!("<p>{}</p>", escape_html(line))).collect();
         OutgoingEmail {
             from: from.to_owned(),
@@ -194,9 +210,9 @@ impl Alert {
     }
 
     /// A Slack-compatible body (`text`, escaped as Slack asks) with the alert's fields beside it.
-    pub fn webhook_body(&self) -> serde_json::Value {
-        let text = self.text().replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
-        serde_json::json!({ "text": text, "alert": self })
+    pub fn webhook_body(&self, dashboard: Option<&str>) -> serde_json::Value {
+        let text = self.text(dashboard).replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+        serde_json::json!({ "text": text, "alert": self, "follow_up_url": self.follow_up_url(dashboard) })
     }
 }
 
@@ -253,10 +269,14 @@ mod tests {
     fn comments_are_escaped_where_markup_is_read() {
         let three = response(SurveyKind::Transactional, Some(3));
         let alert = detractor(None, &three, three.updated_at).unwrap();
-        let email = alert.email("alerts@shop.example", &EmailAddress::parse("cx@shop.example").unwrap());
+        let dashboard = Some("https://nps.example/Prod/dashboard");
+        let email = alert.email("alerts@shop.example", &EmailAddress::parse("cx@shop.example").unwrap(), dashboard);
+        let page = format!("https://nps.example/Prod/dashboard?response={}", three.request_id);
+        assert!(email.text.ends_with(&format!("Follow it up: {page}")), "{}", email.text);
+        assert_eq!(alert.webhook_body(dashboard)["follow_up_url"], page.as_str());
         assert!(email.html.contains("&lt;b&gt;late&lt;/b&gt; &amp; broken") && !email.html.contains("<b>"));
         assert!(email.text.contains("“<b>late</b> & broken”"), "plain text stays as written");
-        let body = alert.webhook_body();
+        let body = alert.webhook_body(None);
         assert!(body["text"].as_str().unwrap().contains("&lt;b&gt;late&lt;/b&gt; &amp; broken"));
         assert_eq!(body["alert"]["kind"], "detractor");
         assert_eq!(body["alert"]["score"], 3);
@@ -274,7 +294,7 @@ mod tests {
         let alert = drop(&survey, ("product", "boots"), recent, baseline, 30).expect("a clear drop");
         assert_eq!(alert.subject(), "default#product=boots");
         assert_eq!(alert.day(), "2026-11-23");
-        assert!(alert.text().contains("product=boots"));
+        assert!(alert.text(None).contains("product=boots"));
         let Alert::Drop(d) = &alert else { panic!() };
         assert!(d.z.unwrap() < -1.96 && d.delta < -50.0, "{d:?}");
         assert!(drop(&survey, ("product", "boots"), recent, baseline, 41).is_none(), "too few recent answers");
@@ -283,7 +303,7 @@ mod tests {
         assert!(drop(&survey, ("all", "all"), baseline, recent, 30).is_none(), "a rise is not a drop");
         let (all_promoters, all_detractors) = (mixed(40, 0), mixed(0, 40));
         let fell = drop(&survey, ("all", "all"), (&all_detractors, "a", "b"), (&all_promoters, "c", "d"), 30);
-        assert!(fell.is_some_and(|a| a.text().contains("z = undefined")), "no spread, yet a fall from 100 to -100");
+        assert!(fell.is_some_and(|a| a.text(None).contains("z = undefined")), "no spread, yet a fall from 100 to -100");
         assert!(drop(&survey, ("all", "all"), (&all_promoters, "a", "b"), (&all_promoters, "c", "d"), 30).is_none());
     }
 }
