@@ -126,6 +126,29 @@ async fn calls() {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "a score is the person's own");
     let (status, same) = api(&s, Method::PUT, &path, &python, Some(answer.clone())).await;
     assert_eq!((status, same["score"].clone()), (StatusCode::OK, json!(3)));
+    // Tags and notes follow it up: a note is added, never removed, and only with its own text.
+    let mut followed = answer.clone();
+    (followed["tags"], followed["notes"]) = (json!(["Stove"]), json!(["Called back."]));
+    let (status, body) = api(&s, Method::PUT, &path, &python, Some(followed)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!((body["tags"].clone(), body["notes"][0]["text"].clone()), (json!(["stove"]), json!("Called back.")));
+    let kept = body["notes"].clone();
+    for (notes, why) in [
+        (json!([]), "a note cannot be removed"),
+        (json!([{"id": "1", "text": "Rewritten."}]), "nor rewritten"),
+        (json!([{"id": "9", "text": "Called back."}]), "nor named by another id"),
+        (json!([{"nope": 1}]), "a note has its text"),
+        (json!("Called back."), "notes are an array"),
+    ] {
+        let (status, body) = api(&s, Method::PUT, &path, &python, Some(json!({ "notes": notes }))).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{why}: {body}");
+    }
+    let (status, body) = api(&s, Method::PUT, &path, &python, Some(json!({"notes": kept}))).await;
+    assert_eq!(
+        (status, body["notes"].as_array().unwrap().len()),
+        (StatusCode::OK, 1),
+        "the notes as read change nothing"
+    );
     for bad in [
         json!({"person": ada["id"], "score": 11}),
         json!({"person": ada["id"], "score": 5, "created_at": past + 86_400 * 40}),

@@ -70,6 +70,15 @@ async function main() {
   const one = await client.surveyResponse.retrieve(created[0]);
   check(one.comment === 'history 0', 'one answer is read by id');
 
+  // Following it up as a Delighted integration did: tags, and a note added to those it has.
+  one.tags = ['refund'];
+  one.notes.push({ text: 'Refund sent.' });
+  const saved = await one.save();
+  check(JSON.stringify(saved.tags) === '["refund"]' && saved.notes[0].text === 'Refund sent.',
+    'tags and a note are saved with the client\'s save()');
+  const reread = await client.surveyResponse.retrieve(created[0]);
+  check(reread.notes.length === 1 && reread.tags[0] === 'refund', 'and read back');
+
   // Once the aggregator has folded the history (the stream hands it over within seconds).
   const since = new Date((now - 61 * 86400) * 1000);
   const until = new Date((now - 50 * 86400) * 1000);

@@ -85,6 +85,17 @@ check(seen[0]["person"]["email"] == emails[0], "with expand[]=person each carrie
 one = delighted.SurveyResponse.retrieve(created[0])
 check(one["comment"] == "history 0", "one answer is read by id")
 
+# Following it up as a Delighted integration did: tags, and a note added to those it has.
+one["tags"] = ["stove", "called"]
+one["notes"] = one["notes"] + [{"text": "Called back, a new burner ships today."}]
+saved = one.save()
+check(saved["tags"] == ["called", "stove"] and saved["notes"][0]["text"] == "Called back, a new burner ships today.",
+      "tags and a note are saved with the client's save()")
+again = delighted.SurveyResponse.retrieve(created[0])
+check(again["notes"] == saved["notes"] and again["tags"] == saved["tags"], "and read back")
+followed = ours(f"/v1/responses/{created[0]}")["follow_up"]
+check(followed["notes"][0]["by"].startswith("API key "), "each change kept with the key that made it")
+
 # Metrics over the history's days, once the aggregator has folded it (the stream hands it over
 # within seconds), equal our own API's.
 since, until = now - 41 * 86400, now - 30 * 86400

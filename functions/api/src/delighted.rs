@@ -10,6 +10,7 @@ use lambda_http::{Body, Request, Response as HttpResponse};
 use nps_adapters::dynamo::{MAX_SKIPPED, Profile, Start, SuppressionList, SuppressionReason};
 use nps_domain::Timestamp;
 use nps_domain::email::EmailAddress;
+use nps_domain::follow_up::{Edit, FollowUp, Note};
 use nps_domain::person::PersonId;
 use nps_domain::request::RequestId;
 use nps_domain::response::{Comment, Response};
@@ -254,9 +255,12 @@ impl App {
             newest_first,
         };
         let responses = self.read.survey_responses(&q, &self.default_survey, now).await?;
+        let ids: Vec<RequestId> = responses.iter().map(|r| r.request_id).collect();
+        let follow_ups: BTreeMap<RequestId, FollowUp> = self.follow_ups.get_many(&ids).await?.into_iter().collect();
         let mut listed = Vec::with_capacity(responses.len());
         for r in &responses {
-            listed.push(self.survey_response_json(req, r, expand).await?);
+            let follow_up = follow_ups.get(&r.request_id).cloned().unwrap_or_default();
+            listed.push(self.survey_response_json(req, r, &follow_up, expand).await?);
         }
         json_of(StatusCode::OK, &listed)
     }
@@ -265,6 +269,7 @@ impl App {
         &self,
         req: &Request,
         r: &Response,
+        follow_up: &FollowUp,
         expand: bool,
     ) -> Result<SurveyResponse, ApiError> {
         let person = match (&r.person_id, expand) {
@@ -287,8 +292,8 @@ impl App {
                 .chain(&r.person_properties)
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
-            notes: Vec::new(),
-            tags: Vec::new(),
+            notes: follow_up.notes.iter().enumerate().map(|(i, n)| note_json(i, n)).collect(),
+            tags: follow_up.tags.clone(),
             additional_answers: Vec::new(),
         })
     }
@@ -298,7 +303,8 @@ impl App {
         let p = params(req.uri().query(), &["expand[]"])?;
         let expand = expand_person(&p)?;
         let response = self.found_response(id).await?;
-        json_of(StatusCode::OK, &self.survey_response_json(req, &response, expand).await?)
+        let follow_up = self.follow_ups.get(response.request_id).await?;
+        json_of(StatusCode::OK, &self.survey_response_json(req, &response, &follow_up, expand).await?)
     }
 
     async fn found_response(&self, id: &str) -> Result<Response, ApiError> {
@@ -307,30 +313,54 @@ impl App {
         self.read.survey_response(id).await?.ok_or_else(missing)
     }
 
-    /// `PUT /v1/survey_responses/{id}`: the answer is the person's own and stays as given; notes
-    /// and tags are not kept yet, so a body that changes anything is refused, not ignored.
+    /// `PUT /v1/survey_responses/{id}`: the answer is the person's own and stays as given; `tags`
+    /// replace the follow-up's tags and a note in `notes` that is not there yet is added (as the
+    /// key's change: docs/responses.md, "Following up"). Notes are kept: leaving one out of
+    /// `notes` is refused, as is anything that would change the answer.
     pub(crate) async fn update_delighted_response(
         &self,
         req: &Request,
         id: &str,
+        by: &str,
+        now: Timestamp,
     ) -> Result<HttpResponse<Body>, ApiError> {
         let body: Value = serde_json::from_slice(json_body(req)?).map_err(|e| unprocessable("body", e))?;
-        let response = self.found_response(id).await?;
-        let current = serde_json::to_value(self.survey_response_json(req, &response, false).await?)
-            .map_err(|e| unprocessable("body", e))?;
         let Value::Object(fields) = body else { return Err(unprocessable("body", "must be a JSON object")) };
+        let response = self.found_response(id).await?;
+        let follow_up = self.follow_ups.get(response.request_id).await?;
+        let current = serde_json::to_value(self.survey_response_json(req, &response, &follow_up, false).await?)
+            .map_err(|e| unprocessable("body", e))?;
+        let mut edits = Vec::new();
         for (name, value) in &fields {
-            let same = match name.as_str() {
-                "score" | "comment" | "person_properties" => current.get(name) == Some(value),
-                "notes" | "tags" => value.as_array().is_some_and(Vec::is_empty),
+            match name.as_str() {
+                "score" | "comment" | "person_properties" if current.get(name) != Some(value) => {
+                    return Err(unprocessable(name, "cannot be changed here: the answer is the person's own"));
+                }
+                "tags" if current.get(name) != Some(value) => {
+                    let tags = value
+                        .as_array()
+                        .and_then(|t| t.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
+                        .ok_or_else(|| unprocessable("tags", "must be an array of strings"))?;
+                    edits.push(Edit { tags: Some(tags), ..Edit::default() });
+                }
+                "notes" => edits.extend(
+                    new_notes(value, &follow_up)?.into_iter().map(|note| Edit { note: Some(note), ..Edit::default() }),
+                ),
                 // The person as read (an id, or expanded), and read-only fields, as they are.
-                _ => true,
-            };
-            if !same {
-                return Err(unprocessable(name, "cannot be changed here (docs/delighted.md)"));
+                _ => {}
             }
         }
-        json_of(StatusCode::OK, &current)
+        if edits.is_empty() {
+            return json_of(StatusCode::OK, &current);
+        }
+        if response.kind == nps_domain::survey::SurveyKind::Enps {
+            return Err(unprocessable("notes", "an eNPS answer is anonymous: it has no notes or tags"));
+        }
+        let mut follow_up = follow_up;
+        for edit in edits {
+            follow_up = self.follow_up(id, edit, by, now).await.map_err(unprocessable_of)?.1;
+        }
+        json_of(StatusCode::OK, &self.survey_response_json(req, &response, &follow_up, false).await?)
     }
 
     /// `POST /v1/survey_responses`: an answer given before (how history was brought into
@@ -416,7 +446,7 @@ impl App {
         // Retention counts from the import: history older than it is kept as long as new answers.
         self.responses.note_history(&response.survey_id, &created_at.to_rfc3339()[..10]).await?;
         self.responses.import(&response, now.plus(self.retention)).await?;
-        json_of(StatusCode::CREATED, &self.survey_response_json(req, &response, false).await?)
+        json_of(StatusCode::CREATED, &self.survey_response_json(req, &response, &FollowUp::default(), false).await?)
     }
 
     /// `GET /v1/metrics` in Delighted's shape: whole UTC days from `since`'s to `until`'s.
@@ -520,4 +550,61 @@ fn decode_cursor(text: &str) -> Option<String> {
     let (stamp, person) = raw.split_once('#')?;
     (stamp.len() == 11 && stamp.bytes().all(|b| b.is_ascii_digit()) && PersonId::from_stored(person).is_some())
         .then_some(raw)
+}
+
+/// The `id` of a `PUT /v1/survey_responses` body (how Delighted's Node client saves a response).
+pub(crate) fn id_in_body(req: &Request) -> Result<String, ApiError> {
+    let body: Value = serde_json::from_slice(json_body(req)?).map_err(|e| unprocessable("body", e))?;
+    body.get("id")
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| unprocessable("id", "name the survey response to save"))
+}
+
+/// A note as Delighted listed them: an id (its place, from 1), the text, who and when.
+fn note_json(i: usize, note: &Note) -> Value {
+    serde_json::json!({"id": (i + 1).to_string(), "text": note.text, "user_email": Value::Null, "by": note.by, "created_at": note.at.unix()})
+}
+
+/// The notes of a `PUT`'s `notes` that are new: a string, or an object whose `text` is new (one
+/// with an `id` must be that note, unchanged). Every note kept must still be there.
+fn new_notes(value: &Value, kept: &FollowUp) -> Result<Vec<String>, ApiError> {
+    let notes = value.as_array().ok_or_else(|| unprocessable("notes", "must be an array"))?;
+    let mut seen = vec![false; kept.notes.len()];
+    let mut added = Vec::new();
+    for note in notes {
+        let (id, text) = match note {
+            Value::String(text) => (None, text.as_str()),
+            Value::Object(o) => (
+                o.get("id").and_then(Value::as_str),
+                o.get("text")
+                    .and_then(Value::as_str)
+                    .ok_or_else(|| unprocessable("notes", "each note needs its text"))?,
+            ),
+            _ => return Err(unprocessable("notes", "each note is a text or an object with its text")),
+        };
+        let existing = match id {
+            Some(id) => Some(
+                id.parse::<usize>()
+                    .ok()
+                    .and_then(|n| n.checked_sub(1))
+                    .filter(|&i| kept.notes.get(i).is_some_and(|n| n.text == text))
+                    .ok_or_else(|| unprocessable("notes", "a note with an id is that note, unchanged"))?,
+            ),
+            None => kept.notes.iter().position(|n| n.text == text.trim()).filter(|&i| !seen[i]),
+        };
+        match existing {
+            Some(i) => seen[i] = true,
+            None => added.push(text.to_owned()),
+        }
+    }
+    if seen.iter().any(|s| !s) {
+        return Err(unprocessable("notes", "notes are kept: one cannot be removed"));
+    }
+    Ok(added)
+}
+
+/// An error of a follow-up change, as Delighted's clients expect errors: `422` for bad input.
+fn unprocessable_of(e: ApiError) -> ApiError {
+    if e.status == StatusCode::BAD_REQUEST { unprocessable("notes", e.message) } else { e }
 }

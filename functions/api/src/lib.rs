@@ -260,14 +260,20 @@ impl App {
                 authorize(&req, &self.api_keys, Scope::Write).await?;
                 self.create_delighted_response(&req, now).await
             }
-            (["v1", "survey_responses"], _) => Err(ApiError::method_not_allowed("GET, POST")),
+            // Delighted's Node client saves a response to the collection, its id in the body.
+            (["v1", "survey_responses"], &Method::PUT) => {
+                let key = authorize(&req, &self.api_keys, Scope::Write).await?;
+                let id = delighted::id_in_body(&req)?;
+                self.update_delighted_response(&req, &id, &format!("API key {}", key.name), now).await
+            }
+            (["v1", "survey_responses"], _) => Err(ApiError::method_not_allowed("GET, POST, PUT")),
             (["v1", "survey_responses", id], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
                 self.delighted_response(&req, id).await
             }
             (["v1", "survey_responses", id], &Method::PUT) => {
-                authorize(&req, &self.api_keys, Scope::Write).await?;
-                self.update_delighted_response(&req, id).await
+                let key = authorize(&req, &self.api_keys, Scope::Write).await?;
+                self.update_delighted_response(&req, id, &format!("API key {}", key.name), now).await
             }
             (["v1", "survey_responses", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
             (["v1", "unsubscribes"], &Method::GET) => {
