@@ -182,11 +182,11 @@ impl App {
             (["v1", "responses" | "responses.csv"], _) => Err(ApiError::method_not_allowed("GET")),
             (["v1", "responses", id], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
-                self.get_followed(id).await
+                Box::pin(self.get_followed(id)).await
             }
             (["v1", "responses", id], &Method::PATCH) => {
                 let key = authorize(&req, &self.api_keys, Scope::Write).await?;
-                self.edit_followed(&req, id, &format!("API key {}", key.name), now).await
+                Box::pin(self.edit_followed(&req, id, &format!("API key {}", key.name), now)).await
             }
             (["v1", "responses", _], _) => Err(ApiError::method_not_allowed("GET, PATCH")),
             (["v1", "comments"], &Method::GET) => {
@@ -195,9 +195,10 @@ impl App {
                 json_of(StatusCode::OK, &batch)
             }
             (["v1", "comments"], _) => Err(ApiError::method_not_allowed("GET")),
+            // The larger routes' futures are boxed, so that this match's own stays small.
             (["v1", "themes"], &Method::GET) => {
                 authorize(&req, &self.api_keys, Scope::Read).await?;
-                let themes = self.read.themes(req.uri().query(), now).await?;
+                let themes = Box::pin(self.read.themes(req.uri().query(), now)).await?;
                 json_of(StatusCode::OK, &themes)
             }
             (["v1", "themes"], _) => Err(ApiError::method_not_allowed("GET")),
@@ -264,7 +265,7 @@ impl App {
             (["v1", "survey_responses"], &Method::PUT) => {
                 let key = authorize(&req, &self.api_keys, Scope::Write).await?;
                 let id = delighted::id_in_body(&req)?;
-                self.update_delighted_response(&req, &id, &format!("API key {}", key.name), now).await
+                Box::pin(self.update_delighted_response(&req, &id, &format!("API key {}", key.name), now)).await
             }
             (["v1", "survey_responses"], _) => Err(ApiError::method_not_allowed("GET, POST, PUT")),
             (["v1", "survey_responses", id], &Method::GET) => {
@@ -273,7 +274,7 @@ impl App {
             }
             (["v1", "survey_responses", id], &Method::PUT) => {
                 let key = authorize(&req, &self.api_keys, Scope::Write).await?;
-                self.update_delighted_response(&req, id, &format!("API key {}", key.name), now).await
+                Box::pin(self.update_delighted_response(&req, id, &format!("API key {}", key.name), now)).await
             }
             (["v1", "survey_responses", _], _) => Err(ApiError::method_not_allowed("GET, PUT")),
             (["v1", "unsubscribes"], &Method::GET) => {
