@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use nps_adapters::aws::load_sdk_config;
+use nps_adapters::aws::lambda_sdk_config;
 use nps_adapters::config::{ConfigError, Env, Lookup};
 use nps_adapters::dynamo::{DynamoRollups, Table, TableStream};
 use nps_adapters::ses::SesMailer;
@@ -17,9 +17,9 @@ use nps_domain::Timestamp;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    nps_adapters::logging::init();
     let config = Config::from_lookup(&Env)?;
-    let sdk = Arc::new(load_sdk_config().await);
+    let sdk = Arc::new(lambda_sdk_config());
     let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table);
     let mut aggregator = Aggregator::new(DynamoRollups::new(table.clone()));
     if let Some(alerts) = config.alerts {

@@ -4,15 +4,15 @@ use std::sync::Arc;
 
 use api::config::Config;
 use lambda_http::{Error, service_fn};
-use nps_adapters::aws::load_sdk_config;
+use nps_adapters::aws::lambda_sdk_config;
 use nps_adapters::config::Env;
 use nps_adapters::dynamo::Table;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    nps_adapters::logging::init();
     let config = Config::from_lookup(&Env)?;
-    let sdk = load_sdk_config().await;
+    let sdk = lambda_sdk_config();
     let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table.clone());
     let app = Arc::new(config.app(table));
     lambda_http::run(service_fn(move |req| {

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use nps_adapters::aws::load_sdk_config;
+use nps_adapters::aws::lambda_sdk_config;
 use nps_adapters::config::{ConfigError, Env, Lookup};
 use nps_adapters::dynamo::Table;
 use nps_adapters::ses::SesMailer;
@@ -15,9 +15,9 @@ use serde_json::Value;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    nps_adapters::logging::init();
     let config = Config::from_lookup(&Env)?;
-    let sdk = load_sdk_config().await;
+    let sdk = lambda_sdk_config();
     let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table);
     let mailer = SesMailer::new(SesMailer::client(&sdk), config.ses_configuration_set);
     // SES's own rate for the account unless given (the local SES answers no GetAccount).

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use nps_adapters::aws::load_sdk_config;
+use nps_adapters::aws::lambda_sdk_config;
 use nps_adapters::config::{ConfigError, Env, Lookup};
 use nps_adapters::dynamo::Table;
 use nps_domain::Timestamp;
@@ -13,9 +13,9 @@ use ses_events::App;
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    nps_adapters::logging::init();
     let config = Config::from_lookup(&Env)?;
-    let sdk = load_sdk_config().await;
+    let sdk = lambda_sdk_config();
     let app = Arc::new(App::new(Table::new(nps_adapters::aws::dynamodb(&sdk), config.table), config.person_key));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let app = app.clone();

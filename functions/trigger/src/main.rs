@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use lambda_http::{Error, service_fn};
-use nps_adapters::aws::load_sdk_config;
+use nps_adapters::aws::lambda_sdk_config;
 use nps_adapters::config::Env;
 use nps_adapters::dynamo::Table;
 use nps_adapters::ses::SesMailer;
@@ -11,9 +11,9 @@ use trigger::{App, Config};
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Error> {
-    lambda_http::tracing::init_default_subscriber();
+    nps_adapters::logging::init();
     let config = Config::from_lookup(&Env)?;
-    let sdk = load_sdk_config().await;
+    let sdk = lambda_sdk_config();
     let table = Table::new(nps_adapters::aws::dynamodb(&sdk), config.table.clone());
     let mailer = SesMailer::new(SesMailer::client(&sdk), config.ses_configuration_set.clone());
     let app = Arc::new(App::new(config, table, mailer));

@@ -118,7 +118,7 @@ fn webhook(
     if secret.len() < 16 {
         return Err(ConfigError::new(secret_variable, "must be at least 16 characters"));
     }
-    WebhookChannel::new(url, secret).map(Some).map_err(|e| ConfigError::new(url_variable, e.without_url().to_string()))
+    WebhookChannel::new(url, secret).map(Some).map_err(|e| ConfigError::new(url_variable, e))
 }
 
 #[cfg(test)]

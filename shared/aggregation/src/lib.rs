@@ -21,13 +21,13 @@ pub mod webhook;
 use std::cmp::Ordering;
 
 use nps_adapters::dynamo::{
-    Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, ShardFolded, StreamError, TableStream,
-    sequence_order,
+    Change, Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Read, ShardFolded, StreamError,
+    TableStream, sequence_order,
 };
 use nps_adapters::emf::Counts;
-use nps_domain::Timestamp;
 use nps_domain::alert::{self, Alert};
 use nps_domain::rollup::{Deltas, MAX_WRITES_PER_CHANGE};
+use nps_domain::{StoreError, Timestamp};
 use serde::Serialize;
 
 pub use alerts::Alerting;
@@ -277,16 +277,20 @@ pub struct Batch {
     upto: Option<String>,
 }
 
+/// What an image counts, or why its record cannot be read.
+fn read(image: &Read) -> Result<Option<&Counted>, StreamError> {
+    image.as_ref().map(Option::as_ref).map_err(|e| StoreError::Malformed(e.clone()).into())
+}
+
 impl Batch {
     /// Adds what `change` changes in the counts.
     pub fn add(&mut self, change: &Change, now: Timestamp) -> Result<(), StreamError> {
         // Deletions by TTL or erasure remove raw data, not what was counted.
         if !change.keeps_counts {
-            let parse = |image: &Option<_>| image.as_ref().map(Counted::parse).transpose().map(Option::flatten);
-            let (old, new) = (parse(&change.old)?, parse(&change.new)?);
-            self.deltas.change(old.as_ref().map(Counted::image), new.as_ref().map(Counted::image));
-            if let Some(Counted::Response(new)) = &new {
-                let old = match &old {
+            let (old, new) = (read(&change.old)?, read(&change.new)?);
+            self.deltas.change(old.map(Counted::image), new.map(Counted::image));
+            if let Some(Counted::Response(new)) = new {
+                let old = match old {
                     Some(Counted::Response(old)) => Some(old),
                     _ => None,
                 };

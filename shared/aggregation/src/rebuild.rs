@@ -212,18 +212,17 @@ impl StreamRead {
             if page.changes.is_empty() && page.next.is_some() {
                 return Ok(()); // the current end of an open shard
             }
-            for change in &page.changes {
+            for change in page.changes {
                 self.changes += 1;
-                position.sequence = Some(change.sequence.clone());
+                position.sequence = Some(change.sequence);
                 // Deleted by TTL or erased: its last image still counts, as for folds.
-                let (image, deleted) = match (&change.new, &change.old) {
-                    (Some(new), _) => (new, false),
-                    (None, Some(old)) => (old, !change.keeps_counts),
-                    (None, None) => continue,
+                let (image, deleted) = match (change.new, change.old) {
+                    (Ok(Some(new)), _) => (new, false),
+                    (Ok(None), Ok(Some(old))) => (old, !change.keeps_counts),
+                    (Ok(None), Ok(None)) => continue,
+                    (Err(e), _) | (Ok(None), Err(e)) => return Err(StoreError::Malformed(e).into()),
                 };
-                if let Some(counted) = Counted::parse(image)? {
-                    self.newest.insert(counted.id(), Newest { image: counted, deleted });
-                }
+                self.newest.insert(image.id(), Newest { image, deleted });
             }
             iterator = page.next;
         }

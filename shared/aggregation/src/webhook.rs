@@ -4,17 +4,33 @@
 //! (a receiver cannot send our signed events, or our function, elsewhere), and the URL is never
 //! logged: a Slack webhook's URL is its secret.
 
+use std::sync::OnceLock;
 use std::time::Duration;
 
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Uri};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
 use nps_domain::Timestamp;
 use nps_domain::crypto::sign_timestamped;
 
 pub const SIGNATURE_HEADER: &str = "x-nps-signature";
 pub const EVENT_ID_HEADER: &str = "x-nps-event-id";
 
+/// How long a receiver has to answer.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// hyper's client over rustls, both already in the AWS SDK's graph: a webhook needs one `POST`,
+/// not a second HTTP stack (reqwest's was ~90 KB of the aggregate function's code).
+type HttpsClient = Client<HttpsConnector<HttpConnector>, Full<Bytes>>;
+
 pub struct WebhookChannel {
-    client: reqwest::Client,
-    url: String,
+    /// Built at the first post: loading the system's root certificates is not init's work.
+    client: OnceLock<Result<HttpsClient, String>>,
+    url: Uri,
     secret: String,
 }
 
@@ -31,42 +47,66 @@ pub enum Posted {
 }
 
 impl WebhookChannel {
-    pub fn new(url: String, secret: String) -> Result<Self, reqwest::Error> {
-        let client = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .redirect(reqwest::redirect::Policy::none())
-            .build()?;
-        Ok(WebhookChannel { client, url, secret })
+    /// Refuses a URL that cannot be read, saying why without repeating it (a Slack webhook's URL
+    /// is its secret).
+    pub fn new(url: String, secret: String) -> Result<Self, &'static str> {
+        let url: Uri = url.parse().map_err(|_| "is not a URL")?;
+        Ok(WebhookChannel { client: OnceLock::new(), url, secret })
+    }
+
+    fn client(&self) -> Result<&HttpsClient, &str> {
+        let built = self.client.get_or_init(|| {
+            let https = HttpsConnectorBuilder::new()
+                .with_native_roots()
+                .map_err(|e| format!("the system's root certificates: {e}"))?
+                .https_or_http()
+                .enable_http1()
+                .build();
+            Ok(Client::builder(TokioExecutor::new()).build(https))
+        });
+        built.as_ref().map_err(String::as_str)
     }
 
     pub async fn post(&self, body: String, event_id: &str, now: Timestamp) -> Posted {
+        let client = match self.client() {
+            Ok(client) => client,
+            Err(e) => {
+                tracing::error!(error = e, "no HTTPS client for webhooks; retrying later");
+                return Posted::Later;
+            }
+        };
         let signature = sign_timestamped(self.secret.as_bytes(), now.unix(), body.as_bytes());
-        let sent = self
-            .client
-            .post(&self.url)
+        let request = Request::post(&self.url)
             .header("content-type", "application/json")
             .header(SIGNATURE_HEADER, signature)
             .header(EVENT_ID_HEADER, event_id)
-            .body(body)
-            .send()
-            .await;
-        match sent {
-            Ok(response) if response.status().is_success() => Posted::Delivered,
-            Ok(response) if response.status().as_u16() == 429 || response.status().is_server_error() => {
+            .body(Full::new(Bytes::from(body)));
+        let request = match request {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::error!(error = %e, "webhook request not built");
+                return Posted::Refused;
+            }
+        };
+        // Redirects are not followed: hyper's client never does; a 3xx is an answer.
+        match tokio::time::timeout(TIMEOUT, client.request(request)).await {
+            Ok(Ok(response)) if response.status().is_success() => Posted::Delivered,
+            Ok(Ok(response)) if response.status().as_u16() == 429 || response.status().is_server_error() => {
                 tracing::warn!(status = %response.status(), "webhook receiver answered; retrying later");
                 Posted::Later
             }
-            Ok(response) => {
+            Ok(Ok(response)) => {
                 tracing::error!(status = %response.status(), "webhook receiver refused the event");
                 Posted::Refused
             }
-            Err(e) if e.is_timeout() => {
-                tracing::warn!(error = %e.without_url(), "webhook receiver timed out");
-                Posted::Unknown
-            }
-            Err(e) => {
-                tracing::warn!(error = %e.without_url(), "webhook receiver unreachable; retrying later");
+            Ok(Err(e)) => {
+                // hyper-util's errors name the connection's failure, never the URL.
+                tracing::warn!(error = %e, "webhook receiver unreachable; retrying later");
                 Posted::Later
+            }
+            Err(_) => {
+                tracing::warn!("webhook receiver timed out");
+                Posted::Unknown
             }
         }
     }

@@ -44,7 +44,7 @@ mod tests {
 
     use super::*;
 
-    /// What the JSON subscriber writes, as Lambda's runtime sets it up for `LogFormat: JSON`.
+    /// What the JSON subscriber writes, as `nps_adapters::logging` sets it up for `LogFormat: JSON`.
     #[derive(Clone, Default)]
     struct Captured(Arc<Mutex<Vec<u8>>>);
 

@@ -40,7 +40,7 @@ pub use people::{
 pub use requests::{CreateOutcome, DynamoRequests, EventRecord, Transition, Transitioned, Windows};
 pub use responses::{DynamoResponses, Listed, Order, Saved};
 pub use rollups::{Checkpoint, Counted, DynamoRollups, Folded, MAX_WRITES_PER_FOLD, Scanned, ShardFolded};
-pub use stream::{Change, Page, Shard, StreamError, StreamRecord, TableStream, sequence_order};
+pub use stream::{Change, Page, Read, Shard, StreamError, StreamRecord, TableStream, sequence_order};
 pub use surveys::{CachedSurveys, DynamoSurveys};
 pub use themes::{CachedDay, DynamoThemes};
 

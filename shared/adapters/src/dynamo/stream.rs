@@ -3,7 +3,9 @@
 //! batches ([`Change::from_record`]); a rebuild reads it whole ([`TableStream`]).
 
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::fmt;
+use std::hash::BuildHasher;
 
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -15,6 +17,7 @@ use serde::de::{Deserializer, MapAccess, Visitor};
 
 use super::item::Image as Item;
 use super::keys::attr;
+use super::rollups::Counted;
 use super::store_error;
 
 /// Records read per call (DynamoDB allows 1,000). A page's records with both images are the
@@ -34,16 +37,23 @@ pub struct Shard {
     pub parent: Option<String>,
 }
 
-/// One change to one item.
-#[derive(Debug, Clone, PartialEq)]
+/// One change to one item, as the rollups read it: the item before and after, each parsed into
+/// what it counts as soon as its record is read, so that a batch holds those values rather than
+/// every attribute of its images (a batch of 100 with both images was most of the aggregate
+/// function's peak memory, BENCHMARKS.md).
+#[derive(Debug, Clone)]
 pub struct Change {
     pub sequence: String,
-    pub old: Option<Item>,
-    pub new: Option<Item>,
+    pub old: Read,
+    pub new: Read,
     /// Deleted by DynamoDB's TTL, or by a GDPR erasure (the old image carries `erased_at`):
     /// both remove raw data, not what was counted.
     pub keeps_counts: bool,
 }
+
+/// An image as the rollups read it: `Ok(None)` when absent or an item they do not count; `Err`
+/// says why it cannot be read (the fold stops at its record, after those before it).
+pub type Read = Result<Option<Counted>, String>;
 
 /// A page of changes, and where to read on: `None` once a closed shard is read to its end.
 #[derive(Debug, Clone)]
@@ -56,9 +66,17 @@ pub struct Page {
 const TTL: &str = "dynamodb.amazonaws.com";
 
 impl Change {
-    fn of(sequence: String, old: Option<Item>, new: Option<Item>, by_ttl: bool) -> Change {
+    fn of<S: BuildHasher>(
+        sequence: String,
+        old: Option<HashMap<String, AttributeValue, S>>,
+        new: Option<HashMap<String, AttributeValue, S>>,
+        by_ttl: bool,
+    ) -> Change {
         let erased = new.is_none() && old.as_ref().is_some_and(|old| old.contains_key(attr::ERASED_AT));
-        Change { sequence, old, new, keeps_counts: by_ttl || erased }
+        let read = |image: Option<HashMap<String, AttributeValue, S>>| -> Read {
+            image.map_or(Ok(None), |i| Counted::parse(&i).map_err(|e| e.to_string()))
+        };
+        Change { sequence, old: read(old), new: read(new), keeps_counts: by_ttl || erased }
     }
 
     /// A record of Lambda's DynamoDB stream event (an image Lambda sends empty is absent).
@@ -208,7 +226,7 @@ impl TableStream {
     }
 }
 
-fn item(image: std::collections::HashMap<String, StreamValue>) -> Item {
+fn item(image: HashMap<String, StreamValue>) -> Item {
     image.into_iter().map(|(name, value)| (name, value_of(value))).collect()
 }
 
@@ -242,41 +260,42 @@ mod tests {
 
     #[test]
     fn reads_lambdas_records() {
+        // An item the rollups do not count: read as nothing.
         let modify = record(serde_json::json!({
             "eventID": "1", "eventName": "MODIFY", "awsRegion": "us-east-1",
             "dynamodb": {
-                "Keys": {"pk": {"S": "REQUEST#x"}, "sk": {"S": "REQUEST"}},
-                "OldImage": {"pk": {"S": "REQUEST#x"}, "n": {"N": "1"}},
-                "NewImage": {"pk": {"S": "REQUEST#x"}, "n": {"N": "2"}, "tags": {"SS": ["a"]}},
+                "Keys": {"pk": {"S": "PERSON#p"}, "sk": {"S": "PROFILE"}},
+                "OldImage": {"pk": {"S": "PERSON#p"}, "sk": {"S": "PROFILE"}, "n": {"N": "1"}},
+                "NewImage": {"pk": {"S": "PERSON#p"}, "sk": {"S": "PROFILE"}, "n": {"N": "2"}, "tags": {"SS": ["a"]}},
                 "SequenceNumber": "111", "SizeBytes": 26, "StreamViewType": "NEW_AND_OLD_IMAGES"
             }
         }));
         assert_eq!(modify.sequence, "111");
-        assert_eq!(modify.new.as_ref().unwrap()["n"], AttributeValue::N("2".into()));
-        assert_eq!(modify.new.as_ref().unwrap()["tags"], AttributeValue::Ss(vec!["a".into()]));
-        assert!(modify.old.is_some() && !modify.keeps_counts);
+        assert!(matches!((&modify.old, &modify.new), (Ok(None), Ok(None))) && !modify.keeps_counts);
 
+        // A request item that cannot be read: an error in its place, not a panic, not nothing.
         let insert = record(serde_json::json!({
             "eventID": "2", "eventName": "INSERT", "awsRegion": "us-east-1",
-            "dynamodb": {"NewImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "112", "SizeBytes": 10}
+            "dynamodb": {"NewImage": {"pk": {"S": "REQUEST#x"}, "sk": {"S": "REQUEST"}}, "SequenceNumber": "112", "SizeBytes": 10}
         }));
-        assert!(insert.old.is_none(), "an image Lambda leaves out is absent");
+        assert!(matches!(insert.old, Ok(None)), "an image Lambda leaves out is absent");
+        assert!(insert.new.as_ref().is_err_and(|e| e.contains("REQUEST#x")), "{:?}", insert.new);
 
         // Deleted by TTL, or erased: raw data goes, what was counted stays.
         let by_ttl = record(serde_json::json!({
             "eventID": "3", "eventName": "REMOVE", "awsRegion": "us-east-1",
-            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "113", "SizeBytes": 10},
+            "dynamodb": {"OldImage": {"pk": {"S": "PERSON#p"}}, "SequenceNumber": "113", "SizeBytes": 10},
             "userIdentity": {"type": "Service", "principalId": "dynamodb.amazonaws.com"}
         }));
         assert!(by_ttl.keeps_counts);
         let erased = record(serde_json::json!({
             "eventID": "4", "eventName": "REMOVE", "awsRegion": "us-east-1",
-            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}, "erased_at": {"N": "1"}}, "SequenceNumber": "114", "SizeBytes": 10}
+            "dynamodb": {"OldImage": {"pk": {"S": "PERSON#p"}, "erased_at": {"N": "1"}}, "SequenceNumber": "114", "SizeBytes": 10}
         }));
         assert!(erased.keeps_counts);
         let removed = record(serde_json::json!({
             "eventID": "5", "eventName": "REMOVE", "awsRegion": "us-east-1",
-            "dynamodb": {"OldImage": {"pk": {"S": "REQUEST#x"}}, "SequenceNumber": "115", "SizeBytes": 10}
+            "dynamodb": {"OldImage": {"pk": {"S": "PERSON#p"}}, "SequenceNumber": "115", "SizeBytes": 10}
         }));
         assert!(!removed.keeps_counts);
     }
