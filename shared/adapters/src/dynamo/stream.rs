@@ -74,7 +74,12 @@ impl Change {
     ) -> Change {
         let erased = new.is_none() && old.as_ref().is_some_and(|old| old.contains_key(attr::ERASED_AT));
         let read = |image: Option<HashMap<String, AttributeValue, S>>| -> Read {
-            image.map_or(Ok(None), |i| Counted::parse(&i).map_err(|e| e.to_string()))
+            image.map_or(Ok(None), |i| {
+                Counted::parse(&i).map_err(|e| match e {
+                    StoreError::Malformed(why) => why,
+                    other => other.to_string(),
+                })
+            })
         };
         Change { sequence, old: read(old), new: read(new), keeps_counts: by_ttl || erased }
     }
