@@ -149,6 +149,17 @@ async fn calls() {
         (StatusCode::OK, 1),
         "the notes as read change nothing"
     );
+    // New tags and two new notes at once: all of them kept, the notes in the order given.
+    let mut more = body.clone();
+    more["tags"] = json!(["stove", "warranty"]);
+    more["notes"].as_array_mut().unwrap().extend([json!("Sent a part."), json!("Fixed.")]);
+    let (status, body) = api(&s, Method::PUT, &path, &python, Some(more)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let texts: Vec<&str> = body["notes"].as_array().unwrap().iter().map(|n| n["text"].as_str().unwrap()).collect();
+    assert_eq!(
+        (texts, body["tags"].clone()),
+        (vec!["Called back.", "Sent a part.", "Fixed."], json!(["stove", "warranty"]))
+    );
     for bad in [
         json!({"person": ada["id"], "score": 11}),
         json!({"person": ada["id"], "score": 5, "created_at": past + 86_400 * 40}),

@@ -330,34 +330,36 @@ impl App {
         let follow_up = self.follow_ups.get(response.request_id).await?;
         let current = serde_json::to_value(self.survey_response_json(req, &response, &follow_up, false).await?)
             .map_err(|e| unprocessable("body", e))?;
-        let mut edits = Vec::new();
+        let (mut tags, mut notes) = (None, Vec::new());
         for (name, value) in &fields {
             match name.as_str() {
                 "score" | "comment" | "person_properties" if current.get(name) != Some(value) => {
                     return Err(unprocessable(name, "cannot be changed here: the answer is the person's own"));
                 }
                 "tags" if current.get(name) != Some(value) => {
-                    let tags = value
+                    let list = value
                         .as_array()
                         .and_then(|t| t.iter().map(|t| t.as_str().map(str::to_owned)).collect::<Option<Vec<_>>>())
                         .ok_or_else(|| unprocessable("tags", "must be an array of strings"))?;
-                    edits.push(Edit { tags: Some(tags), ..Edit::default() });
+                    tags = Some(list);
                 }
-                "notes" => edits.extend(
-                    new_notes(value, &follow_up)?.into_iter().map(|note| Edit { note: Some(note), ..Edit::default() }),
-                ),
+                "notes" => notes = new_notes(value, &follow_up)?,
                 // The person as read (an id, or expanded), and read-only fields, as they are.
                 _ => {}
             }
         }
-        if edits.is_empty() {
+        if tags.is_none() && notes.is_empty() {
             return json_of(StatusCode::OK, &current);
         }
         if response.kind == nps_domain::survey::SurveyKind::Enps {
             return Err(unprocessable("notes", "an eNPS answer is anonymous: it has no notes or tags"));
         }
+        // The tags and the first new note in one change; an edit adds one note, so each further
+        // note is a change of its own.
+        let mut notes = notes.into_iter();
+        let first = Edit { tags, note: notes.next(), ..Edit::default() };
         let mut follow_up = follow_up;
-        for edit in edits {
+        for edit in std::iter::once(first).chain(notes.map(|note| Edit { note: Some(note), ..Edit::default() })) {
             follow_up = self.follow_up(id, edit, by, now).await.map_err(unprocessable_of)?.1;
         }
         json_of(StatusCode::OK, &self.survey_response_json(req, &response, &follow_up, false).await?)
