@@ -10,28 +10,10 @@ use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};
 use nps_adapters::dynamo::{DynamoApiKeys, Scope};
 use nps_domain::Timestamp;
-use serde_json::{Value, json};
-use support::{Stack, answer_at, enps_survey, stack};
+use serde_json::json;
+use support::{Stack, answer_at, api_call_at as call, enps_survey, stack};
 
 const LINKS: &str = "https://nps.example";
-
-async fn call(
-    app: &api::App,
-    method: Method,
-    path: &str,
-    key: &str,
-    body: Option<Value>,
-    now: Timestamp,
-) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1{path}"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json");
-    let req = req.body(body.map_or(Body::Empty, |b| Body::from(b.to_string()))).unwrap();
-    let answer = app.handle_at(req, now).await;
-    (answer.status(), serde_json::from_slice(answer.body().as_ref()).unwrap_or(Value::Null))
-}
 
 /// The id of the one answer of `survey`, from the responses list.
 async fn answer_id(app: &api::App, key: &str, survey: &str, now: Timestamp) -> String {

@@ -7,8 +7,7 @@ mod support;
 
 use std::time::{Duration, Instant};
 
-use lambda_http::Body;
-use lambda_http::http::{Method, Request, StatusCode};
+use lambda_http::http::{Method, StatusCode};
 use nps_adapters::dynamo::{DynamoApiKeys, DynamoSurveys, Scope};
 use nps_domain::Timestamp;
 use nps_domain::survey::{Cadence, SurveyId};
@@ -35,15 +34,7 @@ async fn call(
     body: Option<Value>,
     now: Timestamp,
 ) -> (StatusCode, Value) {
-    let req = Request::builder()
-        .method(method)
-        .uri(format!("http://127.0.0.1{path}"))
-        .header("authorization", format!("Bearer {key}"))
-        .header("content-type", "application/json")
-        .body(body.map_or(Body::Empty, |b| Body::from(b.to_string())))
-        .unwrap();
-    let answer = s.api().handle_at(req, now).await;
-    (answer.status(), serde_json::from_slice(answer.body().as_ref()).unwrap_or(Value::Null))
+    support::api_call_at(&s.api(), method, path, key, body, now).await
 }
 
 /// Every member, following `next_cursor` `limit` at a time.

@@ -227,6 +227,26 @@ pub async fn answer_at(s: &Stack, label: &str, fields: Value, at: Timestamp, for
     email
 }
 
+/// A JSON call to the api as `key` at `now`: its status and JSON body (`null` if none).
+pub async fn api_call_at(
+    app: &api::App,
+    method: Method,
+    path: &str,
+    key: &str,
+    body: Option<Value>,
+    now: Timestamp,
+) -> (StatusCode, Value) {
+    let req = Request::builder()
+        .method(method)
+        .uri(format!("http://127.0.0.1{path}"))
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .body(body.map_or(Body::Empty, |b| Body::from(b.to_string())))
+        .unwrap();
+    let answer = app.handle_at(req, now).await;
+    (answer.status(), serde_json::from_slice(answer.body().as_ref()).unwrap_or(Value::Null))
+}
+
 /// A request to the capture function as a browser (or a scanner) sends it: `form` is the body.
 pub fn capture_call(method: Method, path: &str, agent: &str, form: &str) -> Request<Body> {
     Request::builder()
