@@ -8,7 +8,7 @@
 //!
 //! The seed is printed; `NPS_SEED=<seed>` replays a failure.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! receiver on loopback: a detractor's answer alerts once, by email and by a signed webhook, after
 //! the next run and never again; a synthetic drop in one product alerts once, naming it.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

@@ -5,7 +5,7 @@
 //! Needs `chromium` and `chromedriver` (`make test` installs Debian's packages when missing); it
 //! fails, never skips, without them.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

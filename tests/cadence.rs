@@ -7,7 +7,7 @@
 //! and a wave makes a purchase soon after wait, both answered as throttles; or only one of the two,
 //! as the operator chooses (`NPS_FATIGUE_PUSHES`).
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicI64, Ordering};

@@ -4,7 +4,7 @@
 //! markup in comments and segment values shows as text. Screenshots go to `target/browser/`.
 //! The handler-level test pins the sign-in rules and the 4xx answers.
 
-mod support;
+use crate::support;
 
 use fantoccini::{Client, Locator};
 use lambda_http::Body;

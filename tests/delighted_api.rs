@@ -4,7 +4,7 @@
 //! cannot be rewritten, and an erasure leaves no listed profile or address behind, nor properties
 //! beyond the survey's segments.
 
-mod support;
+use crate::support;
 
 use base64::Engine;
 use lambda_http::Body;

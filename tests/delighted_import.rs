@@ -6,7 +6,7 @@
 //! nothing; once folded, `/v1/metrics` over the imported days equals the scoring crate on the
 //! file's scores; an imported unsubscribe stops the next purchase's survey.
 
-mod support;
+use crate::support;
 
 use std::fmt::Write as _;
 use std::time::Instant;

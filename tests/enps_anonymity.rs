@@ -4,7 +4,7 @@
 //! breakdowns, kinds, changing an answer after the fact, erasures, the dashboard) is tried, and
 //! none may show one answer, an answer's id, or any figure of fewer than 5 answers.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

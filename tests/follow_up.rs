@@ -4,7 +4,7 @@
 //! cannot change it, an eNPS answer has no follow-up, bad bodies get a 400 naming the field, and
 //! an erasure takes the follow-up (its notes may name the person) with it.
 
-mod support;
+use crate::support;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};

@@ -3,7 +3,7 @@
 //! same `Idempotency-Key` end with exactly one request, and dispatch sends exactly one email. And
 //! what that safety costs: the calls an accepted event makes, counted by the same proxy.
 
-mod support;
+use crate::support;
 
 use std::time::Duration;
 

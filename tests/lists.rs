@@ -3,7 +3,7 @@
 //! list instead of surveying them, and dispatch at SES's pace, against DynamoDB Local and the
 //! local SES.
 
-mod support;
+use crate::support;
 
 use std::time::{Duration, Instant};
 

@@ -3,7 +3,7 @@
 //! capture function on DynamoDB Local, then the aggregator with a response webhook. Clicks that
 //! add nothing write nothing, versions are capped, and a burst of versions is one event.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

@@ -2,7 +2,7 @@
 //! listed with their secret, revoked keys stop working; its rebuild counts answers nothing has
 //! folded yet; its export pages through every row and matches the API's CSV.
 
-mod support;
+use crate::support;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};

@@ -3,7 +3,7 @@
 //! the metrics are the same before and after the next aggregation run and a rebuild, the other
 //! person's answer is untouched, the old link is dead, and an unsubscribed person stays so.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 

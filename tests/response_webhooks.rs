@@ -2,7 +2,7 @@
 //! loopback: a confirmation posts one signed `response.created`, a change one `response.updated`,
 //! a receiver that fails gets the event again after the backoff, and nothing is posted twice.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

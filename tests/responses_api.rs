@@ -3,7 +3,7 @@
 //! once while new ones arrive; filters equal the raw items; the CSV parses with a standard reader,
 //! matches the JSON, and neutralises formulas.
 
-mod support;
+use crate::support;
 
 use std::collections::{BTreeMap, BTreeSet};
 

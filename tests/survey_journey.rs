@@ -2,7 +2,7 @@
 //! sends a survey, the emailed link takes the answer, unsubscribing stops the next survey; a
 //! complaint does the same for another customer.
 
-mod support;
+use crate::support;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};

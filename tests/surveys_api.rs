@@ -1,7 +1,7 @@
 //! `/v1/surveys` against DynamoDB Local: create, read, list, replace, validated; and a survey
 //! created through the API is one a purchase can be surveyed with.
 
-mod support;
+use crate::support;
 
 use lambda_http::Body;
 use lambda_http::http::{Method, Request, StatusCode};

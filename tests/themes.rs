@@ -5,7 +5,7 @@
 //! cached, counted again when one of its comments changes, and forgotten when an erasure takes a
 //! comment out; eNPS themes keep the k rule; bad calls get a 400 naming the parameter.
 
-mod support;
+use crate::support;
 
 use std::collections::BTreeMap;
 use std::time::Duration;

@@ -94,8 +94,10 @@ export_stack_env() {
 }
 
 # Creates (or checks) the table from template.yaml.
+# NPS_WORKSPACE_BUILT=1: make test built every binary of the workspace already; building one
+# package alone would compile a second copy of its dependencies (their features differ).
 ensure_table() {
-  (cd "$ROOT" && cargo build -q -p nps-local-stack) || die "building nps-local-stack failed"
+  [ "${NPS_WORKSPACE_BUILT:-}" = 1 ] || (cd "$ROOT" && cargo build -q -p nps-local-stack) || die "building nps-local-stack failed"
   "$ROOT/target/debug/nps-local-stack" ensure-table --name "$1" || die "creating the local table failed"
 }
 

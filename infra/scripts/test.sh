@@ -25,9 +25,11 @@ step "cfn-lint"
 step "checkov (security scan of the template)"
 "$LOCAL/checkov/bin/checkov" --file template.yaml --framework cloudformation --compact --quiet --skip-download
 
+# One invocation: with the tests in it, the binaries are built with the same dependency features
+# as the tests, so there is one copy of the dependencies in target/, not one per command.
 step "build the tests and the function binaries"
-cargo test --workspace --locked --lib --bins --tests --no-run
-cargo build --workspace --locked --bins
+cargo build --workspace --locked --bins --tests
+export NPS_WORKSPACE_BUILT=1
 
 step "template checks the linters miss (cycles; least privilege against what each binary calls)"
 "$LOCAL/venv/bin/python" infra/scripts/check-template.py

@@ -1,7 +1,7 @@
 //! What the cross-function tests share: the functions wired to one fresh table and the local
 //! inbox, a signed purchase, the links of the email it sends, and a webhook receiver.
 
-#![allow(dead_code, reason = "each test binary compiles this module and uses a part of it")]
+#![allow(dead_code, reason = "the benches compile this module too, and each uses a part of it")]
 
 pub mod browser;
 pub mod store_proxy;
