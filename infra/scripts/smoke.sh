@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
-# runtime loop), under `cargo lambda watch`, against the stack that with-stack.sh started:
+# runtime loop), behind `cargo lambda watch`'s Lambda APIs, against the stack that with-stack.sh started:
 # a signed purchase lands one email in the local inbox and its score link opens the page and takes
 # the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people
 # API schedules a survey and dispatch sends it; what the functions logged is JSON with one line per
@@ -30,13 +30,23 @@ export NPS_ALERT_EMAILS="cx-smoke-$$@example.com" NPS_ALERT_FROM="alerts@example
 export NPS_DASHBOARD_URL="$functions/lambda-url/api/dashboard"
 # A cadence's day lasts 10 s here, so make demo's list sends its first wave while it watches.
 export NPS_CADENCE_DAY_SECONDS=10
-cargo build -q -p trigger -p dispatch -p capture -p aggregate -p api
+# The binaries make test built (NPS_WORKSPACE_BUILT), run as they are: `cargo lambda watch` serves
+# only Lambda's APIs here. Left to start them itself, it would build them again by package, with
+# other dependency features: a second copy of the SDK's crates in target/ and minutes of compiling.
+functions_list=(trigger dispatch capture aggregate api ses-events)
+[ "${NPS_WORKSPACE_BUILT:-}" = 1 ] || cargo build -q "${functions_list[@]/#/--bin=}"
 # JSON lines, as the template's `LoggingConfig` makes Lambda's runtime write them (read back below).
 export AWS_LAMBDA_LOG_FORMAT=JSON
-PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --invoke-address 127.0.0.1 --invoke-port "$port" \
-  >"$run_dir/functions.log" 2>&1 &
+PATH="$LOCAL/venv/bin:$PATH" setsid cargo lambda watch --only-lambda-apis --invoke-address 127.0.0.1 \
+  --invoke-port "$port" >"$run_dir/functions.log" 2>&1 &
 STARTED_PIDS+=($!)
-wait_http "cargo lambda watch" "$functions/" $! 120 "$run_dir/functions.log"
+# Every other route waits for a function to take the call; a GET of a response route answers 405.
+wait_http "cargo lambda watch" "$functions/.rt/_/2018-06-01/runtime/invocation/_/response" $! 120 "$run_dir/functions.log"
+for name in "${functions_list[@]}"; do
+  AWS_LAMBDA_RUNTIME_API="$functions/.rt/$name" AWS_LAMBDA_FUNCTION_NAME="$name" AWS_LAMBDA_FUNCTION_VERSION=1 \
+    AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128 setsid "$ROOT/target/debug/$name" >>"$run_dir/functions.log" 2>&1 &
+  STARTED_PIDS+=($!)
+done
 # One base URL for every route, as API Gateway serves them (the routes of template.yaml).
 gateway="http://127.0.0.1:$(free_port)"
 "$ROOT/target/debug/nps-local-stack" gateway --port "${gateway##*:}" --functions "$functions" \
