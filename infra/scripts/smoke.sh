@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The real function binaries, wired as in Lambda (config from the environment, SDK clients, the
-# runtime loop), behind `cargo lambda watch`'s Lambda APIs, against the stack that with-stack.sh started:
-# a signed purchase lands one email in the local inbox and its score link opens the page and takes
+# runtime loop), behind `cargo lambda watch`'s Lambda APIs, against the stack that with-stack.sh
+# started: a signed purchase lands one email in the local inbox and its score link opens the page and takes
 # the answer, which aggregate folds and the metrics API counts; a forged one is refused, the people
 # API schedules a survey and dispatch sends it; what the functions logged is JSON with one line per
 # request and EMF counts, and holds no address or comment; the dashboard signs in; and a bounded property-based
