@@ -45,7 +45,7 @@ fn a_detractor_is_followed_up_with_its_history_and_erased_with_it() {
 
 async fn follow_up() {
     let s = stack("follow-up", LINKS, &["product"]).await;
-    let now = Timestamp::now();
+    let now = support::day_clock();
     let email =
         answer_at(&s, "followed", json!({"properties": {"product": "stove"}}), now, "score=2&comment=Broken%20stove")
             .await;
@@ -196,7 +196,7 @@ async fn a_detractor_is_followed_up_from_the_dashboard() {
     use support::browser::{Driver, assert_accessible, screenshot, serve};
 
     let s = stack("follow-up-dashboard", LINKS, &["product"]).await;
-    let now = Timestamp::now();
+    let now = support::day_clock();
     answer_at(
         &s,
         "unhappy",

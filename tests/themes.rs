@@ -176,10 +176,8 @@ fn the_planted_reasons_lead_each_side_and_each_day_is_counted_once() {
 
 async fn reasons() {
     let s = stack("themes", LINKS, &["product"]).await;
-    // Today's answer is confirmed an hour after `now` and the api asked an hour after that: all
-    // three must fall on one UTC day, so after 21:00 the test's clock stays at 21:00.
-    let real = Timestamp::now();
-    let now = Timestamp::from_unix(real.unix().min(midnight(real) + 21 * 3600));
+    // Today's answer is confirmed an hour after `now` and the api asked an hour after that.
+    let now = support::day_clock();
     let mut rng = fastrand::Rng::with_seed(20);
     // Twenty days before today: 3 detractors, 2 passives, 6 promoters a day.
     let mut n = 0;

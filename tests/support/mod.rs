@@ -153,6 +153,14 @@ pub async fn cli(s: &Stack, args: &[&str]) -> String {
     String::from_utf8(out).unwrap()
 }
 
+/// The clock of a test that answers through `answer_at` (an hour after its `at`) and reads the
+/// day's figures after that: the real time, held at 21:00 UTC late in the day so that the answer
+/// and the reading fall on the real clock's UTC day (after 23:00 the answer was tomorrow's).
+pub fn day_clock() -> Timestamp {
+    let now = Timestamp::now().unix();
+    Timestamp::from_unix(now.min(now - now.rem_euclid(86_400) + 21 * 3600))
+}
+
 /// An address no other test uses.
 pub fn unique(label: &str) -> String {
     let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
